@@ -1,0 +1,26 @@
+"""``syncd test-connection``: checks that each print OK or a fix in plain words (DESIGN §6.3).
+
+Each side's module yields ``Check`` results; the CLI prints them and exits 3 if any failed.
+A write permission is probed only with a call that cannot succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: ``ok`` with a short ``detail``, or not ok with the ``fix`` to apply."""
+
+    side: str
+    name: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        if self.ok:
+            return f"[{self.side}] OK    {self.name}" + (f": {self.detail}" if self.detail else "")
+        text = f"[{self.side}] FAIL  {self.name}" + (f": {self.detail}" if self.detail else "")
+        return text + (f"\n        fix: {self.fix}" if self.fix else "")

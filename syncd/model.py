@@ -1,0 +1,187 @@
+"""The words of DESIGN §2 as plain frozen dataclasses: Side, Record, Snapshot, Link.
+
+Pure: no IO, no vendor names beyond the two ``Side`` values. Everything the core
+compares goes through ``normalise`` (trim, Unicode NFC, case-folded email, E.164 phone),
+while the values themselves are kept and written as the sides gave them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+import phonenumbers
+
+
+class Side(StrEnum):
+    """One of the two systems syncd keeps in step."""
+
+    WHMCS = "whmcs"
+    WORDPRESS = "wordpress"
+
+    @property
+    def other(self) -> Side:
+        return Side.WORDPRESS if self is Side.WHMCS else Side.WHMCS
+
+
+class Direction(StrEnum):
+    """Which way data may flow in a run."""
+
+    WHMCS_TO_WP = "whmcs_to_wp"
+    WP_TO_WHMCS = "wp_to_whmcs"
+    BOTH = "both"
+
+    def allows_write_to(self, side: Side) -> bool:
+        """True if this direction may write to ``side``."""
+        if self is Direction.BOTH:
+            return True
+        if self is Direction.WHMCS_TO_WP:
+            return side is Side.WORDPRESS
+        return side is Side.WHMCS
+
+    @property
+    def source(self) -> Side | None:
+        """The authoritative side of a one-way direction; None for ``both``."""
+        if self is Direction.WHMCS_TO_WP:
+            return Side.WHMCS
+        if self is Direction.WP_TO_WHMCS:
+            return Side.WORDPRESS
+        return None
+
+
+#: The common fields every site has (DESIGN §5.2). ``company`` is dropped at start on a
+#: WordPress site that does not expose a company meta field; extras may be configured.
+CORE_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name")
+DEFAULT_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "company")
+
+
+def normalise_email(value: str) -> str:
+    """The key of DESIGN §2: trimmed, NFC, case-folded."""
+    return unicodedata.normalize("NFC", value.strip()).casefold()
+
+
+def normalise_phone(value: str, default_region: str = "US") -> str:
+    """A phone in E.164 when it parses; otherwise its digits (so equal numbers compare equal)."""
+    text = value.strip()
+    if not text:
+        return ""
+    # WHMCS writes "+1.5035551212"; the dot is not something phonenumbers expects.
+    candidate = text.replace(".", " ") if text.startswith("+") else text
+    try:
+        parsed = phonenumbers.parse(candidate, default_region)
+    except phonenumbers.NumberParseException:
+        return "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise(field_name: str, value: str | None) -> str:
+    """The comparable form of one field value. Values are never written in this form."""
+    if value is None:
+        return ""
+    if field_name == "email":
+        return normalise_email(value)
+    if field_name == "phone":
+        return normalise_phone(value)
+    return unicodedata.normalize("NFC", value.strip())
+
+
+def digest(fields: Mapping[str, str], names: Iterable[str]) -> str:
+    """A stable hash of the normalised values of ``names``; equal digests mean nothing to do."""
+    body = {n: normalise(n, fields.get(n, "")) for n in sorted(names)}
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Record:
+    """One user as a side's adapter reports it, mapped to the common fields.
+
+    ``remote_id`` is the WHMCS client id or the WordPress user id. ``active`` is False for
+    a WHMCS client that is Inactive, and for a WordPress user left with no role.
+    ``closed`` is True for a WHMCS client that is Closed (a deletion, DESIGN §5.7).
+    ``owner_user_id`` is the WHMCS 8 owner user of a client (None on WordPress).
+    ``roles`` are the WordPress roles (empty on WHMCS). ``username`` is WordPress's login.
+    """
+
+    side: Side
+    remote_id: int
+    fields: Mapping[str, str]
+    active: bool = True
+    closed: bool = False
+    roles: tuple[str, ...] = ()
+    owner_user_id: int | None = None
+    username: str = ""
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", _frozen(self.fields))
+
+    @property
+    def email(self) -> str:
+        return self.fields.get("email", "")
+
+    @property
+    def key(self) -> str:
+        """The normalised email used to find partners (never the identity once linked)."""
+        return normalise_email(self.email)
+
+    def label(self) -> str:
+        """How logs and errors name this user: the email, or the remote id when it has none."""
+        return self.email.strip() or f"{self.side.value} #{self.remote_id}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A complete listing of one side, taken at one moment.
+
+    ``admin_emails`` are the normalised emails of that side's admins (WHMCS admin users;
+    WordPress users with an excluded role), never to be synchronised. ``fields`` are the
+    common fields this side can store.
+    """
+
+    side: Side
+    records: tuple[Record, ...]
+    admin_emails: frozenset[str] = frozenset()
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+
+
+@dataclass(frozen=True)
+class Link:
+    """A pairing of a WHMCS client and a WordPress user, with the agreed base values.
+
+    ``base`` holds the common field values both sides agreed on at the last successful
+    sync. ``digests`` the per-side digest of what was last seen or written. ``gone``
+    records which sides the user has left (deleted, or Closed in WHMCS); ``deactivated``
+    which sides syncd deactivated; ``saved_roles`` the WordPress roles taken away by a
+    deactivation. ``dummy_fields`` names fields whose WHMCS value is a configured dummy.
+    """
+
+    whmcs_id: int
+    wp_id: int
+    base: Mapping[str, str] = field(default_factory=dict)
+    owner_user_id: int | None = None
+    digests: Mapping[str, str] = field(default_factory=dict)
+    gone: frozenset[Side] = frozenset()
+    deactivated: frozenset[Side] = frozenset()
+    saved_roles: tuple[str, ...] = ()
+    dummy_fields: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", _frozen(self.base))
+        object.__setattr__(self, "digests", _frozen(self.digests))
+
+    def remote_id(self, side: Side) -> int:
+        return self.whmcs_id if side is Side.WHMCS else self.wp_id
+
+    @property
+    def key(self) -> str:
+        return normalise_email(self.base.get("email", ""))

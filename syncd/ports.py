@@ -1,0 +1,142 @@
+"""The two seams between the pure core and the world: a side adapter and the state store.
+
+The engine (``syncd.sync.engine``) talks only to these Protocols, so it runs the same
+against the real adapters, the emulators, and the in-memory sides of the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from syncd.model import Link, Record, Side, Snapshot
+
+
+class SideAdapter(Protocol):
+    """One side (WHMCS or WordPress) as the engine sees it.
+
+    Every method raises only ``syncd.errors`` classes. Listings are complete or raise
+    (``IncompleteListing``, ``NotAnApi``, ``AccessDenied``, ``Unreachable``): a failed
+    read is never an empty list. Writes refuse protected accounts with ``RefusedWrite``.
+    A write whose reply was lost raises ``OutcomeUnknown``.
+    """
+
+    side: Side
+
+    def snapshot(self) -> Snapshot:
+        """Every user of this side, its admins' emails and the fields it can store."""
+        ...
+
+    def find_by_email(self, email: str) -> list[Record]:
+        """The records whose email equals ``email`` exactly (case-insensitively)."""
+        ...
+
+    def create(self, fields: Mapping[str, str]) -> Record:
+        """Create an account from common fields; the adapter adds what its side requires
+        (a WordPress username and role, WHMCS's required fields and owner user)."""
+        ...
+
+    def update(self, record: Record, changes: Mapping[str, str]) -> Record:
+        """Write changed common fields; WHMCS also updates the client's owner user."""
+        ...
+
+    def deactivate(self, record: Record) -> Record:
+        """WHMCS: status Inactive. WordPress: no role left (the caller keeps the roles)."""
+        ...
+
+    def reactivate(self, record: Record, roles: Sequence[str] = ()) -> Record:
+        """WHMCS: status Active. WordPress: give back ``roles`` (or the new-user role)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One finished run as the store keeps it."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None
+    direction: str
+    full: bool
+    outcome: str  # "ok" | "errors" | "guard" | "failed" | "running"
+    counts: Mapping[str, int] = field(default_factory=dict)
+    errors: int = 0
+    conflicts: int = 0
+    message: str = ""
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class UserIssue:
+    """A user in error or in conflict, as ``syncd status`` shows it."""
+
+    key: str
+    side: str
+    kind: str  # "error" | "conflict"
+    message: str
+    first_seen: datetime
+    last_seen: datetime
+    run_id: int
+
+
+class StateStore(Protocol):
+    """The state store (DESIGN §3.3). Every method commits before it returns, so a crash
+    loses nothing that was recorded. It never stores a password or a secret."""
+
+    def links(self) -> list[Link]:
+        """Every link, gone ones included."""
+        ...
+
+    def save_link(self, link: Link) -> None:
+        """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``."""
+        ...
+
+    def pending_creates(self) -> dict[tuple[Side, str], datetime]:
+        """Creates sent but not confirmed, by (side, key): settle by lookup before retrying."""
+        ...
+
+    def mark_pending_create(self, side: Side, key: str) -> None: ...
+
+    def clear_pending_create(self, side: Side, key: str) -> None: ...
+
+    def begin_run(self, *, direction: str, full: bool) -> int:
+        """Record a run as started and return its id."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        outcome: str,
+        counts: Mapping[str, int],
+        errors: int,
+        conflicts: int,
+        message: str = "",
+    ) -> None: ...
+
+    def record_issue(self, run_id: int, *, key: str, side: str, kind: str, message: str) -> None:
+        """Record (or refresh) an error or conflict for one user."""
+        ...
+
+    def resolve_issues(self, key: str) -> None:
+        """Mark a user's errors resolved (after a clean action for them)."""
+        ...
+
+    def open_issues(self) -> list[UserIssue]: ...
+
+    def runs(self, limit: int = 10) -> list[RunSummary]:
+        """The latest runs, newest first."""
+        ...
+
+    def close(self) -> None: ...

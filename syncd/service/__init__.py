@@ -1,0 +1,1 @@
+"""The daemon: APScheduler wiring, the run lock, signals and the systemd notify protocol."""

@@ -1,0 +1,1 @@
+"""The state store: links, runs, per-user issues (SQLModel; SQLite or PostgreSQL)."""
