@@ -1,0 +1,220 @@
+"""The command line of DESIGN §3.1 — the one place that turns exceptions into messages and exit codes.
+
+Exit codes: 0 success; 1 the run finished but some users failed; 2 usage or configuration
+error; 3 a side could not be reached or refused the credentials; 4 a safety guard stopped
+the run; 5 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from syncd import __version__
+from syncd.config import Settings, load
+from syncd.errors import SyncdError
+from syncd.model import Direction
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_USER_ERRORS, EXIT_USAGE, EXIT_SIDE, EXIT_GUARD, EXIT_LOCK = 0, 1, 2, 3, 4, 5
+
+
+def _fail(message: str, code: int) -> None:
+    from syncd.logs import redact_text
+
+    click.echo(f"syncd: {redact_text(message)}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(func: F) -> F:
+    """Turn syncd's exception tree into a message on stderr and its exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SyncdError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    """What the group option gives every command: where the config is, loaded on demand."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load(self.config_path, os.environ)
+        return self._settings
+
+
+def _setup_logging(settings: Settings | None, *, level: str | None = None) -> None:
+    from syncd.logs import setup_logging
+
+    secrets: list[str] = []
+    fmt = "text"
+    lvl = level or "INFO"
+    if settings is not None:
+        secrets = [settings.whmcs_secret.get_secret_value(), settings.wordpress_password.get_secret_value()]
+        if settings.whmcs.access_key is not None:
+            secrets.append(settings.whmcs.access_key.get_secret_value())
+        fmt = settings.log.format
+        lvl = level or settings.log.level
+    setup_logging(lvl, fmt, secrets=secrets)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file. Default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml.",
+)
+@click.version_option(__version__, prog_name="syncd")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Keep WHMCS clients and WordPress users synchronised."""
+    ctx.obj = Context(config_path)
+
+
+@main.command()
+@click.pass_obj
+@handles_errors
+def run(obj: Context) -> None:
+    """Run the daemon in the foreground (systemd runs this)."""
+    from syncd import app
+    from syncd.service.daemon import Daemon
+
+    settings = obj.settings()
+    _setup_logging(settings)
+    for warning in settings.warnings():
+        from loguru import logger
+
+        logger.warning(warning)
+
+    def load_settings() -> Settings:
+        return load(obj.config_path, os.environ)
+
+    code = Daemon(load_settings, app.daemon_job).run()
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--full", is_flag=True, help="Re-examine every user, ignoring cached digests.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere, not even the state store.")
+@click.option(
+    "--direction",
+    type=click.Choice([d.value for d in Direction]),
+    default=None,
+    help="Override the configured direction for this run.",
+)
+@click.option("--force", is_flag=True, help="Let this run pass a safety guard.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report (or the plan) as one JSON object.")
+@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why.")
+@click.pass_obj
+@handles_errors
+def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: bool, as_json: bool,
+         verbose: bool) -> None:
+    """One run now, then exit."""
+    from syncd import app
+
+    settings = obj.settings()
+    _setup_logging(settings, level="DEBUG" if verbose else None)
+    result = app.sync_once(
+        settings,
+        full=full,
+        dry_run=dry_run,
+        direction=Direction(direction) if direction else None,
+        force=force,
+        progress=not as_json and sys.stderr.isatty(),
+    )
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(result.render())
+    sys.exit(result.exit_code)
+
+
+@main.command("test-connection")
+@click.pass_obj
+@handles_errors
+def test_connection(obj: Context) -> None:
+    """Check both sides and say, in plain words, what is wrong and how to fix it."""
+    from syncd.checks import whmcs as whmcs_checks
+    from syncd.checks import wordpress as wp_checks
+
+    settings = obj.settings()
+    _setup_logging(settings, level="WARNING")
+    for warning in settings.warnings():
+        click.echo(f"warning: {warning}")
+    failed = 0
+    for module in (whmcs_checks, wp_checks):
+        for check in module.run(settings):
+            click.echo(check.line())
+            failed += 0 if check.ok else 1
+    if failed:
+        click.echo(f"{failed} check(s) failed.")
+        sys.exit(EXIT_SIDE)
+    click.echo("All checks passed.")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@click.pass_obj
+@handles_errors
+def status(obj: Context, as_json: bool) -> None:
+    """Last runs, their counts, users in error or conflict, links."""
+    from syncd import app
+
+    settings = obj.settings()
+    _setup_logging(settings, level="WARNING")
+    report = app.status(settings)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(report.render())
+
+
+@main.command()
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
+@click.pass_obj
+@handles_errors
+def explain(obj: Context, email: str, as_json: bool) -> None:
+    """Both sides' records for one user, the link, and what a run would do and why."""
+    from syncd import app
+
+    settings = obj.settings()
+    _setup_logging(settings, level="WARNING")
+    result = app.explain(settings, email)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(result.render())
+    sys.exit(result.exit_code)
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the emulators running until Ctrl-C, to explore.")
+@handles_errors
+def demo(keep: bool) -> None:
+    """A self-contained demonstration on loopback emulators; needs no configuration."""
+    from syncd.demo import run_demo
+
+    _setup_logging(None)
+    sys.exit(run_demo(keep=keep, echo=click.echo))
