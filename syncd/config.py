@@ -213,10 +213,14 @@ def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str])
     )
 
 
+#: Names of the systemd credentials (``LoadCredential=``) read when nothing else gives a secret.
+CREDENTIAL_NAMES = {"secret": "whmcs_secret", "application_password": "wordpress_app_password"}
+
+
 def _resolve_secret(
     section: dict[str, Any], key: str, env_name: str, env: Mapping[str, str], problems: list[str], where: str
 ) -> None:
-    """Fill ``section[key]`` from inline, ``<key>_file`` or the environment (in that order)."""
+    """Fill ``section[key]`` from inline, ``<key>_file``, the environment, or a systemd credential."""
     file_key = f"{key}_file"
     inline = section.get(key)
     path = section.get(file_key)
@@ -231,6 +235,10 @@ def _resolve_secret(
             return
     elif not inline and env.get(env_name):
         section[key] = env[env_name].strip()
+    elif not inline and env.get("CREDENTIALS_DIRECTORY"):
+        credential = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAMES[key]
+        if credential.is_file():
+            section[key] = credential.read_text(encoding="utf-8").strip()
     if not section.get(key):
         problems.append(f"[{where}] {key} is required (inline, as {file_key}, or in ${env_name})")
 

@@ -87,6 +87,18 @@ def test_secrets_inline_file_or_environment(tmp_path: Path) -> None:
     assert "application_password is required" in str(exc.value)
 
 
+def test_secrets_from_systemd_credentials(tmp_path: Path) -> None:
+    (tmp_path / "whmcs_secret").write_text("cred-whmcs\n")
+    (tmp_path / "wordpress_app_password").write_text("cred-wp\n")
+    data = {
+        "whmcs": {"url": "https://b.example/", "identifier": "id"},
+        "wordpress": {"url": "https://w.example/", "username": "u"},
+    }
+    s = config.parse(data, env={"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert s.whmcs_secret.get_secret_value() == "cred-whmcs"
+    assert s.wordpress_password.get_secret_value() == "cred-wp"
+
+
 def test_secrets_never_appear_in_repr_or_errors() -> None:
     s = config.parse(MINIMAL, env={})
     for text in (repr(s), str(s), s.model_dump_json()):
