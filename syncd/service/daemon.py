@@ -1,0 +1,483 @@
+"""The daemon behind ``syncd run``: a schedule of runs, signals, and what systemd is told.
+
+APScheduler (3.x) fires two jobs: the interval job (``[sync] interval_seconds``, the first
+run right at start) and the full-resync cron job (``[sync] full_resync_cron``). Both go
+through one single-worker executor and a process-local mutex, so two runs never overlap
+in this process; other processes (a manual ``syncd sync``, a standby host) are kept out
+by the run lock that the injected job takes, which raises ``LockHeld`` when it loses.
+
+The job is injected (``job(settings, full, should_stop)``, in production the app's
+``run_once``) so this module knows nothing of adapters or the store. A failed run is
+logged in plain words and retried at the next tick; the daemon keeps running. Signals:
+SIGTERM/SIGINT ask the run in flight to stop after its current action (``should_stop``),
+wait for it and exit 0; SIGHUP reloads the configuration, keeping the old one if the new
+one is bad. systemd hears ``READY=1``, ``STATUS=`` after each run, ``WATCHDOG=1`` while
+the scheduler lives, ``RELOADING=1`` and ``STOPPING=1``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from loguru import logger
+
+from syncd import logs
+from syncd.config import Settings
+from syncd.errors import ConfigError, GuardTripped, LockHeld, SyncdError
+from syncd.service import notify as sd
+from syncd.service.metrics import (
+    METRICS,
+    MetricsServer,
+    RunReportLike,
+    SyncMetrics,
+    count_of,
+    parse_listen,
+    start_metrics_server,
+)
+
+ShouldStop = Callable[[], bool]
+Job = Callable[[Settings, bool, ShouldStop], object]
+Notify = Callable[..., bool]
+
+INTERVAL_JOB = "sync"
+FULL_JOB = "full-resync"
+
+#: A full resync that the scheduler could not start on time (host suspended, process
+#: frozen) still runs if it is at most this late; later, it waits for the next one.
+FULL_RESYNC_GRACE_SECONDS = 3600
+
+#: How often the main thread checks that the scheduler thread is still alive.
+HEALTH_CHECK_SECONDS = 1.0
+
+
+def _local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def describe_report(report: object, kind: str, when: str) -> str:
+    """The STATUS line after a run: "last sync ok at …: 3 updated, 1 created"."""
+    if not isinstance(report, RunReportLike):
+        return f"last {kind} ok at {when}"
+    parts = ", ".join(f"{n} {name}" for name, n in sorted(report.counts.items()) if n) or "no changes"
+    errors, conflicts = count_of(report.errors), count_of(report.conflicts)
+    if report.outcome == "ok" and not errors:
+        text = f"last {kind} ok at {when}: {parts}"
+    elif report.outcome in ("ok", "errors"):
+        text = f"last {kind} at {when}: {parts}; {_plural(errors, 'user')} failed (retried next run)"
+    else:
+        text = f"last {kind} at {when} ended {report.outcome}: {parts}"
+    if conflicts:
+        text += f"; {_plural(conflicts, 'user')} in conflict"
+    return text
+
+
+def _build_triggers(settings: Settings, timezone: Any) -> tuple[IntervalTrigger, CronTrigger | None]:
+    """The two triggers of a configuration; ConfigError for a cron expression APScheduler refuses."""
+    interval = IntervalTrigger(seconds=settings.sync.interval_seconds, timezone=timezone)
+    cron_text = settings.sync.full_resync_cron.strip()
+    if not cron_text:
+        return interval, None
+    try:
+        cron = CronTrigger.from_crontab(cron_text, timezone=timezone)
+    except ValueError as exc:
+        raise ConfigError("invalid configuration:", [f"[sync] full_resync_cron = {cron_text!r}: {exc}"]) from None
+    return interval, cron
+
+
+class Daemon:
+    """``syncd run``: schedules ``job`` until told to stop; ``run()`` returns the exit code.
+
+    ``load_settings`` is called at start and on every SIGHUP (or ``request_reload()``);
+    ``job(settings, full, should_stop)`` performs one run and returns its report.
+    ``notify`` sends systemd notification lines (``syncd.service.notify.notify``);
+    ``watchdog_interval`` says how often to ping (half of ``$WATCHDOG_USEC``), None for never.
+    With ``manage_logging``, a reload that changes ``[log]`` re-applies it, and every
+    loaded configuration's secrets are added to the log redaction.
+    """
+
+    def __init__(
+        self,
+        load_settings: Callable[[], Settings],
+        job: Job,
+        *,
+        notify: Notify = sd.notify,
+        clock: Callable[[], datetime] = _local_now,
+        metrics: SyncMetrics | None = None,
+        watchdog_interval: Callable[[], float | None] = sd.watchdog_interval,
+        manage_logging: bool = True,
+    ) -> None:
+        self._load_settings = load_settings
+        self._job = job
+        self._notify_raw = notify
+        self._clock = clock
+        self._metrics = METRICS if metrics is None else metrics
+        self._watchdog_interval = watchdog_interval
+        self._manage_logging = manage_logging
+
+        self._settings: Settings | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._metrics_server: MetricsServer | None = None
+        self._schedule_key: tuple[bool, int, str] | None = None
+        self._log_key: tuple[str, str] | None = None
+
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._watchdog_stop = threading.Event()
+        self._run_mutex = threading.Lock()
+        self._running = threading.Event()
+        self.ready = threading.Event()  # set once READY=1 was sent
+        self.status_text = ""
+
+    # ---- public controls -------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The configuration in force."""
+        if self._settings is None:
+            raise RuntimeError("the daemon has not loaded its configuration yet")
+        return self._settings
+
+    @property
+    def scheduler(self) -> BackgroundScheduler | None:
+        return self._scheduler
+
+    def should_stop(self) -> bool:
+        """True once a stop was requested; the job checks it between actions."""
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        """Finish the run in flight after its current action, then leave ``run()``. Thread- and signal-safe."""
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Reload the configuration from the main loop. Thread- and signal-safe."""
+        self._reload.set()
+        self._wake.set()
+
+    def run_now(self, *, full: bool = False) -> None:
+        """Fire the interval job (or the full-resync job) now instead of at its next time."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            raise RuntimeError("the daemon is not running")
+        job_id = FULL_JOB if full else INTERVAL_JOB
+        if scheduler.get_job(job_id) is None:
+            raise RuntimeError(f"no {job_id} job is scheduled (sync disabled, or no full_resync_cron)")
+        scheduler.modify_job(job_id, next_run_time=datetime.now(scheduler.timezone))
+
+    # ---- the main loop -----------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or ``request_stop()``): 0 after a clean stop, 2 for a
+        configuration unusable at start, 1 if the scheduler died."""
+        try:
+            self._settings = self._load()
+        except SyncdError as exc:
+            logger.error("cannot start: {}", exc)
+            self._notify(f"STATUS=cannot start: {_first_line(exc)}")
+            return exc.exit_code
+        if self._manage_logging:
+            self._apply_logging(self.settings)
+        previous_handlers = self._install_signal_handlers()
+        watchdog: threading.Thread | None = None
+        exit_code = 0
+        try:
+            self._start_metrics(self.settings)
+            scheduler = BackgroundScheduler(
+                executors={"default": ThreadPoolExecutor(max_workers=1)},
+                job_defaults={"coalesce": True, "max_instances": 1},
+            )
+            self._scheduler = scheduler
+            scheduler.start()
+            self._apply_schedule(self.settings, run_at_once=True)
+            ready_status = self._schedule_summary(self.settings)
+            self._notify("READY=1", f"STATUS={ready_status}")
+            self.ready.set()
+            logger.info("syncd daemon started: {}", ready_status)
+            watchdog = self._start_watchdog()
+            while not self._stop.is_set():
+                self._wake.wait(HEALTH_CHECK_SECONDS)
+                self._wake.clear()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+                if not self._scheduler_alive():
+                    logger.error("the scheduler stopped unexpectedly; exiting so that systemd restarts syncd")
+                    exit_code = 1
+                    break
+        finally:
+            self._shutdown()
+            if watchdog is not None:
+                self._watchdog_stop.set()
+                watchdog.join(timeout=5)
+            self._restore_signal_handlers(previous_handlers)
+        return exit_code
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        in_flight = self._running.is_set()
+        message = "stopping: letting the run in flight finish its current action" if in_flight else "stopping"
+        # STOPPING=1 as soon as shutdown begins (sd_notify(3)); the wait below may take an action's time.
+        self._notify("STOPPING=1", f"STATUS={message}")
+        logger.info("{}", message)
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=True)
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
+        logger.info("syncd daemon stopped")
+
+    # ---- signals -----------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only flags here: logging from a signal handler could deadlock on the sink's lock.
+        if signum == signal.SIGHUP:
+            self.request_reload()
+        else:
+            self.request_stop()
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # embedded (tests): the owner calls request_stop()/request_reload()
+        previous: dict[int, Any] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    # ---- configuration -----------------------------------------------------------------
+
+    def _load(self) -> Settings:
+        """Load and check a configuration, without applying it."""
+        settings = self._load_settings()
+        _build_triggers(settings, self._timezone())
+        if settings.metrics.listen:
+            parse_listen(settings.metrics.listen)
+        if self._manage_logging:
+            logs.add_secrets(logs.secret_values(settings))
+        return settings
+
+    def _do_reload(self) -> None:
+        logger.info("reloading the configuration")
+        self._notify(*self._reloading_lines())
+        try:
+            new = self._load()
+        except Exception as exc:  # any failure keeps the old configuration in force
+            logger.error("the configuration was not reloaded; keeping the previous one: {}", exc)
+            if not isinstance(exc, SyncdError):
+                logger.opt(exception=exc).debug("details of the reload failure")
+            self._notify(
+                "READY=1", f"STATUS=reload failed at {self._now()}, previous configuration kept: {_first_line(exc)}"
+            )
+            return
+        old = self.settings
+        self._settings = new
+        if self._manage_logging:
+            self._apply_logging(new)
+        if new.metrics.listen != old.metrics.listen:
+            self._start_metrics(new)
+        self._apply_schedule(new, run_at_once=not old.sync.enabled)
+        summary = self._schedule_summary(new)
+        logger.info("configuration reloaded: {}", summary)
+        self._notify("READY=1", f"STATUS=configuration reloaded at {self._now()}; {summary}")
+
+    def _apply_logging(self, settings: Settings) -> None:
+        key = (settings.log.level, settings.log.format)
+        if self._log_key is not None and key != self._log_key:
+            logs.setup_logging(settings.log.level, settings.log.format)
+        self._log_key = key
+
+    def _start_metrics(self, settings: Settings) -> None:
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+            self._metrics_server = None
+        if not settings.metrics.listen:
+            return
+        try:
+            self._metrics_server = start_metrics_server(settings.metrics.listen, self._metrics)
+        except (OSError, ConfigError) as exc:
+            # Metrics are optional: a busy port must not stop the sync.
+            logger.error("metrics endpoint not started on {}: {}", settings.metrics.listen, exc)
+            return
+        logger.info("metrics on http://{}:{}/metrics", self._metrics_server.host, self._metrics_server.port)
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port of the metrics endpoint, if one is serving."""
+        return None if self._metrics_server is None else self._metrics_server.port
+
+    # ---- the schedule ------------------------------------------------------------------
+
+    def _timezone(self) -> Any:
+        return self._scheduler.timezone if self._scheduler is not None else None
+
+    def _apply_schedule(self, settings: Settings, *, run_at_once: bool) -> None:
+        scheduler = self._scheduler
+        assert scheduler is not None
+        sync = settings.sync
+        key = (sync.enabled, sync.interval_seconds, sync.full_resync_cron.strip())
+        if key == self._schedule_key:
+            return
+        interval, cron = _build_triggers(settings, scheduler.timezone)
+        if not sync.enabled:
+            for job_id in (INTERVAL_JOB, FULL_JOB):
+                if scheduler.get_job(job_id) is not None:
+                    scheduler.remove_job(job_id)
+            self._schedule_key = key
+            return
+        old = self._schedule_key
+        if scheduler.get_job(INTERVAL_JOB) is None:
+            scheduler.add_job(
+                self._run_job,
+                interval,
+                args=(False,),
+                id=INTERVAL_JOB,
+                name="sync",
+                misfire_grace_time=sync.interval_seconds,
+                **({"next_run_time": datetime.now(scheduler.timezone)} if run_at_once else {}),
+            )
+        elif old is not None and old[1] != sync.interval_seconds:
+            scheduler.reschedule_job(INTERVAL_JOB, trigger=interval)
+            scheduler.modify_job(INTERVAL_JOB, misfire_grace_time=sync.interval_seconds)
+        if cron is None:
+            if scheduler.get_job(FULL_JOB) is not None:
+                scheduler.remove_job(FULL_JOB)
+        elif scheduler.get_job(FULL_JOB) is None:
+            scheduler.add_job(
+                self._run_job,
+                cron,
+                args=(True,),
+                id=FULL_JOB,
+                name="full resync",
+                misfire_grace_time=FULL_RESYNC_GRACE_SECONDS,
+            )
+        elif old is not None and old[2] != key[2]:
+            scheduler.reschedule_job(FULL_JOB, trigger=cron)
+        self._schedule_key = key
+
+    def _schedule_summary(self, settings: Settings) -> str:
+        sync = settings.sync
+        if not sync.enabled:
+            return "sync disabled in configuration"
+        text = f"sync every {_plural(sync.interval_seconds, 'second')}"
+        cron = sync.full_resync_cron.strip()
+        return text + (f", full resync at cron {cron!r}" if cron else ", no scheduled full resync")
+
+    def _scheduler_alive(self) -> bool:
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return False
+        # BackgroundScheduler keeps its thread in _thread; no public accessor in 3.x.
+        thread = getattr(scheduler, "_thread", None)
+        return isinstance(thread, threading.Thread) and thread.is_alive()
+
+    # ---- one run -----------------------------------------------------------------------
+
+    def _run_job(self, full: bool) -> None:
+        """The scheduled job: one run of the injected job, its failures contained."""
+        if self._stop.is_set():
+            return
+        with self._run_mutex:
+            if self._stop.is_set():
+                return
+            settings = self.settings
+            if not settings.sync.enabled:
+                return
+            self._running.set()
+            try:
+                status = self._run_once(settings, full)
+            finally:
+                self._running.clear()
+        self.status_text = status
+        self._notify(f"STATUS={status}")
+
+    def _run_once(self, settings: Settings, full: bool) -> str:
+        kind = "full resync" if full else "sync"
+        self._notify(f"STATUS={kind} running since {self._now()}")
+        started = time.monotonic()
+        try:
+            report = self._job(settings, full, self._stop.is_set)
+        except LockHeld as exc:
+            logger.warning("{} skipped: {}", kind, exc)
+            self._metrics.record_outcome("locked")
+            return f"last {kind} skipped at {self._now()}: another run held the lock"
+        except GuardTripped as exc:
+            logger.error("{} stopped by a safety guard: {}", kind, exc)
+            self._metrics.record_outcome("guard", time.monotonic() - started)
+            return f"last {kind} stopped by a safety guard at {self._now()}: {_first_line(exc)}"
+        except SyncdError as exc:
+            logger.error("{} failed, will retry at the next run: {}", kind, exc)
+            logger.opt(exception=exc).debug("details of the failure")
+            self._metrics.record_outcome("failed", time.monotonic() - started)
+            return f"last {kind} failed at {self._now()}: {_first_line(exc)}"
+        except Exception as exc:  # a bug: keep the daemon up, and say where to look
+            logger.error(
+                "{} failed with an unexpected error, will retry at the next run: {}: {} "
+                "(the traceback is logged at level DEBUG)",
+                kind,
+                type(exc).__name__,
+                exc,
+            )
+            logger.opt(exception=exc).debug("traceback of the unexpected error")
+            self._metrics.record_outcome("failed", time.monotonic() - started)
+            return f"last {kind} failed at {self._now()}: {type(exc).__name__}: {_first_line(exc)}"
+        if isinstance(report, RunReportLike):
+            self._metrics.record_run(report)
+        status = describe_report(report, kind, self._now())
+        logger.info("{}", status)
+        return status
+
+    # ---- systemd -----------------------------------------------------------------------
+
+    def _now(self) -> str:
+        return self._clock().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+    def _notify(self, *lines: str) -> bool:
+        # Status lines quote exception messages: redact them like any log line.
+        return self._notify_raw(*(logs.redact_text(line) for line in lines))
+
+    @staticmethod
+    def _reloading_lines() -> tuple[str, ...]:
+        usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        return ("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading the configuration")
+
+    def _start_watchdog(self) -> threading.Thread | None:
+        interval = self._watchdog_interval()
+        if interval is None:
+            return None
+        thread = threading.Thread(target=self._watchdog_loop, args=(interval,), name="syncd-watchdog", daemon=True)
+        thread.start()
+        return thread
+
+    def _watchdog_loop(self, interval: float) -> None:
+        """Ping while the scheduler lives (and while a stop waits for the run in flight)."""
+        while True:
+            if self._scheduler_alive() or self._stop.is_set():
+                self._notify("WATCHDOG=1")
+            if self._watchdog_stop.wait(interval):
+                return
