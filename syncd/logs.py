@@ -26,7 +26,6 @@ import traceback
 from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import quote, quote_plus
 
 from loguru import logger
 
@@ -52,7 +51,7 @@ _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*[(\[]?\s*['\"]?(?
 _AUTH_TOKEN = re.compile(r"\b((?:Basic|Bearer)\s+)(?=[\w.~+/=-]*[\d+/=])[\w.~+/-]{8,}={0,2}")
 
 _lock = threading.Lock()
-_forms: tuple[str, ...] = ()  # every form of every secret, longest first
+_patterns: tuple[str, ...] = ()  # one regex source per form of every secret
 _pattern: re.Pattern[str] | None = None
 
 
@@ -60,23 +59,43 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _forms_of(secret: str) -> set[str]:
-    """The shapes a secret may take in text: as is, without spaces (WordPress shows
-    application passwords in groups of four), url-encoded, and base64-encoded at any
-    alignment — the middle of ``base64("user:" + secret)`` is one of the three
-    aligned encodings, whatever the user name."""
-    forms: set[str] = set()
-    variants = {secret, re.sub(r"\s+", "", secret)}
-    for value in variants:
-        forms.update({value, quote(value, safe=""), quote_plus(value)})
+def _hex_any_case(byte: int) -> str:
+    return "%" + "".join(f"[{h}{h.lower()}]" if h.isalpha() else h for h in f"{byte:02X}")
+
+
+def _spelled(secret: str) -> str:
+    """A regex matching ``secret`` however it was percent-encoded (wholly, partly, either
+    hex case), with its spaces given, dropped or encoded (WordPress shows application
+    passwords in groups of four and accepts them without the spaces), and with the
+    backslash that ``repr()`` puts before quotes and backslashes."""
+    parts = []
+    for ch in secret:
+        encoded = "".join(_hex_any_case(b) for b in ch.encode("utf-8"))
+        if ch.isspace():
+            parts.append(rf"(?:\s|\+|{encoded})?")
+        elif ch in "'\"\\":
+            parts.append(rf"(?:\\?{re.escape(ch)}|{encoded})")
+        else:
+            parts.append(f"(?:{re.escape(ch)}|{encoded})")
+    return "".join(parts)
+
+
+def _patterns_of(secret: str) -> set[str]:
+    """Regex sources for the shapes a secret may take in text: spelled out (see
+    ``_spelled``), and base64-encoded at any alignment — ``base64("user:" + secret)``
+    contains one of the three aligned encodings, whatever the user; at most the first two
+    bytes of the secret stay visible, mixed with the user name's last bits."""
+    patterns = {_spelled(secret)}
+    for value in {secret, re.sub(r"\s+", "", secret)}:
         raw = value.encode("utf-8")
         for skip in range(3):
-            aligned = raw[skip:]
-            aligned = aligned[: len(aligned) - len(aligned) % 3]
-            if len(aligned) >= 3:
-                forms.add(_b64(aligned))
-        forms.add(_b64(raw).rstrip("="))
-    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+            tail = raw[skip:]
+            aligned = tail[: len(tail) - len(tail) % 3]
+            if len(aligned) >= MIN_SECRET_LENGTH:
+                patterns.add(re.escape(_b64(aligned)))
+                # The secret at the end of the encoded text (a Basic credential): its tail too.
+                patterns.add(re.escape(_b64(tail)))
+    return patterns
 
 
 def add_secrets(values: Iterable[str]) -> None:
@@ -84,14 +103,15 @@ def add_secrets(values: Iterable[str]) -> None:
 
     Values accumulate: a secret replaced by a configuration reload is still masked.
     """
-    global _forms, _pattern
+    global _patterns, _pattern
     with _lock:
-        forms = set(_forms)
+        patterns = set(_patterns)
         for value in values:
             if value and len(value.strip()) >= MIN_SECRET_LENGTH:
-                forms |= _forms_of(value.strip())
-        _forms = tuple(sorted(forms, key=len, reverse=True))
-        _pattern = re.compile("|".join(re.escape(f) for f in _forms)) if _forms else None
+                patterns |= _patterns_of(value.strip())
+        # Longest first, so that a secret containing another one is masked whole.
+        _patterns = tuple(sorted(patterns, key=len, reverse=True))
+        _pattern = re.compile("|".join(_patterns)) if _patterns else None
 
 
 def redact_text(text: str) -> str:

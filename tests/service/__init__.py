@@ -1,0 +1,1 @@
+"""Tests of the daemon's machinery: logs, systemd notify, metrics, the Daemon, the unit file."""
