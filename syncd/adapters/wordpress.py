@@ -1,0 +1,555 @@
+"""The WordPress side: its users over the REST API (``/wp/v2/users``), as ``SideAdapter`` records.
+
+Wrong credentials do not fail in WordPress (the request runs as anonymous), so ``verify()``
+asks ``/users/me?context=edit`` before anything else and learns the account's own id. A
+listing is complete or raises; writes re-read the user first and refuse administrators,
+excluded roles and the account syncd itself uses. Wire details live in ``wordpress_http``,
+usernames in ``wordpress_usernames``; the behaviour relied on is measured in
+reference/wordpress.md.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import string
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+from loguru import logger
+from pydantic import SecretStr
+
+from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
+from syncd.adapters.wordpress_usernames import MAX_EMAIL, base_username, candidates
+from syncd.config import FORBIDDEN_ROLES, Settings, WordPressSettings
+from syncd.errors import (
+    BadCredentials,
+    IncompleteListing,
+    InvalidRecord,
+    NotAnApi,
+    OutcomeUnknown,
+    PermissionDenied,
+    RefusedWrite,
+    RemoteRejected,
+    SyncdError,
+    Transient,
+    Unreachable,
+)
+from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+
+USERS = "/wp/v2/users"
+DEFAULT_COMPANY_KEY = "billing_company"
+
+#: A user holding any of these can manage users or the site: an administrator in effect,
+#: whatever its role is called (DESIGN §5.6). Never synchronised, never written.
+ADMIN_CAPABILITIES = frozenset({
+    "manage_options", "edit_users", "promote_users", "list_users", "create_users", "delete_users",
+    "remove_users", "manage_network", "manage_network_users", "manage_sites",
+})
+
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-.:;<=>?@[]^_{|}~"  # no backslash
+
+
+def new_password(length: int = 32) -> str:
+    """A strong random password for a new account (WordPress refuses a backslash in one)."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Account:
+    """The WordPress account syncd uses, as ``/users/me?context=edit`` describes it."""
+
+    id: int
+    username: str
+    email: str
+    roles: tuple[str, ...]
+    capabilities: frozenset[str]
+    meta_keys: frozenset[str]
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+def _text(value: object) -> str:
+    return "" if value is None or isinstance(value, list | dict) else str(value)
+
+
+def _capabilities(data: Mapping[str, Any]) -> frozenset[str]:
+    caps = data.get("capabilities")
+    return frozenset(k for k, v in caps.items() if v) if isinstance(caps, dict) else frozenset()
+
+
+def _meta(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = data.get("meta")
+    return meta if isinstance(meta, dict) else {}  # PHP sends an empty object as []
+
+
+def _user(data: Any, what: str) -> Mapping[str, Any]:
+    """A user object in context=edit, or NotAnApi: a short user means context=edit was ignored."""
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), int)
+        or "email" not in data
+        or not isinstance(data.get("roles"), list)
+    ):
+        raise NotAnApi(
+            f"WordPress answered {what} without a user's id, email and roles: the REST API ignored "
+            "context=edit (a plugin filtering user data?)",
+            side=SIDE,
+        )
+    return data
+
+
+class _ListingShifted(IncompleteListing):
+    """Users were added or removed while the pages were read; one fresh attempt is worth it."""
+
+
+class WordPressAdapter:
+    """``SideAdapter`` for WordPress users over REST, with Basic auth and an Application Password."""
+
+    side = Side.WORDPRESS
+    USERNAME_ATTEMPTS = 25
+    LISTING_ATTEMPTS = 2
+
+    def __init__(
+        self,
+        settings: WordPressSettings,
+        password: SecretStr,
+        *,
+        exclude_roles: Sequence[str],
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        # Administrators are excluded whatever the configuration says (DESIGN §1, §5.6).
+        self.exclude_roles = frozenset(r.strip() for r in exclude_roles if r.strip()) | {"administrator"}
+        self.company_key = settings.company_meta_key.strip() or DEFAULT_COMPANY_KEY
+        self._rest = RestClient(
+            settings.url,
+            settings.username,
+            password,
+            timeout=settings.timeout_seconds,
+            verify_tls=settings.verify_tls,
+            retries=settings.retries,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._account: Account | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> WordPressAdapter:
+        return cls(
+            settings.wordpress,
+            settings.wordpress_password,
+            exclude_roles=settings.sync.exclude_wp_roles,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"WordPressAdapter(url={self._rest.root!r}, username={self.settings.username!r})"
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Requests sent, by kind: index, me, list_page, search, get, create, update, lostpassword."""
+        return self._rest.calls
+
+    def close(self) -> None:
+        self._rest.close()
+
+    def __enter__(self) -> WordPressAdapter:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.close()
+
+    # -- what the site is and who we are ---------------------------------------------------
+
+    def probe(self) -> SiteProbe:
+        """What the site answers where the REST index should be (never raises for an answer)."""
+        return self._rest.probe()
+
+    def discover(self) -> RestInfo:
+        """Where the REST API answers (pretty permalinks or ``?rest_route=``); raises why not."""
+        return self._rest.discover()
+
+    def verify(self) -> Account:
+        """Check the credentials with ``/users/me?context=edit`` (cached); BadCredentials if refused."""
+        if self._account is not None:
+            return self._account
+        info = self.discover()
+        try:
+            reply = self._rest.call("me", "GET", f"{USERS}/me", params={"context": "edit"})
+        except BadCredentials as exc:
+            if not info.app_passwords_available:
+                raise BadCredentials(
+                    f"WordPress at {info.root} offers no Application Passwords (its REST index lists no "
+                    "'application-passwords' authentication), so ours was ignored: over plain http they "
+                    "need define('WP_ENVIRONMENT_TYPE', 'local') in wp-config.php, otherwise serve the site "
+                    "over https; a security plugin may also have disabled them",
+                    side=SIDE,
+                ) from exc
+            raise BadCredentials(
+                f"WordPress at {info.root} did not accept the application password of user "
+                f"{self.settings.username!r}: it answered /users/me as anonymous. Create a new Application "
+                "Password (Users → Profile → Application Passwords) and set [wordpress] application_password; "
+                "if it is right, the web server may drop the Authorization header (Apache with CGI/FastCGI)",
+                side=SIDE,
+            ) from exc
+        data = _user(reply.data, "/users/me")
+        account = Account(
+            id=int(data["id"]),
+            username=_text(data.get("username")),
+            email=_text(data.get("email")),
+            roles=tuple(str(r) for r in data["roles"]),
+            capabilities=_capabilities(data),
+            meta_keys=frozenset(_meta(data)),
+        )
+        self._account = account
+        if self.settings.company_meta_key and not self.supports_company:
+            logger.warning(
+                "WordPress does not expose the user meta {key!r} in its REST API: company is not synchronised "
+                "(register it with register_meta(..., show_in_rest => true); see the README)",
+                key=self.company_key,
+            )
+        return account
+
+    @property
+    def supports_company(self) -> bool:
+        """True if the site exposes the company meta key in REST (so it can store a company)."""
+        return self.company_key in self.verify().meta_keys
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The common fields this site can store."""
+        return (*CORE_FIELDS, "company") if self.supports_company else CORE_FIELDS
+
+    def count_users(self) -> int:
+        """How many users the account can list with context=edit (one small request)."""
+        reply = self._rest.call("list_page", "GET", USERS, params={"context": "edit", "per_page": 1, "page": 1})
+        return self._totals(reply, 1)[0]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _record(self, data: Any, what: str = "a user") -> Record:
+        user = _user(data, what)
+        fields = {
+            "email": _text(user.get("email")),
+            "first_name": _text(user.get("first_name")),
+            "last_name": _text(user.get("last_name")),
+        }
+        if self.supports_company:
+            fields["company"] = _text(_meta(user).get(self.company_key))
+        roles = tuple(str(r) for r in user["roles"])
+        return Record(
+            side=Side.WORDPRESS,
+            remote_id=int(user["id"]),
+            fields=fields,
+            roles=roles,
+            active=bool(roles),
+            username=_text(user.get("username")),
+        )
+
+    def protection(self, data: Mapping[str, Any]) -> str:
+        """Why syncd must never write to this user ("" if it may), from its current roles and caps."""
+        if data.get("id") == self.verify().id:
+            return "it is the account syncd itself uses"
+        roles = {str(r) for r in data.get("roles") or ()}
+        excluded = sorted(roles & self.exclude_roles)
+        if excluded:
+            return f"it has the excluded role {', '.join(excluded)}"
+        powers = sorted(_capabilities(data) & ADMIN_CAPABILITIES)
+        if powers:
+            return f"its capabilities include {', '.join(powers)} (an administrator in effect)"
+        return ""
+
+    @staticmethod
+    def _totals(reply: Reply, page: int) -> tuple[int, int]:
+        try:
+            return int(reply.headers["x-wp-total"]), int(reply.headers["x-wp-totalpages"])
+        except (KeyError, ValueError) as exc:
+            raise IncompleteListing(
+                f"WordPress answered page {page} of the users without usable X-WP-Total/X-WP-TotalPages "
+                "headers, so the listing cannot be checked for completeness (a proxy or cache stripping them?)",
+                side=SIDE,
+            ) from exc
+
+    def _page(self, page: int) -> Reply:
+        params = {
+            "context": "edit", "per_page": self.settings.page_size, "page": page, "orderby": "id", "order": "asc",
+        }
+        try:
+            return self._rest.call("list_page", "GET", USERS, params=params)
+        except (Transient, Unreachable) as exc:
+            raise IncompleteListing(f"page {page} of the WordPress users could not be read: {exc}",
+                                    side=SIDE) from exc
+
+    def _list_users(self) -> list[Mapping[str, Any]]:
+        size = self.settings.page_size
+        first = self._page(1)
+        total, pages = self._totals(first, 1)
+        if pages != math.ceil(total / size):
+            raise IncompleteListing(
+                f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
+                side=SIDE,
+            )
+        replies = [first]
+        if pages > 1:
+            workers = max(1, min(self.settings.concurrency, pages - 1))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wp-list") as pool:
+                replies.extend(pool.map(self._page, range(2, pages + 1)))
+        users: list[Mapping[str, Any]] = []
+        for number, reply in enumerate(replies, start=1):
+            seen_total, _ = self._totals(reply, number)
+            if seen_total != total:
+                raise _ListingShifted(
+                    f"the number of WordPress users changed while listing ({total}, then {seen_total} on page "
+                    f"{number})", side=SIDE,
+                )
+            if not isinstance(reply.data, list):
+                raise NotAnApi(f"WordPress answered page {number} of the users with something other than a list",
+                               side=SIDE)
+            users.extend(_user(u, f"page {number} of the users") for u in reply.data)
+        ids = [u["id"] for u in users]
+        if len(set(ids)) != len(ids):
+            raise _ListingShifted("a WordPress user appeared on two pages: users were removed while listing",
+                                  side=SIDE)
+        if len(users) != total:
+            raise _ListingShifted(
+                f"read {len(users)} WordPress users but X-WP-Total says {total} (users changed while listing, "
+                "or a plugin hides users from the listing but not from the count)", side=SIDE,
+            )
+        return users
+
+    def snapshot(self) -> Snapshot:
+        """Every user (complete or IncompleteListing), the admins' emails and the storable fields."""
+        self.verify()
+        for attempt in range(1, self.LISTING_ATTEMPTS + 1):
+            try:
+                users = self._list_users()
+                break
+            except _ListingShifted as exc:
+                if attempt == self.LISTING_ATTEMPTS:
+                    raise IncompleteListing(str(exc), side=SIDE) from exc
+                logger.info("WordPress listing was inconsistent ({exc}); reading it again", exc=exc)
+        records = tuple(self._record(u) for u in users)
+        admins = frozenset(
+            normalise_email(_text(u.get("email"))) for u in users if self.protection(u) and _text(u.get("email"))
+        )
+        logger.debug("WordPress listing: {n} users, {a} protected", n=len(records), a=len(admins))
+        return Snapshot(side=Side.WORDPRESS, records=records, admin_emails=admins, fields=self.fields)
+
+    def find_by_email(self, email: str) -> list[Record]:
+        """Users whose email equals ``email`` case-insensitively (WordPress's search is a substring match)."""
+        self.verify()
+        term = email.strip()
+        if not term:
+            return []
+        key = normalise_email(term)
+        found: list[Record] = []
+        page = 1
+        while True:
+            # A term with "@" searches the email column only (WordPress 6.1).
+            params = {"context": "edit", "search": term, "per_page": 100, "page": page, "orderby": "id"}
+            reply = self._rest.call("search", "GET", USERS, params=params, who=term)
+            if not isinstance(reply.data, list):
+                raise NotAnApi("WordPress answered a user search with something other than a list", side=SIDE)
+            found.extend(r for r in (self._record(u, "a user search") for u in reply.data) if r.key == key)
+            _, pages = self._totals(reply, page)
+            if page >= pages:
+                return found
+            page += 1
+
+    def get(self, remote_id: int) -> Mapping[str, Any]:
+        """One user, fresh, in context=edit (NotFound if it is gone)."""
+        reply = self._rest.call("get", "GET", f"{USERS}/{int(remote_id)}", params={"context": "edit"},
+                                who=f"WordPress user #{remote_id}")
+        return _user(reply.data, f"user #{remote_id}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _guard(self, record: Record, action: str) -> Mapping[str, Any]:
+        """The user as it is now, or RefusedWrite if it is protected (checked before every write)."""
+        if record.remote_id == self.verify().id:
+            raise RefusedWrite(f"refusing to {action} WordPress user {record.label()}: it is the account syncd "
+                               "itself uses")
+        current = self.get(record.remote_id)
+        reason = self.protection(current)
+        if reason:
+            raise RefusedWrite(f"refusing to {action} WordPress user {record.label()}: {reason}")
+        return current
+
+    def _check_roles(self, roles: Sequence[str], who: str) -> None:
+        bad = sorted({r for r in roles if r in self.exclude_roles or r.lower() in FORBIDDEN_ROLES})
+        if bad:
+            raise RefusedWrite(f"refusing to give WordPress user {who} the role {', '.join(bad)}: it is excluded "
+                               "or can manage users or options")
+
+    def _check_email(self, email: str, who: str) -> None:
+        if not email.strip():
+            raise InvalidRecord(f"{who} has no email; WordPress requires one", user=who, field="email")
+        if len(email) > MAX_EMAIL:
+            raise InvalidRecord(
+                f"the email of {who} has {len(email)} characters; WordPress stores at most {MAX_EMAIL}",
+                user=who, field="email",
+            )
+
+    def _field_error(self, exc: InvalidRecord) -> InvalidRecord:
+        """Name WordPress's meta field by its common name (``meta.billing_company`` → ``company``)."""
+        if exc.field in (f"meta.{self.company_key}", "meta"):
+            return InvalidRecord(exc.message, user=exc.user, field="company")
+        return exc
+
+    def create(self, fields: Mapping[str, str]) -> Record:
+        """A new user with the configured username scheme and role, and a random password.
+
+        Tries ``login``, ``login-2``, … while WordPress says the username exists. A reply that
+        does not show the new user raises OutcomeUnknown: look the email up before retrying.
+        """
+        self.verify()
+        email = fields.get("email") or ""
+        who = email.strip() or "a new WordPress user"
+        self._check_email(email, who)
+        role = self.settings.new_users.role
+        self._check_roles([role], who)
+        first, last = fields.get("first_name") or "", fields.get("last_name") or ""
+        # Without names WordPress would show the login (here often the email) as the public name.
+        display = " ".join(p for p in (first.strip(), last.strip()) if p) or email.strip().split("@", 1)[0]
+        body: dict[str, Any] = {
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "name": display,
+            "nickname": display,
+            "roles": [role],
+            "password": new_password(),
+        }
+        company = fields.get("company") or ""
+        if company and self.supports_company:
+            body["meta"] = {self.company_key: company}
+        base = base_username(self.settings.new_users.username, email, first, last)
+        for login in candidates(base, self.USERNAME_ATTEMPTS):
+            body["username"] = login
+            try:
+                reply = self._rest.call("create", "POST", USERS, body=body, retry="once", who=who)
+            except RemoteRejected as exc:
+                if exc.code == "existing_user_login":
+                    continue
+                raise
+            except InvalidRecord as exc:
+                raise self._after_insert(exc, who) from exc
+            except PermissionDenied as exc:
+                if exc.action.startswith("edit meta"):
+                    # The row is inserted before the meta is written (reference: pitfall 6).
+                    raise OutcomeUnknown(f"WordPress created {who} but refused its company field: {exc}",
+                                         side=SIDE) from exc
+                raise
+            try:
+                record = self._record(reply.data, "the created user")
+            except NotAnApi as exc:
+                raise OutcomeUnknown(f"WordPress answered the create of {who} without the new user; it may "
+                                     "exist now", side=SIDE) from exc
+            logger.debug("created WordPress user #{id} {login} for {email}", id=record.remote_id,
+                         login=record.username, email=who)
+            if self.settings.new_users.send_password_reset:
+                self.send_password_reset(record)
+            return record
+        raise RemoteRejected(
+            f"no free WordPress username for {who}: {base!r} and {self.USERNAME_ATTEMPTS - 1} numbered variants "
+            "are taken", side=SIDE, code="existing_user_login",
+        )
+
+    def _after_insert(self, exc: InvalidRecord, who: str) -> SyncdError:
+        error = self._field_error(exc)
+        if error.field == "company" or error.field.startswith("meta"):
+            return OutcomeUnknown(f"WordPress created {who} but refused its meta: {exc}", side=SIDE)
+        return error
+
+    def send_password_reset(self, record: Record) -> bool:
+        """WordPress's lost-password email for ``record`` (best effort: logged, never raised)."""
+        try:
+            sent = self._rest.lost_password(record.username or record.email)
+        except httpx.HTTPError as exc:
+            logger.warning("could not ask WordPress to send {email} a password-reset email: {kind}",
+                           email=record.label(), kind=type(exc).__name__)
+            return False
+        if sent:
+            logger.info("WordPress sent {email} a password-reset email", email=record.label())
+        else:
+            logger.warning("WordPress did not confirm a password-reset email to {email}", email=record.label())
+        return sent
+
+    def _write(self, record: Record, body: Mapping[str, Any], what: str) -> Record:
+        try:
+            reply = self._rest.call("update", "POST", f"{USERS}/{record.remote_id}", body=body,
+                                    retry="idempotent", who=record.label())
+        except InvalidRecord as exc:
+            raise self._field_error(exc) from exc
+        updated = self._record(reply.data, f"the {what} of {record.label()}")
+        logger.debug("{what} WordPress user #{id} {email}", what=what, id=record.remote_id, email=record.label())
+        return updated
+
+    def update(self, record: Record, changes: Mapping[str, str]) -> Record:
+        """Write changed names, email and company; other keys (fields this site cannot store) are skipped."""
+        current = self._guard(record, "update")
+        body: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "email":
+                self._check_email(value, record.label())
+                body["email"] = value
+            elif name in ("first_name", "last_name"):
+                body[name] = value
+            elif name == "company" and self.supports_company:
+                body["meta"] = {self.company_key: value}
+            else:
+                logger.debug("WordPress cannot store {field}; not written", field=name)
+        if not body:
+            return self._record(current)
+        if "first_name" in body or "last_name" in body:
+            # WordPress leaves the display name alone when names change; follow it when it was
+            # the default one (names, login or email's local part), keep it when the person chose it.
+            old_first, old_last = _text(current.get("first_name")), _text(current.get("last_name"))
+            defaults = {
+                " ".join(p for p in (old_first.strip(), old_last.strip()) if p),
+                _text(current.get("username")),
+                _text(current.get("email")).split("@", 1)[0],
+                "",
+            }
+            if _text(current.get("name")) in defaults:
+                first = body.get("first_name", old_first).strip()
+                last = body.get("last_name", old_last).strip()
+                shown = " ".join(p for p in (first, last) if p)
+                if shown:
+                    body["name"] = shown
+        updated = self._write(record, body, "updated")
+        if "email" in body and normalise_email(updated.email) != normalise_email(body["email"]):
+            # Seen on 6.1: an update WordPress cannot store still answers 200 with the old email.
+            raise RemoteRejected(f"WordPress kept {updated.email} instead of the new email of {record.label()}",
+                                 side=SIDE, code="email_not_stored")
+        return updated
+
+    def deactivate(self, record: Record) -> Record:
+        """Leave the user with no role (the engine remembers the roles it had)."""
+        current = self._guard(record, "deactivate")
+        if not current.get("roles"):
+            return self._record(current)
+        return self._write(record, {"roles": []}, "deactivated")
+
+    def reactivate(self, record: Record, roles: Sequence[str] = ()) -> Record:
+        """Give back ``roles``, or the configured new-user role when they are unknown."""
+        self._guard(record, "reactivate")
+        target = [r for r in roles if r.strip()] or [self.settings.new_users.role]
+        self._check_roles(target, record.label())
+        return self._write(record, {"roles": target}, "reactivated")
