@@ -1,0 +1,642 @@
+"""``SqlStateStore``: the ``StateStore`` of ``syncd.ports`` on SQLModel, SQLite by default, PostgreSQL by URL.
+
+Every method is one transaction, committed before it returns, so a crash loses nothing that
+was recorded. ``open()`` upgrades the schema to the newest migration. On SQLite the store
+runs in WAL mode with a busy timeout and foreign keys on; every database failure (locked,
+disk full, read-only, unreachable) becomes a ``StateError`` with a plain message that names
+the database but never a password.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Self
+
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, func, or_
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlmodel import Session, col, select
+
+from syncd.errors import StateError
+from syncd.model import Link, Side
+from syncd.ports import RunSummary, UserIssue
+from syncd.state import migrate
+from syncd.state import url as state_url
+from syncd.state.tables import IssueRow, LinkRow, PendingCreateRow, RunRow
+
+#: Outcomes of a run that got to the end (per-user errors are counted, not fatal).
+COMPLETED_OUTCOMES = ("ok", "errors")
+
+_SQLITE_KINDS = {5: "locked", 6: "locked", 8: "readonly", 10: "io", 11: "corrupt", 13: "full", 14: "cantopen",
+                 26: "notadb"}
+_PG_KINDS = {"55P03": "locked", "53100": "full", "25006": "readonly", "3D000": "cantopen", "57P03": "cantopen"}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _failure_kind(exc: BaseException) -> str:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return _SQLITE_KINDS.get(code & 0xFF, "other")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate in _PG_KINDS:
+            return _PG_KINDS[sqlstate]
+        if sqlstate.startswith(("08", "28")):  # connection exceptions, invalid authorization
+            return "cantopen"
+        return "other"
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "cantopen"
+    # psycopg reports a refused connection as an OperationalError without a sqlstate.
+    if type(orig).__name__ == "OperationalError" and "connection" in str(orig).lower():
+        return "cantopen"
+    return "other"
+
+
+class SqlStateStore:
+    """The state store. Build it with ``SqlStateStore.open(url)``; close it with ``close()``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        url: URL,
+        *,
+        read_only: bool,
+        busy_timeout: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._url = url
+        self._read_only = read_only
+        self._busy_timeout = busy_timeout
+        self._clock = clock
+        #: How messages name this database (a path, or a URL without its password).
+        self.location = state_url.location(url)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for tools and tests that inspect the database itself."""
+        return self._engine
+
+    # ----------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+        sqlite_pragmas: Mapping[str, int | str] | None = None,
+    ) -> Self:
+        """Open the store at ``url`` and upgrade its schema to the newest migration.
+
+        ``create=False`` refuses a store that does not exist yet (StateError) instead of
+        creating it. ``read_only=True`` never creates a file, never migrates and never
+        writes; a missing store, or one whose schema is not the newest, is a StateError.
+        ``busy_timeout`` (seconds) is how long a write waits for a lock held by another
+        program before StateError. ``sqlite_pragmas`` are set on every SQLite connection
+        (for tests: ``{"max_page_count": n}`` makes a small disk).
+        """
+        parsed = state_url.parse(url)
+        where = state_url.location(parsed)
+        path = state_url.sqlite_path(parsed)
+        is_sqlite = parsed.get_backend_name() == state_url.SQLITE
+        if is_sqlite and path is None and (read_only or not create):
+            raise StateError(f"{where} cannot be opened {'read-only' if read_only else 'without creating it'}")
+        if path is not None and (read_only or not create) and not path.is_file():
+            raise StateError(f"no state database at {path} yet (syncd has not run here)")
+        if path is not None and create and not read_only:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(f"cannot create the directory {path.parent} for the state database: "
+                                 f"{exc.strerror or exc}") from None
+        engine = _engine(parsed, path, read_only=read_only, busy_timeout=busy_timeout, pragmas=sqlite_pragmas or {})
+        store = cls(engine, parsed, read_only=read_only, busy_timeout=busy_timeout, clock=clock)
+        try:
+            store._prepare(create=create and not read_only, read_only=read_only)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    @staticmethod
+    def exists(url: str) -> bool:
+        """True if a syncd state store exists at ``url`` (never creates anything)."""
+        parsed = state_url.parse(url)
+        path = state_url.sqlite_path(parsed)
+        if parsed.get_backend_name() == state_url.SQLITE and (path is None or not path.is_file()):
+            return False
+        try:
+            store = SqlStateStore.open(url, read_only=True)
+        except StateError:
+            if path is not None:
+                return False
+            raise
+        store.close()
+        return True
+
+    def _prepare(self, *, create: bool, read_only: bool) -> None:
+        with self._errors("reading the schema version"), self._engine.connect() as conn:
+            found = migrate.current(conn)
+            ours = migrate.foreign_tables(conn) if found is None else []
+            conn.rollback()
+        head = migrate.head()
+        if found == head:
+            return
+        if found is not None and not migrate.known(found):
+            raise StateError(
+                f"the state database {self.location} is at schema revision {found}, which this syncd does not "
+                f"know: it was written by a newer syncd. Upgrade syncd (this one knows up to {head})."
+            )
+        if found is None and ours:
+            raise StateError(
+                f"the state database {self.location} has tables {', '.join(ours)} but no schema revision: "
+                "it was not made by syncd, or its creation was interrupted. Give syncd an empty database."
+            )
+        if read_only:
+            if found is None:
+                raise StateError(f"the state database {self.location} is empty (syncd has not run here yet)")
+            raise StateError(
+                f"the state database {self.location} is at schema revision {found}; this syncd needs {head}. "
+                "The next run that writes (syncd sync or syncd run) upgrades it."
+            )
+        if found is None and not create:
+            raise StateError(f"the state database {self.location} is empty (syncd has not run here yet)")
+        try:
+            writer = self._engine.execution_options(syncd_write=True)
+            with self._errors("upgrading the schema"), writer.begin() as conn:
+                migrate.upgrade(conn)
+        except CommandError as exc:
+            raise StateError(f"cannot upgrade the state database {self.location}: {_first_line(exc)}") from exc
+
+    # ----------------------------------------------------------------- plumbing
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn any database failure into a StateError with a plain message."""
+        try:
+            yield
+        except StateError:
+            raise
+        except SQLAlchemyError as exc:
+            raise self._state_error(exc, doing) from exc
+        except sqlite3.Error as exc:  # raised directly by our connect hook's pragmas
+            raise self._state_error(exc, doing) from exc
+
+    def _state_error(self, exc: BaseException, doing: str) -> StateError:
+        where = self.location
+        kind = _failure_kind(exc)
+        if kind == "locked":
+            return StateError(
+                f"the state database {where} is locked by another program (waited {self._busy_timeout:g} s) "
+                f"while {doing}; nothing was recorded for this step. Find what holds it (another tool with an open "
+                "transaction, a stuck backup) and run again."
+            )
+        if kind == "full":
+            return StateError(
+                f"the state database {where} is full (no space left on its disk, or its size limit reached) while "
+                f"{doing}; nothing was recorded for this step. Free some space and run again."
+            )
+        if kind == "readonly":
+            if self._read_only:
+                return StateError(f"the state store {where} was opened read-only; {doing} needs write access")
+            return StateError(
+                f"the state database {where} is read-only while {doing}: syncd needs write access to the file "
+                "and to its directory (SQLite keeps -wal and -shm files beside it)."
+            )
+        if kind == "cantopen":
+            return StateError(f"cannot open the state database {where}: {_first_line(_orig(exc))}")
+        if kind == "notadb":
+            return StateError(f"{where} is not an SQLite database (is state_url pointing at the right file?)")
+        if kind == "corrupt":
+            return StateError(f"the state database {where} is damaged ({_first_line(_orig(exc))}); "
+                              "restore it from a backup or move it away to start afresh")
+        return StateError(f"the state database {where} failed while {doing}: {_first_line(_orig(exc))}")
+
+    @contextmanager
+    def _session(self, doing: str, *, write: bool) -> Iterator[Session]:
+        """One transaction: committed on success, rolled back on any failure."""
+        if write and self._read_only:
+            raise StateError(f"the state store {self.location} was opened read-only; {doing} needs write access")
+        engine = self._engine.execution_options(syncd_write=write)
+        with self._errors(doing), Session(engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    # ----------------------------------------------------------------- links
+
+    def links(self) -> list[Link]:
+        """Every link, gone ones included, by WHMCS client id."""
+        with self._session("reading the links", write=False) as s:
+            rows = s.exec(select(LinkRow).order_by(col(LinkRow.whmcs_id))).all()
+            return [_link(row) for row in rows]
+
+    def save_link(self, link: Link) -> None:
+        """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``.
+
+        A link that shared either id with ``link`` is replaced, so both ids stay unique;
+        the row of the same WHMCS client keeps its creation time.
+        """
+        with self._session(f"saving the link of WHMCS client {link.whmcs_id}", write=True) as s:
+            rows = s.exec(
+                select(LinkRow).where(or_(col(LinkRow.whmcs_id) == link.whmcs_id, col(LinkRow.wp_id) == link.wp_id))
+            ).all()
+            keep = next((r for r in rows if r.whmcs_id == link.whmcs_id), rows[0] if rows else None)
+            for row in rows:
+                if row is not keep:
+                    s.delete(row)
+            s.flush()  # the unique constraints see the deletions before the update
+            now = self._now()
+            if keep is None:
+                keep = LinkRow(whmcs_id=link.whmcs_id, wp_id=link.wp_id, created_at=now, updated_at=now)
+            keep.whmcs_id = link.whmcs_id
+            keep.wp_id = link.wp_id
+            keep.owner_user_id = link.owner_user_id
+            keep.base = dict(link.base)
+            keep.digests = dict(link.digests)
+            keep.gone_whmcs = Side.WHMCS in link.gone
+            keep.gone_wordpress = Side.WORDPRESS in link.gone
+            keep.deactivated_whmcs = Side.WHMCS in link.deactivated
+            keep.deactivated_wordpress = Side.WORDPRESS in link.deactivated
+            keep.saved_roles = list(link.saved_roles)
+            keep.dummy_fields = sorted(link.dummy_fields)
+            keep.updated_at = now
+            s.add(keep)
+
+    def link_stats(self) -> dict[str, int]:
+        """Counts of links: total, gone (either side), deactivated (either side), and per side."""
+        with self._session("counting the links", write=False) as s:
+            def count(*conditions: Any) -> int:
+                query = select(func.count()).select_from(LinkRow)
+                if conditions:
+                    query = query.where(or_(*conditions))
+                return int(s.exec(query).one())
+
+            return {
+                "total": count(),
+                "gone": count(col(LinkRow.gone_whmcs), col(LinkRow.gone_wordpress)),
+                "deactivated": count(col(LinkRow.deactivated_whmcs), col(LinkRow.deactivated_wordpress)),
+                "gone_whmcs": count(col(LinkRow.gone_whmcs)),
+                "gone_wordpress": count(col(LinkRow.gone_wordpress)),
+                "deactivated_whmcs": count(col(LinkRow.deactivated_whmcs)),
+                "deactivated_wordpress": count(col(LinkRow.deactivated_wordpress)),
+            }
+
+    # ----------------------------------------------------------------- pending creates
+
+    def pending_creates(self) -> dict[tuple[Side, str], datetime]:
+        """Creates sent but not confirmed, by (side, key), with when they were first sent."""
+        with self._session("reading the pending creates", write=False) as s:
+            rows = s.exec(select(PendingCreateRow)).all()
+            return {(Side(r.side), r.key): r.since for r in rows}
+
+    def mark_pending_create(self, side: Side, key: str) -> None:
+        """Remember a create about to be sent; marking it again keeps the first time."""
+        with self._session(f"marking a pending create for {key}", write=True) as s:
+            if s.get(PendingCreateRow, (side.value, key)) is None:
+                s.add(PendingCreateRow(side=side.value, key=key, since=self._now()))
+
+    def clear_pending_create(self, side: Side, key: str) -> None:
+        with self._session(f"clearing the pending create for {key}", write=True) as s:
+            row = s.get(PendingCreateRow, (side.value, key))
+            if row is not None:
+                s.delete(row)
+
+    # ----------------------------------------------------------------- runs
+
+    def begin_run(self, *, direction: str, full: bool) -> int:
+        """Record a run as started (outcome ``running``) and return its id."""
+        with self._session("recording the start of a run", write=True) as s:
+            row = RunRow(started_at=self._now(), direction=direction, full_run=full, outcome="running")
+            s.add(row)
+            s.flush()
+            assert row.id is not None
+            return row.id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        outcome: str,
+        counts: Mapping[str, int],
+        errors: int,
+        conflicts: int,
+        message: str = "",
+    ) -> None:
+        with self._session(f"recording the end of run {run_id}", write=True) as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise StateError(f"run {run_id} is not in the state database {self.location}")
+            row.finished_at = self._now()
+            row.outcome = outcome
+            row.counts = {str(k): int(v) for k, v in counts.items()}
+            row.errors = errors
+            row.conflicts = conflicts
+            row.message = message
+            s.add(row)
+
+    def runs(self, limit: int = 10) -> list[RunSummary]:
+        """The latest runs, newest first."""
+        with self._session("reading the runs", write=False) as s:
+            rows = s.exec(select(RunRow).order_by(col(RunRow.id).desc()).limit(max(0, limit))).all()
+            return [_run(r) for r in rows]
+
+    def last_success(self) -> datetime | None:
+        """When the latest run that got to the end (outcome ``ok`` or ``errors``) finished."""
+        with self._session("reading the runs", write=False) as s:
+            found = s.exec(
+                select(func.max(RunRow.finished_at)).where(col(RunRow.outcome).in_(COMPLETED_OUTCOMES))
+            ).one()
+            # func.max bypasses the column type on some dialects: normalise to aware UTC here.
+            if found is None:
+                return None
+            if isinstance(found, str):
+                found = datetime.fromisoformat(found)
+            assert isinstance(found, datetime)
+            return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+    # ----------------------------------------------------------------- issues
+
+    def record_issue(self, run_id: int, *, key: str, side: str, kind: str, message: str) -> None:
+        """Record an error or conflict for one user, or refresh the open one of the same key, side and kind."""
+        with self._session(f"recording an issue for {key}", write=True) as s:
+            now = self._now()
+            row = s.exec(
+                select(IssueRow).where(
+                    col(IssueRow.key) == key,
+                    col(IssueRow.side) == side,
+                    col(IssueRow.kind) == kind,
+                    col(IssueRow.resolved_at).is_(None),
+                )
+            ).first()
+            if row is None:
+                row = IssueRow(key=key, side=side, kind=kind, message=message, first_seen=now, last_seen=now,
+                               run_id=run_id)
+            else:
+                row.message = message
+                row.last_seen = now
+                row.run_id = run_id
+            s.add(row)
+
+    def resolve_issues(self, key: str, *, kind: str | None = None) -> None:
+        """Mark a user's open issues resolved (after a clean action for them); ``kind`` narrows it."""
+        with self._session(f"resolving the issues of {key}", write=True) as s:
+            query = select(IssueRow).where(col(IssueRow.key) == key, col(IssueRow.resolved_at).is_(None))
+            if kind is not None:
+                query = query.where(col(IssueRow.kind) == kind)
+            now = self._now()
+            for row in s.exec(query).all():
+                row.resolved_at = now
+                s.add(row)
+
+    def open_issues(self) -> list[UserIssue]:
+        """Unresolved errors and conflicts, oldest first."""
+        with self._session("reading the open issues", write=False) as s:
+            rows = s.exec(
+                select(IssueRow)
+                .where(col(IssueRow.resolved_at).is_(None))
+                .order_by(col(IssueRow.first_seen), col(IssueRow.key), col(IssueRow.id))
+            ).all()
+            return [_issue(r) for r in rows]
+
+    def oldest_open_issue(self) -> UserIssue | None:
+        """The unresolved issue seen first, or None."""
+        issues = self.open_issues()
+        return issues[0] if issues else None
+
+    # ----------------------------------------------------------------- whole-store views
+
+    def schema_revision(self) -> str | None:
+        """The database's migration revision."""
+        with self._errors("reading the schema version"), self._engine.connect() as conn:
+            return migrate.current(conn)
+
+    def dump(self, *, runs_limit: int = 10) -> dict[str, Any]:
+        """Everything ``syncd status --json`` may show, as JSON-ready values (times in ISO 8601 UTC)."""
+        return {
+            "location": self.location,
+            "schema_revision": self.schema_revision(),
+            "link_stats": self.link_stats(),
+            "links": [_link_json(link) for link in self.links()],
+            "pending_creates": [
+                {"side": side.value, "key": key, "since": since.isoformat()}
+                for (side, key), since in sorted(self.pending_creates().items())
+            ],
+            "runs": [_run_json(r) for r in self.runs(runs_limit)],
+            "open_issues": [_issue_json(i) for i in self.open_issues()],
+            "last_success": _iso(self.last_success()),
+        }
+
+    def close(self) -> None:
+        """Release the database connections (a closed store cannot be used again)."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqlStateStore({self.location!r}{', read-only' if self._read_only else ''})"
+
+
+# --------------------------------------------------------------------- engine
+
+
+def _orig(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def _engine(
+    url: URL, path: Path | None, *, read_only: bool, busy_timeout: float, pragmas: Mapping[str, int | str]
+) -> Engine:
+    serializer = partial(json.dumps, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    if url.get_backend_name() == state_url.SQLITE:
+        return _sqlite_engine(url, path, read_only=read_only, busy_timeout=busy_timeout, pragmas=pragmas,
+                              serializer=serializer)
+    options = [f"-c lock_timeout={int(busy_timeout * 1000)}"]
+    if read_only:
+        options.append("-c default_transaction_read_only=on")
+    try:
+        return create_engine(
+            url,
+            json_serializer=serializer,
+            pool_pre_ping=True,
+            connect_args={"options": " ".join(options), "connect_timeout": 10},
+        )
+    except ModuleNotFoundError:
+        raise StateError(
+            "a PostgreSQL state_url needs the psycopg package: pip install 'syncd[postgres]'"
+        ) from None
+
+
+def _sqlite_engine(
+    url: URL,
+    path: Path | None,
+    *,
+    read_only: bool,
+    busy_timeout: float,
+    pragmas: Mapping[str, int | str],
+    serializer: Callable[[Any], str],
+) -> Engine:
+    connect_args: dict[str, Any] = {"timeout": busy_timeout, "check_same_thread": False}
+    if path is None:
+        # One shared connection, or every checkout would see a different empty memory database.
+        engine = create_engine("sqlite://", json_serializer=serializer, poolclass=StaticPool,
+                               connect_args=connect_args)
+    elif read_only:
+        ro = URL.create("sqlite", database=f"file:{path.as_posix()}", query={"mode": "ro", "uri": "true"})
+        engine = create_engine(ro, json_serializer=serializer, connect_args=connect_args)
+    else:
+        engine = create_engine(url.set(database=str(path)), json_serializer=serializer, connect_args=connect_args)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # We emit BEGIN ourselves (below): the sqlite3 module's own transaction handling
+        # skips BEGIN before SELECT and DDL, which breaks transactional migrations.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
+            elif path is not None:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed action survives a power cut too, not only a crash.
+                cursor.execute("PRAGMA synchronous = FULL")
+            for name, value in pragmas.items():
+                if not name.replace("_", "").isalnum():
+                    raise ValueError(f"not a pragma name: {name!r}")
+                cursor.execute(f"PRAGMA {name} = {int(value) if isinstance(value, int) else repr(str(value))}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A write takes the write lock up front (IMMEDIATE): upgrading a read lock later
+        # can fail at once with SQLITE_BUSY, without waiting for the busy timeout.
+        write = connection.get_execution_options().get("syncd_write", False) and not read_only
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+# --------------------------------------------------------------------- conversions
+
+
+def _sides(whmcs: bool, wordpress: bool) -> frozenset[Side]:
+    return frozenset(s for s, on in ((Side.WHMCS, whmcs), (Side.WORDPRESS, wordpress)) if on)
+
+
+def _link(row: LinkRow) -> Link:
+    return Link(
+        whmcs_id=row.whmcs_id,
+        wp_id=row.wp_id,
+        base=dict(row.base),
+        owner_user_id=row.owner_user_id,
+        digests=dict(row.digests),
+        gone=_sides(row.gone_whmcs, row.gone_wordpress),
+        deactivated=_sides(row.deactivated_whmcs, row.deactivated_wordpress),
+        saved_roles=tuple(row.saved_roles),
+        dummy_fields=frozenset(row.dummy_fields),
+    )
+
+
+def _run(row: RunRow) -> RunSummary:
+    assert row.id is not None
+    return RunSummary(
+        run_id=row.id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        direction=row.direction,
+        full=row.full_run,
+        outcome=row.outcome,
+        counts=dict(row.counts),
+        errors=row.errors,
+        conflicts=row.conflicts,
+        message=row.message,
+    )
+
+
+def _issue(row: IssueRow) -> UserIssue:
+    return UserIssue(
+        key=row.key,
+        side=row.side,
+        kind=row.kind,
+        message=row.message,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        run_id=row.run_id,
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _link_json(link: Link) -> dict[str, Any]:
+    return {
+        "whmcs_id": link.whmcs_id,
+        "wp_id": link.wp_id,
+        "owner_user_id": link.owner_user_id,
+        "key": link.key,
+        "base": dict(link.base),
+        "digests": dict(link.digests),
+        "gone": sorted(s.value for s in link.gone),
+        "deactivated": sorted(s.value for s in link.deactivated),
+        "saved_roles": list(link.saved_roles),
+        "dummy_fields": sorted(link.dummy_fields),
+    }
+
+
+def _run_json(run: RunSummary) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": _iso(run.finished_at),
+        "duration_seconds": run.duration_seconds,
+        "direction": run.direction,
+        "full": run.full,
+        "outcome": run.outcome,
+        "counts": dict(run.counts),
+        "errors": run.errors,
+        "conflicts": run.conflicts,
+        "message": run.message,
+    }
+
+
+def _issue_json(issue: UserIssue) -> dict[str, Any]:
+    return {
+        "key": issue.key,
+        "side": issue.side,
+        "kind": issue.kind,
+        "message": issue.message,
+        "first_seen": issue.first_seen.isoformat(),
+        "last_seen": issue.last_seen.isoformat(),
+        "run_id": issue.run_id,
+    }

@@ -1,0 +1,220 @@
+"""The StateStore contract, run against SQLite and a real PostgreSQL alike."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+
+import pytest
+
+from syncd.errors import StateError
+from syncd.model import Link, Side
+from syncd.ports import StateStore
+from syncd.state.store import SqlStateStore
+from tests.state.conftest import StepClock
+
+
+@pytest.fixture
+def store(store_url: str, clock: StepClock) -> Iterator[SqlStateStore]:
+    opened = SqlStateStore.open(store_url, clock=clock)
+    yield opened
+    opened.close()
+
+
+def _full_link() -> Link:
+    return Link(
+        whmcs_id=10,
+        wp_id=20,
+        base={"email": "Zoë@Example.com", "first_name": "Zoë", "last_name": "Ng", "company": "Ng & Co"},
+        owner_user_id=7,
+        digests={"whmcs": "a" * 32, "wordpress": "b" * 32},
+        gone=frozenset({Side.WHMCS}),
+        deactivated=frozenset({Side.WORDPRESS}),
+        saved_roles=("customer", "subscriber"),
+        dummy_fields=frozenset({"last_name", "company"}),
+    )
+
+
+def test_it_is_a_state_store(store: SqlStateStore) -> None:
+    as_port: StateStore = store  # mypy checks the Protocol; this line keeps that check in the suite
+    assert as_port.links() == []
+
+
+def test_a_link_comes_back_exactly_as_saved(store: SqlStateStore) -> None:
+    link = _full_link()
+    store.save_link(link)
+    store.save_link(Link(whmcs_id=3, wp_id=4))
+    assert store.links() == [Link(whmcs_id=3, wp_id=4), link]  # by WHMCS client id
+
+
+def test_saving_again_replaces_the_link_of_the_same_client(store: SqlStateStore) -> None:
+    store.save_link(_full_link())
+    changed = Link(whmcs_id=10, wp_id=20, base={"email": "zoe@example.com"}, owner_user_id=7)
+    store.save_link(changed)
+    assert store.links() == [changed]
+
+
+def test_a_wordpress_user_relinked_to_another_client_leaves_one_link(store: SqlStateStore) -> None:
+    store.save_link(Link(whmcs_id=1, wp_id=100))
+    store.save_link(Link(whmcs_id=2, wp_id=100))
+    assert store.links() == [Link(whmcs_id=2, wp_id=100)]
+
+
+def test_a_link_taking_ids_from_two_links_replaces_both(store: SqlStateStore) -> None:
+    store.save_link(Link(whmcs_id=1, wp_id=100))
+    store.save_link(Link(whmcs_id=2, wp_id=200))
+    store.save_link(Link(whmcs_id=1, wp_id=200))
+    assert store.links() == [Link(whmcs_id=1, wp_id=200)]
+
+
+def test_link_stats_count_gone_and_deactivated_links(store: SqlStateStore) -> None:
+    store.save_link(Link(whmcs_id=1, wp_id=1))
+    store.save_link(Link(whmcs_id=2, wp_id=2, gone=frozenset({Side.WHMCS}), deactivated=frozenset({Side.WORDPRESS})))
+    store.save_link(Link(whmcs_id=3, wp_id=3, gone=frozenset({Side.WHMCS, Side.WORDPRESS})))
+    assert store.link_stats() == {
+        "total": 3, "gone": 2, "deactivated": 1, "gone_whmcs": 2, "gone_wordpress": 1,
+        "deactivated_whmcs": 0, "deactivated_wordpress": 1,
+    }
+
+
+def test_pending_creates_keep_their_first_time_until_cleared(store: SqlStateStore, clock: StepClock) -> None:
+    first = clock.now
+    store.mark_pending_create(Side.WORDPRESS, "a@example.com")
+    store.mark_pending_create(Side.WORDPRESS, "a@example.com")
+    store.mark_pending_create(Side.WHMCS, "a@example.com")
+    pending = store.pending_creates()
+    assert pending == {(Side.WORDPRESS, "a@example.com"): first, (Side.WHMCS, "a@example.com"): first + timedelta(seconds=1)}
+    store.clear_pending_create(Side.WORDPRESS, "a@example.com")
+    store.clear_pending_create(Side.WORDPRESS, "nobody@example.com")  # clearing nothing is fine
+    assert list(store.pending_creates()) == [(Side.WHMCS, "a@example.com")]
+
+
+def test_runs_are_listed_newest_first_with_what_finish_recorded(store: SqlStateStore, clock: StepClock) -> None:
+    started = clock.now
+    first = store.begin_run(direction="both", full=True)
+    store.finish_run(first, outcome="ok", counts={"update": 2, "create": 1}, errors=0, conflicts=1, message="fine")
+    second = store.begin_run(direction="whmcs_to_wp", full=False)
+    assert second > first
+    newest, older = store.runs()
+    assert newest.run_id == second and newest.outcome == "running" and newest.finished_at is None
+    assert newest.direction == "whmcs_to_wp" and newest.full is False
+    assert older.run_id == first and older.full is True
+    assert (older.started_at, older.finished_at) == (started, started + timedelta(seconds=1))
+    assert older.duration_seconds == 1.0
+    assert dict(older.counts) == {"update": 2, "create": 1}
+    assert (older.errors, older.conflicts, older.message) == (0, 1, "fine")
+    assert [r.run_id for r in store.runs(limit=1)] == [second]
+
+
+def test_finishing_an_unknown_run_is_a_state_error(store: SqlStateStore) -> None:
+    with pytest.raises(StateError, match="run 999 is not in the state database"):
+        store.finish_run(999, outcome="ok", counts={}, errors=0, conflicts=0)
+
+
+def test_last_success_is_the_latest_run_that_got_to_the_end(store: SqlStateStore) -> None:
+    assert store.last_success() is None
+    ok = store.begin_run(direction="both", full=False)
+    store.finish_run(ok, outcome="ok", counts={}, errors=0, conflicts=0)
+    with_errors = store.begin_run(direction="both", full=False)
+    store.finish_run(with_errors, outcome="errors", counts={}, errors=2, conflicts=0)
+    finished = store.runs(1)[0].finished_at
+    for outcome in ("guard", "failed"):
+        stopped = store.begin_run(direction="both", full=False)
+        store.finish_run(stopped, outcome=outcome, counts={}, errors=0, conflicts=0)
+    store.begin_run(direction="both", full=False)  # still running
+    assert store.last_success() == finished
+
+
+def test_an_issue_is_refreshed_while_open_and_reopened_after_resolution(store: SqlStateStore, clock: StepClock) -> None:
+    run1 = store.begin_run(direction="both", full=False)
+    store.record_issue(run1, key="a@example.com", side="wordpress", kind="error", message="rejected: bad email")
+    first_seen = clock.now - timedelta(seconds=1)
+    run2 = store.begin_run(direction="both", full=False)
+    store.record_issue(run2, key="a@example.com", side="wordpress", kind="error", message="rejected again")
+    (issue,) = store.open_issues()
+    assert (issue.first_seen, issue.run_id, issue.message) == (first_seen, run2, "rejected again")
+    assert issue.last_seen > issue.first_seen
+    store.resolve_issues("a@example.com")
+    assert store.open_issues() == []
+    store.record_issue(run2, key="a@example.com", side="wordpress", kind="error", message="back")
+    (reopened,) = store.open_issues()
+    assert reopened.first_seen > issue.last_seen
+
+
+def test_open_issues_are_oldest_first_and_resolve_can_narrow_to_a_kind(store: SqlStateStore) -> None:
+    run = store.begin_run(direction="both", full=False)
+    store.record_issue(run, key="b@example.com", side="whmcs", kind="conflict", message="two clients")
+    store.record_issue(run, key="a@example.com", side="wordpress", kind="error", message="rejected")
+    store.record_issue(run, key="b@example.com", side="whmcs", kind="error", message="timeout")
+    assert [(i.key, i.kind) for i in store.open_issues()] == [
+        ("b@example.com", "conflict"), ("a@example.com", "error"), ("b@example.com", "error")]
+    oldest = store.oldest_open_issue()
+    assert oldest is not None and (oldest.key, oldest.kind) == ("b@example.com", "conflict")
+    store.resolve_issues("b@example.com", kind="error")
+    assert [(i.key, i.kind) for i in store.open_issues()] == [("b@example.com", "conflict"), ("a@example.com", "error")]
+    store.resolve_issues("b@example.com")
+    store.resolve_issues("a@example.com")
+    assert store.oldest_open_issue() is None
+
+
+def test_an_issue_must_belong_to_a_recorded_run(store: SqlStateStore) -> None:
+    # Foreign keys are enforced (SQLite needs them switched on per connection).
+    with pytest.raises(StateError):
+        store.record_issue(424242, key="a@example.com", side="whmcs", kind="error", message="x")
+    assert store.open_issues() == []
+
+
+def test_every_write_is_visible_to_another_connection_at_once(store_url: str, clock: StepClock) -> None:
+    writer = SqlStateStore.open(store_url, clock=clock)
+    reader = SqlStateStore.open(store_url)
+    try:
+        writer.save_link(Link(whmcs_id=1, wp_id=2))
+        run = writer.begin_run(direction="both", full=False)
+        writer.record_issue(run, key="a@example.com", side="whmcs", kind="error", message="x")
+        writer.mark_pending_create(Side.WHMCS, "a@example.com")
+        assert reader.links() == [Link(whmcs_id=1, wp_id=2)]
+        assert [r.run_id for r in reader.runs()] == [run]
+        assert [i.key for i in reader.open_issues()] == ["a@example.com"]
+        assert list(reader.pending_creates()) == [(Side.WHMCS, "a@example.com")]
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_times_are_aware_utc(store: SqlStateStore) -> None:
+    run = store.begin_run(direction="both", full=False)
+    store.finish_run(run, outcome="ok", counts={}, errors=0, conflicts=0)
+    summary = store.runs()[0]
+    assert summary.started_at.tzinfo is UTC and summary.finished_at is not None and summary.finished_at.tzinfo is UTC
+    last = store.last_success()
+    assert last is not None and last.tzinfo is UTC
+
+
+def test_a_read_only_store_reads_but_never_writes(store_url: str) -> None:
+    with SqlStateStore.open(store_url) as writer:
+        writer.save_link(Link(whmcs_id=1, wp_id=2))
+    with SqlStateStore.open(store_url, create=False, read_only=True) as reader:
+        assert reader.links() == [Link(whmcs_id=1, wp_id=2)]
+        with pytest.raises(StateError, match="read-only"):
+            reader.save_link(Link(whmcs_id=3, wp_id=4))
+        with pytest.raises(StateError, match="read-only"):
+            reader.begin_run(direction="both", full=False)
+    with SqlStateStore.open(store_url) as again:
+        assert again.links() == [Link(whmcs_id=1, wp_id=2)]
+
+
+def test_dump_is_plain_json(store: SqlStateStore) -> None:
+    store.save_link(_full_link())
+    run = store.begin_run(direction="both", full=False)
+    store.record_issue(run, key="a@example.com", side="whmcs", kind="error", message="x")
+    store.finish_run(run, outcome="errors", counts={"update": 1}, errors=1, conflicts=0)
+    store.mark_pending_create(Side.WORDPRESS, "b@example.com")
+    dumped = json.loads(json.dumps(store.dump()))
+    assert dumped["schema_revision"] == "0001"
+    assert dumped["link_stats"]["total"] == 1
+    assert dumped["links"][0]["gone"] == ["whmcs"] and dumped["links"][0]["key"] == "zoë@example.com"
+    assert dumped["runs"][0]["outcome"] == "errors" and dumped["runs"][0]["duration_seconds"] == 2.0
+    assert dumped["open_issues"][0]["key"] == "a@example.com"
+    assert dumped["pending_creates"] == [{"side": "wordpress", "key": "b@example.com", "since": dumped["pending_creates"][0]["since"]}]
+    assert dumped["last_success"] == dumped["runs"][0]["finished_at"]
