@@ -1,0 +1,1 @@
+"""Tests of the test infrastructure itself: scripts/wp-site and tests/fixtures_wordpress.py."""
