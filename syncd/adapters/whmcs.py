@@ -1,0 +1,578 @@
+"""The WHMCS side: WHMCS clients (and their WHMCS 8 owner users) as ``Record`` s.
+
+``WhmcsAdapter`` implements ``syncd.ports.SideAdapter`` over the WHMCS External API
+(form-encoded POSTs to ``<root>/includes/api.php``, ``responsetype=json``). It is the only
+module that sends WHMCS requests; ``whmcs_wire`` reads the replies. Its limits, on purpose:
+
+- listings are complete or raise: every page of GetClients and GetUsers, checked against
+  ``totalresults`` and for repeated ids, pages fetched concurrently up to
+  ``settings.concurrency`` once page 1 told the total;
+- reads are retried on transient faults with bounded exponential backoff and jitter
+  (``Retry-After`` honoured); writes are retried only when nothing reached WHMCS (a connect
+  error, or a 429/503 that says it did not run the call). A write sent whose reply is lost
+  raises ``OutcomeUnknown``: the engine settles it with ``find_by_email``;
+- it never deletes or closes a client; deactivation is status Inactive;
+- it refuses to create or write a client whose email is a WHMCS admin's (``RefusedWrite``);
+- secrets (the API secret, the access key, new clients' passwords) are sent in request
+  bodies only and are redacted from anything WHMCS echoes back.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import tenacity
+from loguru import logger
+from pydantic import SecretStr
+
+from syncd.adapters.whmcs_wire import (
+    SIDE,
+    WRITE_ACTIONS,
+    as_int,
+    as_list,
+    as_str,
+    canonical_action,
+    client_details,
+    client_record,
+    decode,
+    owner_user_id,
+    owners_from_users,
+    version_of,
+)
+from syncd.config import Settings, WhmcsSettings
+from syncd.errors import (
+    IncompleteListing,
+    InvalidRecord,
+    NotAnApi,
+    OutcomeUnknown,
+    PermissionDenied,
+    RefusedWrite,
+    SideError,
+    Transient,
+    UnknownAction,
+    Unreachable,
+)
+from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
+
+API_PATH = "includes/api.php"
+
+#: Common field → WHMCS client parameter (UpdateClient / AddClient).
+CLIENT_KEYS: Mapping[str, str] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "company": "companyname",
+    "phone": "phonenumber",
+}
+#: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
+USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
+
+# Backoff: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter.
+WAIT_INITIAL = 0.5
+WAIT_MAX = 20.0
+#: A Retry-After longer than this is not waited for in a run: the next run will try again.
+MAX_RETRY_AFTER = 120.0
+
+
+def api_endpoint(url: str) -> str:
+    """``<root>/includes/api.php`` from the WHMCS root, with or without that suffix or a slash."""
+    base = url.strip()
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/" + API_PATH) or path.lower() == API_PATH:
+        path = path[: -len(API_PATH)].rstrip("/")
+    return parts._replace(path=f"{path}/{API_PATH}", query="", fragment="").geturl()
+
+
+def new_password(length: int = 24) -> str:
+    """A strong random password with every character class WHMCS's strength meter counts."""
+    rng = secrets.SystemRandom()
+    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#%()*+-.:=?@[]_")
+    chars = [rng.choice(c) for c in classes]
+    pool = "".join(classes)
+    chars += [rng.choice(pool) for _ in range(length - len(chars))]
+    rng.shuffle(chars)
+    return "".join(chars)
+
+
+class _Retry(Exception):
+    """Internal: ``error`` may be retried (nothing reached WHMCS, or it was a read)."""
+
+    def __init__(self, error: SideError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class WhmcsAdapter:
+    """WHMCS as a ``SideAdapter``; also the API client used by ``syncd test-connection``.
+
+    ``calls`` counts the HTTP requests sent per action (retries included), for benchmarks.
+    ``sleep`` and ``rng`` are the seams of the retry backoff (tests pass a no-op sleep).
+    """
+
+    side = Side.WHMCS
+
+    def __init__(
+        self,
+        settings: WhmcsSettings,
+        secret: SecretStr,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._secret = secret
+        self.endpoint = api_endpoint(settings.url)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._admin_emails: frozenset[str] | None = None
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            verify=settings.verify_tls,
+            limits=httpx.Limits(max_connections=max(4, 2 * settings.concurrency)),
+            follow_redirects=False,
+            headers={"User-Agent": "syncd (WHMCS client)"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> WhmcsAdapter:
+        """The adapter of a loaded configuration (``transport``, ``sleep``, ``rng`` pass through)."""
+        return cls(settings.whmcs, settings.whmcs_secret, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"WhmcsAdapter(endpoint={self.endpoint!r}, identifier={self._settings.identifier!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> WhmcsAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- one API call ------------------------------------------------------------------
+
+    def _redactor(self, extra: Sequence[str]) -> Callable[[str], str]:
+        hidden = [self._secret.get_secret_value(), *extra]
+        if self._settings.access_key is not None:
+            hidden.append(self._settings.access_key.get_secret_value())
+        hidden = [h for h in hidden if h]
+
+        def redact(text: str) -> str:
+            for value in hidden:
+                text = text.replace(value, "***")
+            return text
+
+        return redact
+
+    def call(
+        self,
+        action: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        write: bool | None = None,
+        hide: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """One API call, retried where safe; the success reply or a ``syncd.errors`` class.
+
+        ``write`` defaults to whether ``action`` changes data; ``hide`` names more values to
+        keep out of any message (a new client's password).
+        """
+        action = canonical_action(action)
+        is_write = action in WRITE_ACTIONS if write is None else write
+        attempts = self._settings.retries + 1
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= attempts:
+                return True
+            exc = state.outcome.exception() if state.outcome else None
+            return isinstance(exc, _Retry) and (exc.retry_after or 0.0) > MAX_RETRY_AFTER
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            backoff = min(WAIT_MAX, WAIT_INITIAL * 2 ** (state.attempt_number - 1))
+            delay: float = backoff + self._rng.uniform(0, WAIT_INITIAL)
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, _Retry) and exc.retry_after is not None:
+                delay = max(delay, exc.retry_after)
+            return delay
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            logger.warning(
+                "{reason}; trying again in {delay:.1f}s ({n} of {m})",
+                reason=exc,
+                delay=delay,
+                n=state.attempt_number,
+                m=attempts - 1,
+            )
+
+        retrying = tenacity.Retrying(
+            stop=stop,
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(self._once, action, params or {}, is_write, self._redactor(hide))
+        except _Retry as final:
+            raise final.error from final.__cause__
+
+    def _form(self, action: str, params: Mapping[str, object]) -> dict[str, str]:
+        form = {
+            "action": action,
+            "identifier": self._settings.identifier,
+            "secret": self._secret.get_secret_value(),
+            "responsetype": "json",
+        }
+        if self._settings.access_key is not None and self._settings.access_key.get_secret_value():
+            form["accesskey"] = self._settings.access_key.get_secret_value()
+        for key, value in params.items():
+            if value is None:
+                continue
+            form[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        return form
+
+    def _once(
+        self, action: str, params: Mapping[str, object], write: bool, redact: Callable[[str], str]
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.calls[action] += 1
+        host = urlsplit(self.endpoint).netloc
+        try:
+            response = self._http.post(self.endpoint, data=self._form(action, params))
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            reason = redact(str(exc)) or type(exc).__name__
+            error = Unreachable(f"cannot connect to WHMCS at {host} ({action}): {reason}", side=SIDE)
+            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate" in reason.lower():
+                raise Unreachable(
+                    f"WHMCS at {host} presented a TLS certificate that is not trusted ({reason}): fix the "
+                    "certificate, or for a lab only set [whmcs] verify_tls = false",
+                    side=SIDE,
+                ) from exc
+            # Nothing reached WHMCS: safe to retry, writes included.
+            raise _Retry(error) from exc
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            reason = redact(str(exc)) or type(exc).__name__
+            if write:
+                raise OutcomeUnknown(
+                    f"WHMCS did not answer {action} ({reason}) after it was sent; "
+                    "it may or may not have happened",
+                    side=SIDE,
+                ) from exc
+            raise _Retry(Transient(f"WHMCS did not answer {action} at {host}: {reason}", side=SIDE)) from exc
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"request to WHMCS at {host} failed ({action}): {redact(str(exc))}", side=SIDE) from exc
+        try:
+            data = decode(action, response.status_code, response.headers, response.content, write=write, redact=redact)
+        except Transient as exc:
+            raise _Retry(exc, exc.retry_after) from exc
+        logger.debug("WHMCS {action}: ok", action=action)
+        return data
+
+    # --- listings ----------------------------------------------------------------------
+
+    def _page(
+        self, action: str, params: Mapping[str, object], key: str, inner: str, start: int, num: int
+    ) -> tuple[list[dict[str, Any]], int | None, int | None]:
+        data = self.call(action, {**params, "limitstart": start, "limitnum": num})
+        rows = as_list(data.get(key), inner)
+        numreturned = as_int(data.get("numreturned"))
+        if numreturned is not None and numreturned != len(rows):
+            raise IncompleteListing(
+                f"WHMCS {action} at offset {start} says it returned {numreturned} rows but sent {len(rows)}",
+                side=SIDE,
+            )
+        return rows, as_int(data.get("totalresults")), numreturned
+
+    def list_all(self, action: str, params: Mapping[str, object], key: str, inner: str) -> list[dict[str, Any]]:
+        """Every row of a paged WHMCS listing, or ``IncompleteListing``; never a partial list."""
+        size = self._settings.page_size
+        first, total, _ = self._page(action, params, key, inner, 0, size)
+        what = f"WHMCS {action}"
+        if total is None:
+            if len(first) < size:
+                total = len(first)  # one short page: the listing is all there
+            else:
+                raise IncompleteListing(f"{what} did not say how many rows there are (no totalresults)", side=SIDE)
+        if len(first) > total:
+            raise IncompleteListing(f"{what} sent {len(first)} rows on page 1 but says there are {total}", side=SIDE)
+        rows = list(first)
+        if total > len(first):
+            step = len(first)
+            if step == 0:
+                raise IncompleteListing(f"{what} says there are {total} rows but its first page is empty", side=SIDE)
+            if step < size:
+                logger.info("{what} sends at most {step} rows per page (asked {size}); paging by {step}",
+                            what=what, step=step, size=size)
+            offsets = list(range(step, total, step))
+
+            def fetch(offset: int) -> list[dict[str, Any]]:
+                last = offset + step >= total
+                # Ask the last page for one row more than the total leaves: a total that
+                # under-reports then shows up as an extra row instead of a silent miss.
+                num = step + 1 if last else step
+                try:
+                    page_rows, page_total, _ = self._page(action, params, key, inner, offset, num)
+                except (Transient, Unreachable, NotAnApi) as exc:
+                    raise IncompleteListing(f"{what}: the page at offset {offset} failed: {exc}", side=SIDE) from exc
+                expected = min(step, total - offset)
+                if page_total is not None and page_total != total:
+                    raise IncompleteListing(
+                        f"{what} changed while it was being read (total {total}, then {page_total}); "
+                        "the next run reads it again",
+                        side=SIDE,
+                    )
+                if len(page_rows) != expected:
+                    raise IncompleteListing(
+                        f"{what} sent {len(page_rows)} rows at offset {offset}, expected {expected} "
+                        f"of a total of {total}",
+                        side=SIDE,
+                    )
+                return page_rows
+
+            workers = min(self._settings.concurrency, len(offsets))
+            if workers <= 1:
+                for offset in offsets:
+                    rows.extend(fetch(offset))
+            else:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whmcs-page") as pool:
+                    futures = [pool.submit(fetch, offset) for offset in offsets]
+                    try:
+                        for future in futures:
+                            rows.extend(future.result())
+                    finally:
+                        for future in futures:
+                            future.cancel()
+        ids = [as_int(r.get("id")) for r in rows]
+        if any(i is None for i in ids):
+            raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
+        if len(set(ids)) != len(ids):
+            repeated = sorted({i for i in ids if ids.count(i) > 1 and i is not None})[:5]
+            raise IncompleteListing(
+                f"{what} sent the same row twice (ids {repeated}): the listing shifted while it was read",
+                side=SIDE,
+            )
+        if len(rows) != total:
+            raise IncompleteListing(f"{what} sent {len(rows)} rows but says there are {total}", side=SIDE)
+        return rows
+
+    def _record(self, row: Mapping[str, Any], owner: int | None) -> Record:
+        record = client_record(row, owner)
+        if record is None:
+            raise IncompleteListing("WHMCS sent a client without an id", side=SIDE)
+        return record
+
+    def admin_emails(self, *, refresh: bool = False) -> frozenset[str]:
+        """The normalised emails of every WHMCS admin, disabled ones included (GetAdminUsers).
+
+        A denied GetAdminUsers raises ``PermissionDenied``: admin exclusion is never skipped.
+        """
+        if self._admin_emails is None or refresh:
+            data = self.call("GetAdminUsers", {"include_disabled": 1})
+            admins = as_list(data.get("admin_users", data.get("admins")), "admin_user")
+            self._admin_emails = frozenset(
+                normalise_email(as_str(a.get("email"))) for a in admins if as_str(a.get("email")).strip()
+            )
+        return self._admin_emails
+
+    def owners(self) -> dict[int, int]:
+        """client id → owner user id for every client (GetUsers, complete); {} before WHMCS 8.1."""
+        try:
+            users = self.list_all("GetUsers", {"sorting": "ASC"}, "users", "user")
+        except UnknownAction:
+            logger.info("this WHMCS has no GetUsers (before 8.1): owner users are looked up when needed")
+            return {}
+        return owners_from_users(users)
+
+    def snapshot(self) -> Snapshot:
+        """Every client (all pages), each with its owner user, and the admins' emails."""
+        admins = self.admin_emails(refresh=True)
+        rows = self.list_all("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
+        owners = self.owners()
+        records = sorted((self._record(r, None) for r in rows), key=lambda r: r.remote_id)
+        records = [replace(r, owner_user_id=owners.get(r.remote_id)) for r in records]
+        logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
+        return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=DEFAULT_FIELDS)
+
+    def find_by_email(self, email: str) -> list[Record]:
+        """Clients whose email equals ``email`` case-insensitively (GetClients ``search`` is a
+        prefix match, so its rows are filtered here), each with its owner user."""
+        key = normalise_email(email)
+        if not key:
+            return []
+        rows = self.list_all("GetClients", {"search": email.strip(), "orderby": "id", "sorting": "ASC"},
+                             "clients", "client")
+        found = []
+        for row in rows:
+            if normalise_email(as_str(row.get("email"))) != key:
+                continue
+            record = self._record(row, None)
+            found.append(replace(record, owner_user_id=self._owner_of(record.remote_id)))
+        return sorted(found, key=lambda r: r.remote_id)
+
+    def details(self, client_id: int) -> dict[str, Any]:
+        """The raw GetClientsDetails record of one client (``NotFound`` if there is none)."""
+        return client_details(self.call("GetClientsDetails", {"clientid": client_id}))
+
+    def _owner_of(self, client_id: int) -> int | None:
+        return owner_user_id(self.details(client_id))
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _refuse_admin(self, *emails: str) -> None:
+        admins = self.admin_emails()
+        for email in emails:
+            if email and normalise_email(email) in admins:
+                raise RefusedWrite(f"refused to write WHMCS client {email}: the email belongs to a WHMCS admin")
+
+    def dummy_fields_for(self, fields: Mapping[str, str]) -> frozenset[str]:
+        """The common fields ``create(fields)`` fills with a configured dummy value.
+
+        With ``missing_fields = "dummy"``: ``first_name`` / ``last_name`` when empty, and
+        ``phone`` when not given (address fields are dummies too, but are not common
+        fields). The engine stores these in ``Link.dummy_fields`` so the dummies never flow
+        back to WordPress. Always empty with ``skip_validation``.
+        """
+        if self._settings.new_clients.missing_fields != "dummy":
+            return frozenset()
+        names = {n for n in ("first_name", "last_name") if not fields.get(n, "").strip()}
+        if not fields.get("phone", "").strip():
+            names.add("phone")
+        return frozenset(names)
+
+    def create(self, fields: Mapping[str, str]) -> Record:
+        """AddClient with its owner user (WHMCS 8), the required fields filled per config.
+
+        Returns the Record with the values as sent (dummies included: see
+        ``dummy_fields_for``) and the new owner user id. The password is random, sent once,
+        never kept. ``OutcomeUnknown`` if the reply was lost: look the email up first.
+        """
+        email = fields.get("email", "").strip()
+        if not email:
+            raise InvalidRecord("cannot create a WHMCS client without an email", field="email")
+        self._refuse_admin(email)
+        new = self._settings.new_clients
+        sent = {k: v for k, v in fields.items() if k in CLIENT_KEYS}
+        sent["email"] = email
+        params: dict[str, object] = {CLIENT_KEYS[k]: v for k, v in sent.items() if v}
+        if new.missing_fields == "dummy":
+            dummy = new.dummy
+            for name, value in (("first_name", dummy.firstname), ("last_name", dummy.lastname)):
+                if not sent.get(name, "").strip():
+                    sent[name] = value
+                    params[CLIENT_KEYS[name]] = value
+            params.setdefault("phonenumber", dummy.phonenumber)
+            if "phone" in self.dummy_fields_for(fields):
+                sent["phone"] = dummy.phonenumber
+            params.update(
+                address1=dummy.address1, city=dummy.city, state=dummy.state, postcode=dummy.postcode,
+                country=dummy.country,
+            )
+        else:
+            params["skipvalidation"] = True
+        password = new_password()
+        params["password2"] = password
+        params["currency"] = new.currency
+        if not new.send_welcome_email:
+            # Sent only when true: PHP treats any non-empty string, "false" included, as true.
+            params["noemail"] = True
+        data = self.call("AddClient", params, hide=(password,))
+        del password, params
+        client_id = as_int(data.get("clientid"))
+        if client_id is None:
+            raise OutcomeUnknown(f"WHMCS accepted AddClient for {email} but sent no client id", side=SIDE)
+        owner = as_int(data.get("owner_user_id")) or None
+        if owner is None:
+            try:
+                owner = self._owner_of(client_id)
+            except SideError as exc:
+                logger.warning("created WHMCS client #{id} for {email} but could not read its owner user: {exc}",
+                               id=client_id, email=email, exc=exc)
+        if new.send_password_reset:
+            try:
+                self.reset_password(email)
+            except SideError as exc:
+                logger.warning("created WHMCS client #{id} but could not send its password reset: {exc}",
+                               id=client_id, exc=exc)
+        return Record(
+            side=Side.WHMCS, remote_id=client_id, fields=sent, active=True, owner_user_id=owner, status="Active"
+        )
+
+    def update(self, record: Record, changes: Mapping[str, str]) -> Record:
+        """UpdateUser on the owner user (email and names), then UpdateClient.
+
+        The user goes first: if the client write then fails, the next run still sees the
+        client differ and repeats both, which are idempotent.
+        """
+        unknown = sorted(set(changes) - set(CLIENT_KEYS))
+        if unknown:
+            raise InvalidRecord(f"WHMCS clients have no field {', '.join(unknown)}", user=record.label(),
+                                field=unknown[0])
+        if not changes:
+            return record
+        self._refuse_admin(record.email, changes.get("email", ""))
+        owner = record.owner_user_id
+        user_params = {USER_KEYS[k]: v for k, v in changes.items() if k in USER_KEYS}
+        if user_params:
+            if owner is None:
+                owner = self._owner_of(record.remote_id)
+            if owner is not None:
+                self.call("UpdateUser", {"user_id": owner, **user_params})
+        params: dict[str, object] = {"clientid": record.remote_id}
+        params.update({CLIENT_KEYS[k]: v for k, v in changes.items()})
+        if self._settings.new_clients.missing_fields == "skip_validation":
+            params["skipvalidation"] = True
+        self.call("UpdateClient", params)
+        return replace(record, fields={**record.fields, **changes}, owner_user_id=owner)
+
+    def _set_status(self, record: Record, status: str) -> Record:
+        self._refuse_admin(record.email)
+        self.call("UpdateClient", {"clientid": record.remote_id, "status": status})
+        return replace(record, status=status, active=status == "Active", closed=False)
+
+    def deactivate(self, record: Record) -> Record:
+        """Status Inactive (never CloseClient, never DeleteClient). A Closed client is left as is."""
+        if record.closed:
+            logger.debug("WHMCS client #{id} is Closed already; not setting it Inactive", id=record.remote_id)
+            return record
+        return self._set_status(record, "Inactive")
+
+    def reactivate(self, record: Record, roles: Sequence[str] = ()) -> Record:
+        """Status Active (``roles`` is a WordPress notion and is ignored here)."""
+        return self._set_status(record, "Active")
+
+    def reset_password(self, email: str) -> None:
+        """ResetPassword: WHMCS emails the user a link to set their own password."""
+        self.call("ResetPassword", {"email": email.strip()})
+
+    def admin_details(self) -> dict[str, Any]:
+        """GetAdminDetails: the credential's admin, its permissions and the WHMCS version."""
+        return self.call("GetAdminDetails")
+
+    def whmcs_version(self) -> str:
+        """The WHMCS version (WhmcsDetails, or GetAdminDetails where that is missing or denied)."""
+        try:
+            version = version_of(self.call("WhmcsDetails"))
+        except (UnknownAction, PermissionDenied):
+            version = ""
+        return version or version_of(self.admin_details())

@@ -1,0 +1,173 @@
+"""``syncd test-connection``, WHMCS part (DESIGN §6.3): each check OK, or its fix in plain words.
+
+In order: WHMCS reachable; it answers with the API's JSON (an HTML page means a wrong URL
+or maintenance mode); the API IP allow-list lets this machine in (naming the IP to add, or
+the access key); the credentials are accepted; then every API action syncd needs, one by
+one, so a missing API-role permission is named at setup. Reads are probed with harmless
+calls (``limitnum=1``); writes only with calls that cannot succeed (``AddClient`` with no
+fields, ``UpdateClient`` of client 0, ...): a validation or not-found error means the
+role permits the action, ``Invalid Permissions`` that it does not. ``sync`` and dry runs
+never make these probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import httpx
+
+from syncd.adapters.whmcs import WhmcsAdapter
+from syncd.adapters.whmcs_wire import API_ROLE_PATH, CREDENTIALS_PATH, IP_ALLOW_PATH, as_int, as_list, version_of
+from syncd.checks import Check
+from syncd.config import Settings
+from syncd.errors import (
+    AccessDenied,
+    BadCredentials,
+    IpNotAllowed,
+    NotAnApi,
+    OutcomeUnknown,
+    PermissionDenied,
+    RemoteRejected,
+    SideError,
+    Transient,
+    UnknownAction,
+    Unreachable,
+)
+
+SIDE = "whmcs"
+
+Probe = tuple[str, dict[str, object], str]  # action, parameters, what it is for
+
+
+def _check(name: str, ok: bool, detail: str = "", fix: str = "") -> Check:
+    return Check(side=SIDE, name=name, ok=ok, detail=detail, fix=fix)
+
+
+def _connection_failure(exc: SideError, url: str) -> list[Check]:
+    """The checks that a failed first call settles, ending with the failed one."""
+    reachable = _check("reachable", True, url)
+    json_ok = _check("answers with the API's JSON", True)
+    if isinstance(exc, Unreachable):
+        return [_check("reachable", False, str(exc),
+                       "check [whmcs] url, DNS, the firewall between this host and WHMCS, and its TLS certificate")]
+    if isinstance(exc, Transient):
+        return [_check("reachable", False, str(exc),
+                       "WHMCS or its web server is overloaded or failing; try again later or check its error log")]
+    if isinstance(exc, NotAnApi):
+        return [reachable, _check(
+            "answers with the API's JSON", False, str(exc),
+            "set [whmcs] url to the WHMCS root (the address of the client area, the folder that holds "
+            "includes/api.php), and make sure WHMCS is not in maintenance mode (Configuration → System Settings "
+            "→ General Settings → General → Maintenance Mode)")]
+    if isinstance(exc, IpNotAllowed):
+        ip = exc.ip or "this host's public IP"
+        return [reachable, json_ok, _check(
+            "API IP allow-list", False, f"WHMCS refuses API calls from {ip}",
+            f"add {ip} under {IP_ALLOW_PATH}, or set [whmcs] access_key to the value of $api_access_key in "
+            "WHMCS's configuration.php (it lets syncd through the allow-list)")]
+    if isinstance(exc, BadCredentials):
+        return [reachable, json_ok, _check("API IP allow-list", True), _check(
+            "credentials", False, str(exc),
+            f"check [whmcs] identifier and secret against {CREDENTIALS_PATH} (create a new credential if the "
+            'secret is lost), and give its admin the "API Access" permission')]
+    if isinstance(exc, AccessDenied):
+        return [reachable, json_ok, _check("API access", False, str(exc),
+                                           "ask the WHMCS administrator to allow this host to use the API")]
+    return [reachable, json_ok, _check("API access", False, str(exc), "see the message above")]
+
+
+def _probes(first_client: int) -> list[Probe]:
+    return [
+        ("GetClients", {"limitnum": 1}, "lists the clients"),
+        ("GetClientsDetails", {"clientid": first_client}, "reads a client's owner user"),
+        ("GetUsers", {"limitnum": 1}, "lists the WHMCS 8 users that own the clients"),
+        ("GetAdminUsers", {}, "keeps WHMCS admins out of sync"),
+        ("AddClient", {}, "creates clients for WordPress users"),
+        ("UpdateClient", {"clientid": 0}, "writes changed names and emails, and status changes"),
+        ("UpdateUser", {"user_id": 0}, "keeps the owner user's login email and name in step"),
+        ("ResetPassword", {"id": 0}, "sends new clients a password-reset email"),
+    ]
+
+
+def _permission_check(action: str, purpose: str, call: Callable[[], dict[str, Any]], *,
+                      needed: bool = True, write: bool = False) -> Check:
+    name = f'API action "{action}"'
+    try:
+        data = call()
+    except PermissionDenied:
+        if not needed:
+            return _check(name, True, f"not allowed, and not needed with this configuration (it {purpose})")
+        return _check(name, False, f"the API role does not allow it; syncd needs it because it {purpose}",
+                      f'tick "{action}" in the API role of this credential: {API_ROLE_PATH}')
+    except UnknownAction as exc:
+        if action == "GetUsers":
+            return _check(name, True, "not available before WHMCS 8.1: owner users are looked up per client")
+        return _check(name, not needed, str(exc), "" if not needed else "upgrade WHMCS (syncd needs WHMCS 8)")
+    except RemoteRejected as exc:
+        # The call reached the action and was refused on its merits: the role permits it.
+        return _check(name, True, f"allowed (probed safely: {exc.code or 'rejected as expected'})")
+    except OutcomeUnknown as exc:
+        return _check(name, False, f"could not tell: {exc}", "run test-connection again")
+    except SideError as exc:
+        return _check(name, False, str(exc), "see the message; then run test-connection again")
+    if write:
+        return _check(name, True, "allowed")
+    total = as_int(data.get("totalresults"))
+    return _check(name, True, "allowed" + (f" ({total} in all)" if total is not None else ""))
+
+
+def run(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> list[Check]:
+    """Every WHMCS check, in order; stops after a connection-level failure."""
+    # Fail fast at setup: one retry at most, so a dead host does not take minutes.
+    quick = settings.whmcs.model_copy(update={"retries": min(settings.whmcs.retries, 1)})
+    adapter = WhmcsAdapter(quick, settings.whmcs_secret, transport=transport)
+    checks: list[Check] = []
+    try:
+        try:
+            first = adapter.call("GetClients", {"limitnum": 1, "orderby": "id", "sorting": "ASC"})
+        except PermissionDenied:
+            first = None  # authenticated: GetClients's own check below names the missing permission
+        except SideError as exc:
+            return _connection_failure(exc, adapter.endpoint)
+        checks += [
+            _check("reachable", True, adapter.endpoint),
+            _check("answers with the API's JSON", True),
+            _check("API IP allow-list", True, "this host may call the API"),
+            _check("credentials", True, f"identifier {settings.whmcs.identifier!r} accepted"),
+        ]
+        rows = as_list(first.get("clients"), "client") if first else []
+        first_client = (as_int(rows[0].get("id")) or 0) if rows else 0
+        for action, params, purpose in _probes(first_client):
+            write = action in ("AddClient", "UpdateClient", "UpdateUser", "ResetPassword")
+            needed = action != "ResetPassword" or settings.whmcs.new_clients.send_password_reset
+            if action == "GetClients" and first is not None:
+                checks.append(_permission_check(action, purpose, lambda: first or {}))
+                continue
+            checks.append(_permission_check(
+                action, purpose, partial(adapter.call, action, params), needed=needed, write=write))
+        checks.append(_version_check(adapter))
+    finally:
+        adapter.close()
+    return checks
+
+
+def _version_check(adapter: WhmcsAdapter) -> Check:
+    """WhmcsDetails or GetAdminDetails: one of them must be allowed to read the version."""
+    name = 'API action "WhmcsDetails" or "GetAdminDetails"'
+    denied = []
+    for action in ("WhmcsDetails", "GetAdminDetails"):
+        try:
+            version = version_of(adapter.call(action))
+        except (PermissionDenied, UnknownAction):
+            denied.append(action)
+            continue
+        except SideError as exc:
+            return _check(name, False, str(exc), "see the message; then run test-connection again")
+        major = as_int(version.split(".")[0]) if version else None
+        note = " (before WHMCS 8 clients have no owner users; only the client is written)" if (
+            major is not None and major < 8) else ""
+        return _check(name, True, f"WHMCS {version or '(version not reported)'}{note}")
+    return _check(name, False, "the API role allows neither; syncd reads the WHMCS version with one of them",
+                  f'tick "WhmcsDetails" (or "GetAdminDetails") in the API role of this credential: {API_ROLE_PATH}')

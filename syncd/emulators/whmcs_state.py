@@ -1,0 +1,221 @@
+"""The WHMCS emulator's data: clients, WHMCS 8 users, admins, and the faults a test can plant.
+
+Plain mutable dataclasses owned by ``WhmcsEmulator`` (which guards them with its lock), and
+how each renders in WHMCS's documented shapes and types (``reference/whmcs-api.md`` §2 and
+the captured samples): ints for ids in list rows, strings where WHMCS sends strings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTRY_NAMES = {"US": "United States", "GB": "United Kingdom", "DE": "Germany", "FR": "France",
+                 "NL": "Netherlands", "AU": "Australia", "CA": "Canada", "IN": "India", "ZA": "South Africa"}
+CALLING_CODES = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "NL": "31", "AU": "61", "IN": "91",
+                 "ZA": "27"}
+
+#: Kinds of planted fault (see ``WhmcsEmulator.fail_on``).
+FAULT_KINDS = frozenset({
+    "status",                # answer HTTP ``status`` with an HTML error page (429/503 carry Retry-After)
+    "maintenance",           # the maintenance-mode HTML page with HTTP 200
+    "php_warning",           # a PHP warning printed before the JSON
+    "truncate",              # the JSON cut in half (PHP died mid-answer)
+    "empty_after_commit",    # do the call, then answer 200 with an empty body
+    "null_after_commit",     # do the call, then answer ``null`` (WHMCS/developer-docs#298)
+    "timeout_after_commit",  # do the call, then hang ``seconds`` and close without answering
+    "drop",                  # close the connection without doing the call or answering
+    "refuse",                # in-process: a connect error (nothing sent); over HTTP: like ``drop``
+    "lie_total",             # a listing whose ``totalresults`` is off by ``delta``
+    "repeat_row",            # a listing page whose first row repeats the previous page's last row
+})
+
+
+def _uuid(kind: str, number: int) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"whmcs-emulator:{kind}:{number}"))
+
+
+@dataclass
+class EmuClient:
+    """One WHMCS client (the billing account)."""
+
+    id: int
+    firstname: str
+    lastname: str
+    email: str
+    companyname: str = ""
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    state: str = ""
+    postcode: str = ""
+    country: str = "US"
+    phonenumber: str = ""
+    status: str = "Active"
+    datecreated: str = "2024-01-01"
+    currency: int = 1
+    groupid: int = 0
+    owner_user_id: int | None = None
+    notes: str = ""
+    language: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """A GetClients row."""
+        return {
+            "id": self.id,
+            "firstname": self.firstname,
+            "lastname": self.lastname,
+            "companyname": self.companyname,
+            "email": self.email,
+            "datecreated": self.datecreated,
+            "groupid": self.groupid,
+            "status": self.status,
+        }
+
+    def details(self, users: list[dict[str, Any]]) -> dict[str, Any]:
+        """The ``client`` object of GetClientsDetails (8.x shape)."""
+        cc = CALLING_CODES.get(self.country, "")
+        digits = "".join(ch for ch in self.phonenumber if ch.isdigit()).lstrip("0")
+        formatted = f"+{cc}.{digits}" if cc and digits else self.phonenumber
+        return {
+            "client_id": self.id,
+            "owner_user_id": self.owner_user_id,
+            "userid": self.id,
+            "id": self.id,
+            "uuid": _uuid("client", self.id),
+            "firstname": self.firstname,
+            "lastname": self.lastname,
+            "fullname": f"{self.firstname} {self.lastname}".strip(),
+            "companyname": self.companyname,
+            "email": self.email,
+            "address1": self.address1,
+            "address2": self.address2,
+            "city": self.city,
+            "fullstate": self.state,
+            "state": self.state,
+            "postcode": self.postcode,
+            "countrycode": self.country,
+            "country": self.country,
+            "phonenumber": self.phonenumber,
+            "tax_id": "",
+            "email_preferences": {k: "1" for k in ("general", "invoice", "support", "product", "domain", "affiliate")},
+            "statecode": self.state,
+            "countryname": COUNTRY_NAMES.get(self.country, self.country),
+            "phonecc": cc,
+            "phonenumberformatted": formatted,
+            "telephoneNumber": formatted,
+            "billingcid": 0,
+            "notes": self.notes,
+            "currency": self.currency,
+            "defaultgateway": "",
+            "groupid": self.groupid,
+            "status": self.status,
+            "credit": "0.00",
+            "taxexempt": False,
+            "latefeeoveride": False,
+            "overideduenotices": False,
+            "separateinvoices": False,
+            "disableautocc": False,
+            "emailoptout": False,
+            "marketing_emails_opt_in": False,
+            "overrideautoclose": False,
+            "allowSingleSignOn": 1,
+            "email_verified": False,
+            "language": self.language,
+            "isOptedInToMarketingEmails": False,
+            "lastlogin": "No Login Logged",
+            "currency_code": "USD",
+            "customfields": [],
+            "users": {"user": users},
+        }
+
+
+@dataclass
+class EmuUser:
+    """One WHMCS 8 user (a login identity); ``clients`` maps client id → is owner."""
+
+    id: int
+    firstname: str
+    lastname: str
+    email: str
+    datecreated: str = "2024-01-01 00:00:00"
+    clients: dict[int, bool] = field(default_factory=dict)
+    has_password: bool = True
+    language: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """A GetUsers row: ``clients`` is a plain list of ``{"id", "isOwner"}``."""
+        return {
+            "id": self.id,
+            "firstname": self.firstname,
+            "lastname": self.lastname,
+            "email": self.email,
+            "datecreated": self.datecreated,
+            "validationdata": "",
+            "clients": [{"id": cid, "isOwner": owner} for cid, owner in sorted(self.clients.items())],
+        }
+
+
+@dataclass
+class EmuAdmin:
+    """One WHMCS administrator (GetAdminUsers). The shape is undocumented; this is a guess."""
+
+    id: int
+    username: str
+    firstname: str
+    lastname: str
+    email: str
+    role_id: int = 1
+    disabled: bool = False
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uuid": _uuid("admin", self.id),
+            "roleId": self.role_id,
+            "username": self.username,
+            "twoFactorAuthModule": "",
+            "firstname": self.firstname,
+            "lastname": self.lastname,
+            "email": self.email,
+            "signature": "",
+            "notes": "",
+            "template": "blend",
+            "language": "english",
+            "isDisabled": self.disabled,
+            "loginAttempts": 0,
+            "supportDepartmentIds": [],
+            "receivesTicketNotifications": [],
+            "fullName": f"{self.firstname} {self.lastname}".strip(),
+        }
+
+
+@dataclass
+class Fault:
+    """A planted fault: what it does (``kind``) and which calls it hits.
+
+    It hits calls of ``action`` (any if None), the ``call``-th call of that action (any if
+    None), the listing page ``page`` (1-based; any if None), at most ``times`` times (no
+    limit if None). ``hits`` counts the calls it hit.
+    """
+
+    kind: str
+    action: str | None = None
+    page: int | None = None
+    call: int | None = None
+    times: int | None = 1
+    status: int = 503
+    retry_after: str | None = None
+    seconds: float = 5.0
+    delta: int = 1
+    hits: int = 0
+
+    def matches(self, action: str, call_number: int, page: int | None) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.action is not None and self.action.lower() != action.lower():
+            return False
+        if self.call is not None and self.call != call_number:
+            return False
+        return self.page is None or self.page == page
