@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, func, or_
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -186,7 +185,7 @@ class SqlStateStore:
             writer = self._engine.execution_options(syncd_write=True)
             with self._errors("upgrading the schema"), writer.begin() as conn:
                 migrate.upgrade(conn)
-        except CommandError as exc:
+        except migrate.MigrationFailed as exc:
             raise StateError(f"cannot upgrade the state database {self.location}: {_first_line(exc)}") from exc
 
     # ----------------------------------------------------------------- plumbing

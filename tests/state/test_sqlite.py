@@ -1,0 +1,182 @@
+"""SQLite specifics: pragmas, files, and every failure turned into a plain StateError."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from syncd.errors import StateError
+from syncd.model import Link
+from syncd.state.store import SqlStateStore
+
+# Holds an exclusive SQLite transaction in another process until its stdin closes.
+_HOLD_EXCLUSIVE = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+sys.stdin.read()
+connection.execute("ROLLBACK")
+"""
+
+
+@contextmanager
+def exclusive_lock_in_another_process(path: Path) -> Iterator[None]:
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_EXCLUSIVE, str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        yield
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def test_pragmas_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    with SqlStateStore.open(_url(tmp_path / "s.db"), busy_timeout=2.5) as store, store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_open_creates_the_parent_directories(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "lib" / "syncd" / "state.db"
+    with SqlStateStore.open(_url(path)) as store:
+        assert store.location == str(path)
+    assert path.is_file()
+
+
+def test_a_relative_path_is_taken_from_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with SqlStateStore.open("sqlite:///state.db") as store:
+        assert store.location == str(tmp_path / "state.db")
+
+
+@pytest.mark.parametrize("options", [{"create": False}, {"read_only": True}, {"create": False, "read_only": True}])
+def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path, options: dict[str, bool]) -> None:
+    path = tmp_path / "nowhere" / "state.db"
+    with pytest.raises(StateError, match=r"no state database at .*state\.db yet"):
+        SqlStateStore.open(_url(path), **options)
+    assert not path.parent.exists()
+    assert SqlStateStore.exists(_url(path)) is False
+
+
+def test_read_only_never_migrates_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch()
+    with pytest.raises(StateError, match="is empty"):
+        SqlStateStore.open(_url(path), read_only=True)
+    assert path.stat().st_size == 0
+    assert SqlStateStore.exists(_url(path)) is False
+    with SqlStateStore.open(_url(path)):
+        pass
+    assert SqlStateStore.exists(_url(path)) is True
+
+
+def test_a_write_waits_for_a_lock_then_fails_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqlStateStore.open(_url(path), busy_timeout=0.2) as store:
+        store.save_link(Link(whmcs_id=1, wp_id=1))
+        with exclusive_lock_in_another_process(path):
+            with pytest.raises(StateError) as caught:
+                store.save_link(Link(whmcs_id=2, wp_id=2))
+            message = str(caught.value)
+            assert message.startswith(f"the state database {path} is locked by another program (waited 0.2 s)")
+            assert "nothing was recorded" in message
+            assert store.links() == [Link(whmcs_id=1, wp_id=1)]  # WAL: reading goes on meanwhile
+        store.save_link(Link(whmcs_id=2, wp_id=2))  # the lock is gone: writing works again
+        assert len(store.links()) == 2
+
+
+def test_opening_a_locked_database_that_needs_its_schema_fails_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    sqlite3.connect(path).close()  # an empty database: open() must write the schema
+    with exclusive_lock_in_another_process(path), pytest.raises(StateError, match="is locked by another program"):
+        SqlStateStore.open(_url(path), busy_timeout=0.2)
+
+
+def test_a_full_disk_is_a_plain_state_error_and_loses_nothing_committed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqlStateStore.open(_url(path)) as store, store.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    assert isinstance(pages, int)
+    # max_page_count makes a disk exactly as big as the database is now.
+    with SqlStateStore.open(_url(path), sqlite_pragmas={"max_page_count": pages + 1}) as small:
+        saved: list[Link] = []
+        with pytest.raises(StateError) as caught:
+            for n in range(1, 1000):
+                link = Link(whmcs_id=n, wp_id=n, base={"email": f"user{n}@example.com", "first_name": "x" * 200})
+                small.save_link(link)
+                saved.append(link)
+        assert saved, "the small disk should hold at least one link"
+        assert str(caught.value).startswith(f"the state database {path} is full (no space left on its disk")
+        assert small.links() == saved  # every committed link is there, the failed one is not half-written
+    with SqlStateStore.open(_url(path)) as roomy:
+        roomy.save_link(Link(whmcs_id=5000, wp_id=5000))
+        assert len(roomy.links()) == len(saved) + 1
+
+
+def test_a_database_that_refuses_writes_is_a_plain_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    SqlStateStore.open(_url(path)).close()
+    # query_only gives the same SQLite error as a read-only file (which root could write anyway).
+    with SqlStateStore.open(_url(path), sqlite_pragmas={"query_only": 1}) as store:
+        with pytest.raises(StateError, match=r"is read-only while saving the link of WHMCS client 1: syncd needs"):
+            store.save_link(Link(whmcs_id=1, wp_id=1))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_a_read_only_file_is_a_plain_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    SqlStateStore.open(_url(path)).close()
+    path.chmod(0o444)
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(StateError, match="read-only|cannot open"):
+            SqlStateStore.open(_url(path)).save_link(Link(whmcs_id=1, wp_id=1))
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_file_that_is_not_a_database_is_named_plainly(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_text("this is a text file, not a database\n" * 100)
+    with pytest.raises(StateError, match=r"is not an SQLite database"):
+        SqlStateStore.open(_url(path))
+
+
+def test_an_unwritable_directory_is_a_plain_state_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StateError, match="cannot create the directory"):
+        SqlStateStore.open(_url(blocker / "sub" / "state.db"))
+
+
+def test_an_in_memory_store_works_but_cannot_be_read_only() -> None:
+    with SqlStateStore.open("sqlite://") as store:
+        store.save_link(Link(whmcs_id=1, wp_id=2))
+        assert store.links() == [Link(whmcs_id=1, wp_id=2)]
+        assert store.location == "an in-memory SQLite database"
+    with pytest.raises(StateError, match="read-only"):
+        SqlStateStore.open("sqlite://", read_only=True)
+
+
+@pytest.mark.parametrize("url", ["mysql://u:hunter2-pw@db/x", "sqlite+foo:///x.db", "postgresql://u:hunter2-pw@h:xx/db",
+                                 "not a url hunter2-pw", "sqlite:///file:x.db?mode=ro&uri=true"])
+def test_a_bad_url_is_a_plain_state_error_without_its_password(url: str) -> None:
+    with pytest.raises(StateError, match="state_url") as caught:
+        SqlStateStore.open(url)
+    assert "hunter2" not in str(caught.value)
