@@ -21,6 +21,7 @@ of a repr or an error message.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shlex
@@ -28,10 +29,11 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NoReturn, Protocol
+from urllib.parse import urlencode
 
 import pytest
 
@@ -58,8 +60,9 @@ class WordPressSite:
     """A running WordPress on 127.0.0.1, as ``scripts/wp-site up`` described it in ``dir/env``.
 
     ``api`` is the REST base that works on this site: ``{url}/wp-json/wp/v2``, or
-    ``{url}/?rest_route=/wp/v2`` with plain permalinks. Append a route (``site.api + "/users"``)
-    and pass query parameters separately (httpx ``params=``), which works for both forms.
+    ``{url}/?rest_route=/wp/v2`` with plain permalinks. Mind that httpx's ``params=`` *replaces*
+    a URL's query string (so it would drop ``rest_route``): ``rest_url(route, params)`` builds a
+    URL that is right for both forms.
     """
 
     url: str
@@ -82,6 +85,13 @@ class WordPressSite:
     def auth(self) -> tuple[str, str]:
         """(user, application password) for Basic auth, e.g. ``httpx.Client(auth=site.auth)``."""
         return (self.admin_user, self.app_password)
+
+    def rest_url(self, route: str, params: Mapping[str, str | int] | None = None) -> str:
+        """The full URL of a ``wp/v2`` route (``"/users/me"``) with its query, for either permalink form."""
+        query = urlencode(dict(params or {}))
+        if self.permalinks == "plain":
+            return f"{self.api}{route}" + (f"&{query}" if query else "")
+        return f"{self.api}{route}" + (f"?{query}" if query else "")
 
     @property
     def mail_log_path(self) -> Path:
@@ -152,7 +162,9 @@ def _script_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SCRIPT), *args],
         env=env if env is not None else _script_env(),
@@ -314,10 +326,8 @@ def _stop_leftovers() -> None:
     with _running_lock:
         sites = list(_running.values())
     for site in sites:
-        try:
+        with contextlib.suppress(WordPressSiteError, OSError, subprocess.SubprocessError):
             stop_wordpress(site)
-        except (WordPressSiteError, OSError, subprocess.SubprocessError):
-            pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +351,8 @@ def _start_for_test(**knobs: Any) -> WordPressSite:
     try:
         return start_wordpress(**knobs)
     except WordPressUnavailable as exc:
-        give_up(str(exc))
+        reason = str(exc)
+    give_up(reason)  # outside the except block: the report shows the reason, not a chained traceback
 
 
 @pytest.fixture(scope="session")

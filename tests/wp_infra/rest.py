@@ -14,4 +14,6 @@ def error_code(response: httpx.Response) -> str:
 
 
 def is_json(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("application/json")
+    """Whether WordPress answered JSON (the API) rather than a page."""
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.startswith("application/json")
