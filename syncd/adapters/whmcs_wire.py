@@ -327,6 +327,10 @@ def _judge(action: str, status: int, value: Any, write: bool, redact: Redact) ->
         what = f"JSON {redact(_plain(json.dumps(value), 40))} instead of an object"
         if write:
             raise OutcomeUnknown(f"WHMCS answered {action} with {what}; it may or may not have happened", side=SIDE)
+        if value is None:
+            # WHMCS itself has been seen answering ``null`` when a call failed inside
+            # (WHMCS/developer-docs#298): worth another try, unlike a foreign JSON document.
+            raise Transient(f"WHMCS answered {action} with JSON null", side=SIDE)
         raise NotAnApi(f"WHMCS answered {action} with {what}: this is not the WHMCS API", side=SIDE)
     result = as_str(value.get("result", value.get("status", ""))).strip().lower()
     if "warning" in value and value.get("warning"):

@@ -12,6 +12,7 @@ never make these probes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -104,6 +105,8 @@ def _permission_check(action: str, purpose: str, call: Callable[[], dict[str, An
     except UnknownAction as exc:
         if action == "GetUsers":
             return _check(name, True, "not available before WHMCS 8.1: owner users are looked up per client")
+        if action == "UpdateUser":
+            return _check(name, True, "not available before WHMCS 8.0, which has no users to keep in step")
         return _check(name, not needed, str(exc), "" if not needed else "upgrade WHMCS (syncd needs WHMCS 8)")
     except RemoteRejected as exc:
         # The call reached the action and was refused on its merits: the role permits it.
@@ -118,11 +121,16 @@ def _permission_check(action: str, purpose: str, call: Callable[[], dict[str, An
     return _check(name, True, "allowed" + (f" ({total} in all)" if total is not None else ""))
 
 
-def run(settings: Settings, *, transport: httpx.BaseTransport | None = None) -> list[Check]:
+def run(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Check]:
     """Every WHMCS check, in order; stops after a connection-level failure."""
     # Fail fast at setup: one retry at most, so a dead host does not take minutes.
     quick = settings.whmcs.model_copy(update={"retries": min(settings.whmcs.retries, 1)})
-    adapter = WhmcsAdapter(quick, settings.whmcs_secret, transport=transport)
+    adapter = WhmcsAdapter(quick, settings.whmcs_secret, transport=transport, sleep=sleep)
     checks: list[Check] = []
     try:
         try:

@@ -158,10 +158,12 @@ class WhmcsEmulator:
         self.empty_list_shape = "wrapped"  # wrapped | missing | empty_string | empty_list | empty_object
         self.single_object = False
         self.max_page_size: int | None = None  # a server-side cap on limitnum
+        self.root_path = "/"  # where WHMCS is installed on its host (the API is below it)
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
         self._next = {"client": 1, "user": 1, "admin": 1}
         self._server: Any = None
+        self._page_size: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"WhmcsEmulator(version={self.version!r}, clients={len(self.clients)}, users={len(self.users)})"
@@ -285,9 +287,14 @@ class WhmcsEmulator:
         raw_action = form.get("action", "")
         action = _CANONICAL.get(raw_action.lower(), raw_action)
         page = None
-        if action in LISTINGS:
-            page = _int(form.get("limitstart")) // max(1, _int(form.get("limitnum"), 25)) + 1
         with self._lock:
+            if action in LISTINGS:
+                # Pages are counted in the page size of the listing's first page (a client
+                # may ask its last page for a different number of rows).
+                start, num = _int(form.get("limitstart")), max(1, _int(form.get("limitnum"), 25))
+                if start == 0 or action not in self._page_size:
+                    self._page_size[action] = num
+                page = start // self._page_size[action] + 1
             self.calls[action] += 1
             fault = self._take_fault(action, self.calls[action], page)
         kind = fault.kind if fault else ""
@@ -299,10 +306,11 @@ class WhmcsEmulator:
             return self._error_page(fault)
         if self.maintenance or kind == "maintenance":
             return 200, {"content-type": "text/html; charset=utf-8"}, MAINTENANCE_PAGE
+        api = self.root_path.rstrip("/") + "/includes/api.php"
         route = path.rstrip("/")
-        if route.endswith("/includes/api.php/includes/api.php"):
+        if route == api + "/includes/api.php":
             status, data = 200, {"result": "error", "message": "An admin user is required"}
-        elif not route.endswith("/includes/api.php"):
+        elif route != api:
             return 404, {"content-type": "text/html"}, b"<html><head><title>404 Not Found</title></head></html>"
         else:
             with self._lock:

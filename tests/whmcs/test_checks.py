@@ -1,0 +1,160 @@
+"""``syncd test-connection``'s WHMCS checks against the emulator in each fault mode: the right
+diagnosis (the IP to allow, the action to tick), the right ok flags, and write probes that
+change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from syncd.checks import Check
+from syncd.checks.whmcs import run
+from syncd.config import NewClients
+from syncd.emulators.whmcs import WhmcsEmulator
+from tests.whmcs.conftest import ACCESS_KEY, SECRETS, full_settings, whmcs_settings
+
+ACTIONS = ["GetClients", "GetClientsDetails", "GetUsers", "GetAdminUsers", "AddClient", "UpdateClient",
+           "UpdateUser", "ResetPassword"]
+
+
+def checks(emulator: WhmcsEmulator, *, loopback: bool = False, url: str | None = None,
+           **overrides: Any) -> dict[str, Check]:
+    if loopback:
+        settings = full_settings(whmcs_settings(url or emulator.start(), **overrides))
+        result = run(settings, sleep=lambda _: None)
+    else:
+        settings = full_settings(whmcs_settings(**overrides))
+        result = run(settings, transport=emulator.transport(), sleep=lambda _: None)
+    for check in result:
+        assert check.side == "whmcs"
+        assert check.ok or check.fix, f"a failed check must say how to fix it: {check}"
+        for secret in SECRETS:
+            assert secret not in check.line()
+    return {c.name: c for c in result}
+
+
+def failed(result: dict[str, Check]) -> list[str]:
+    return [name for name, c in result.items() if not c.ok]
+
+
+def test_all_good_checks_every_action_and_changes_nothing(emulator: WhmcsEmulator) -> None:
+    before = {cid: vars(c).copy() for cid, c in emulator.clients.items()}
+    result = checks(emulator, loopback=True)
+    assert failed(result) == []
+    for action in ACTIONS:
+        assert f'API action "{action}"' in result
+    assert "8.13.1" in result['API action "WhmcsDetails" or "GetAdminDetails"'].detail
+    assert {cid: vars(c) for cid, c in emulator.clients.items()} == before
+    assert emulator.emails_sent == []
+    assert emulator.calls["DeleteClient"] == emulator.calls["CloseClient"] == 0
+    emulator.stop()
+
+
+def test_an_unreachable_whmcs_fails_the_first_check_only(emulator: WhmcsEmulator) -> None:
+    url = emulator.start()
+    emulator.stop()
+    result = checks(emulator, loopback=True, url=url)
+    assert list(result) == ["reachable"] and not result["reachable"].ok
+    assert "cannot connect" in result["reachable"].detail
+
+
+def test_the_maintenance_page_is_diagnosed(emulator: WhmcsEmulator) -> None:
+    emulator.maintenance = True
+    result = checks(emulator)
+    assert result["reachable"].ok and failed(result) == ["answers with the API's JSON"]
+    check = result["answers with the API's JSON"]
+    assert "maintenance mode" in check.detail and "WHMCS root" in check.fix
+
+
+def test_a_wrong_url_is_diagnosed(emulator: WhmcsEmulator) -> None:
+    result = checks(emulator, loopback=True, url=emulator.start() + "whmcs/")
+    assert failed(result) == ["answers with the API's JSON"]
+    assert "404" in result["answers with the API's JSON"].detail
+
+
+def test_a_doubled_api_path_is_diagnosed(emulator: WhmcsEmulator) -> None:
+    result = checks(emulator, loopback=True, url=emulator.start() + "includes/api.php/includes/api.php")
+    assert failed(result) == ["answers with the API's JSON"]
+    assert "doubled" in result["answers with the API's JSON"].detail
+
+
+def test_an_ip_off_the_allow_list_names_the_ip_and_both_fixes(emulator: WhmcsEmulator) -> None:
+    emulator.allowed_ips = {"198.51.100.7"}
+    emulator.seen_ip = "203.0.113.9"
+    result = checks(emulator)
+    assert failed(result) == ["API IP allow-list"]
+    check = result["API IP allow-list"]
+    assert "203.0.113.9" in check.detail and "203.0.113.9" in check.fix
+    assert "API IP Access Restriction" in check.fix and "access_key" in check.fix
+    # The suggested fix works.
+    assert failed(checks(emulator, access_key=SecretStr(ACCESS_KEY))) == []
+
+
+def test_the_real_loopback_ip_is_the_one_named(emulator: WhmcsEmulator) -> None:
+    emulator.allowed_ips = {"198.51.100.7"}
+    result = checks(emulator, loopback=True)
+    assert "127.0.0.1" in result["API IP allow-list"].fix
+
+
+def test_wrong_credentials_are_diagnosed(emulator: WhmcsEmulator) -> None:
+    emulator.secret = "rotated"
+    result = checks(emulator)
+    assert failed(result) == ["credentials"]
+    assert result["API IP allow-list"].ok
+    assert "Manage API Credentials" in result["credentials"].fix
+
+
+@pytest.mark.parametrize("denied", [["AddClient"], ["UpdateUser", "GetUsers"], ["GetClients"],
+                                    ["GetAdminUsers", "UpdateClient", "GetClientsDetails"]])
+def test_each_missing_permission_is_named(emulator: WhmcsEmulator, denied: list[str]) -> None:
+    emulator.deny(*denied)
+    result = checks(emulator)
+    assert sorted(failed(result)) == sorted(f'API action "{a}"' for a in denied)
+    assert result["credentials"].ok
+    for action in denied:
+        check = result[f'API action "{action}"']
+        assert f'"{action}"' in check.fix and "API Roles" in check.fix
+    assert len(emulator.clients) == 5  # the AddClient probe cannot create anything
+
+
+def test_reset_password_is_needed_only_when_configured(emulator: WhmcsEmulator) -> None:
+    emulator.deny("ResetPassword")
+    assert failed(checks(emulator)) == []
+    result = checks(emulator, new_clients=NewClients(send_password_reset=True))
+    assert failed(result) == ['API action "ResetPassword"']
+
+
+def test_the_version_needs_one_of_two_actions(emulator: WhmcsEmulator) -> None:
+    emulator.deny("WhmcsDetails")
+    assert failed(checks(emulator)) == []
+    emulator.deny("GetAdminDetails")
+    result = checks(emulator)
+    assert failed(result) == ['API action "WhmcsDetails" or "GetAdminDetails"']
+
+
+def test_a_php_warning_does_not_fail_a_check(emulator: WhmcsEmulator) -> None:
+    emulator.php_warning = True
+    assert failed(checks(emulator)) == []
+
+
+def test_whmcs_7_passes_with_a_note(emulator: WhmcsEmulator) -> None:
+    emulator.version = "7.10.2"
+    result = checks(emulator)
+    assert failed(result) == []
+    assert "before WHMCS 8.1" in result['API action "GetUsers"'].detail
+    assert "owner users" in result['API action "WhmcsDetails" or "GetAdminDetails"'].detail
+
+
+def test_a_write_probe_answered_by_an_empty_body_is_not_counted_as_allowed(emulator: WhmcsEmulator) -> None:
+    emulator.fail_on("AddClient", kind="empty_after_commit")
+    result = checks(emulator)
+    assert failed(result) == ['API action "AddClient"']
+    assert "could not tell" in result['API action "AddClient"'].detail
+
+
+def test_an_overloaded_whmcs_is_diagnosed(emulator: WhmcsEmulator) -> None:
+    emulator.fail_on("GetClients", status=503, times=None)
+    result = checks(emulator)
+    assert failed(result) == ["reachable"] and "503" in result["reachable"].detail
