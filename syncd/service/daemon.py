@@ -28,6 +28,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
@@ -90,14 +91,74 @@ def describe_report(report: object, kind: str, when: str) -> str:
     return text
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _weekday_number(token: str, *, range_end: bool = False) -> int:
+    token = token.strip().lower()
+    if token in _WEEKDAYS:
+        return _WEEKDAYS.index(token)
+    if not token.isdigit() or int(token) > 7:
+        raise ValueError(f"{token!r} is not a day of the week (0-7 or sun-sat)")
+    n = int(token)
+    return n if (range_end or n != 7) else 0
+
+
+def crontab_day_of_week(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler 3 day names.
+
+    APScheduler 3's ``CronTrigger.from_crontab`` counts weekdays from Monday = 0, so
+    crontab's "1" (Monday) would fire on Tuesdays; names are unambiguous.
+    """
+    if field.strip() == "*":
+        return "*"
+    days: set[int] = set()
+    for item in field.split(","):
+        span, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() else 1
+        if step_text and (not step_text.isdigit() or step < 1):
+            raise ValueError(f"{item!r}: the step must be a positive number")
+        if span.strip() == "*":
+            first, last = 0, 6
+        elif "-" in span:
+            start, _, end = span.partition("-")
+            first, last = _weekday_number(start), _weekday_number(end, range_end=True)
+            if first > last:
+                raise ValueError(f"{item!r}: the range runs backwards")
+        else:
+            first = _weekday_number(span)
+            last = 6 if step_text else first
+        days.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_WEEKDAYS[d] for d in sorted(days))
+
+
+def crontab_trigger(expr: str, timezone: Any = None) -> CronTrigger:
+    """A CronTrigger for a standard 5-field crontab expression (crontab's weekday numbers)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields: {len(fields)}, expected 5")
+    minute, hour, day, month, day_of_week = fields
+    if day.strip() != "*" and day_of_week.strip() != "*":
+        # crontab fires when either matches; APScheduler only when both do. Refuse the ambiguity.
+        raise ValueError("give a day of the month or a day of the week, not both")
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=crontab_day_of_week(day_of_week),
+        timezone=timezone,
+    )
+
+
 def _build_triggers(settings: Settings, timezone: Any) -> tuple[IntervalTrigger, CronTrigger | None]:
-    """The two triggers of a configuration; ConfigError for a cron expression APScheduler refuses."""
+    """The two triggers of a configuration; ConfigError for a cron expression that is refused."""
     interval = IntervalTrigger(seconds=settings.sync.interval_seconds, timezone=timezone)
     cron_text = settings.sync.full_resync_cron.strip()
     if not cron_text:
         return interval, None
     try:
-        cron = CronTrigger.from_crontab(cron_text, timezone=timezone)
+        cron = crontab_trigger(cron_text, timezone)
     except ValueError as exc:
         raise ConfigError("invalid configuration:", [f"[sync] full_resync_cron = {cron_text!r}: {exc}"]) from None
     return interval, cron
@@ -176,14 +237,20 @@ class Daemon:
         self._wake.set()
 
     def run_now(self, *, full: bool = False) -> None:
-        """Fire the interval job (or the full-resync job) now instead of at its next time."""
+        """Queue one extra run (a full resync with ``full``) to start as soon as no run is in flight."""
         scheduler = self._scheduler
         if scheduler is None:
             raise RuntimeError("the daemon is not running")
-        job_id = FULL_JOB if full else INTERVAL_JOB
-        if scheduler.get_job(job_id) is None:
-            raise RuntimeError(f"no {job_id} job is scheduled (sync disabled, or no full_resync_cron)")
-        scheduler.modify_job(job_id, next_run_time=datetime.now(scheduler.timezone))
+        if not self.settings.sync.enabled:
+            raise RuntimeError("no sync job is scheduled: sync is disabled in the configuration")
+        # A one-off job of its own: the interval job's max_instances would drop it if a run is in flight.
+        scheduler.add_job(
+            self._run_job,
+            DateTrigger(datetime.now(scheduler.timezone), timezone=scheduler.timezone),
+            args=(full,),
+            name="full resync (requested)" if full else "sync (requested)",
+            misfire_grace_time=None,
+        )
 
     # ---- the main loop -----------------------------------------------------------------
 
@@ -208,12 +275,14 @@ class Daemon:
                 job_defaults={"coalesce": True, "max_instances": 1},
             )
             self._scheduler = scheduler
-            scheduler.start()
+            # Paused until READY=1 is sent, so the first run (due at once) starts after it.
+            scheduler.start(paused=True)
             self._apply_schedule(self.settings, run_at_once=True)
             ready_status = self._schedule_summary(self.settings)
             self._notify("READY=1", f"STATUS={ready_status}")
             self.ready.set()
             logger.info("syncd daemon started: {}", ready_status)
+            scheduler.resume()
             watchdog = self._start_watchdog()
             while not self._stop.is_set():
                 self._wake.wait(HEALTH_CHECK_SECONDS)
