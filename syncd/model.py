@@ -28,6 +28,16 @@ class Side(StrEnum):
     def other(self) -> Side:
         return Side.WORDPRESS if self is Side.WHMCS else Side.WHMCS
 
+    @property
+    def display(self) -> str:
+        """The side's name in plain-words messages ("WHMCS", "WordPress")."""
+        return "WHMCS" if self is Side.WHMCS else "WordPress"
+
+    @property
+    def account(self) -> str:
+        """What one account on this side is called in messages ("WHMCS client", "WordPress user")."""
+        return "WHMCS client" if self is Side.WHMCS else "WordPress user"
+
 
 class Direction(StrEnum):
     """Which way data may flow in a run."""

@@ -129,8 +129,8 @@ class StateStore(Protocol):
         """Record (or refresh) an error or conflict for one user."""
         ...
 
-    def resolve_issues(self, key: str) -> None:
-        """Mark a user's errors resolved (after a clean action for them)."""
+    def resolve_issues(self, key: str, *, kind: str | None = None) -> None:
+        """Mark a user's open issues resolved (after a clean action for them); ``kind`` narrows it."""
         ...
 
     def open_issues(self) -> list[UserIssue]: ...

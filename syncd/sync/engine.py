@@ -1,0 +1,409 @@
+"""Runs a plan against the two sides and the state store (DESIGN §5.1 steps 4-5, §5.9).
+
+Each action stands alone: a failure that concerns one user (rejected, outcome unknown,
+invalid, refused, transient after the adapter's retries) is recorded against that user,
+logged in plain words and retried next run, while the others go on; a failure of a whole
+side (unreachable, credentials, not an API) stops the run after recording it. Each success
+is committed to the store at once with the new base, so a crash loses nothing that
+happened and a write never comes back as a change.
+
+No IO of its own: logging, the clock, the stop request (SIGTERM) and the test-only crash
+hook are passed in. ``run_sync`` is one whole run: list, plan, guard, execute, record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from syncd.errors import (
+    GuardTripped,
+    InvalidRecord,
+    OutcomeUnknown,
+    RefusedWrite,
+    RemoteRejected,
+    SideError,
+    StateError,
+    SyncdError,
+    Transient,
+)
+from syncd.model import Link, Record, Side, digest
+from syncd.ports import SideAdapter, StateStore
+from syncd.sync.actions import (
+    Action,
+    Conflict,
+    Create,
+    Deactivate,
+    Duplicate,
+    ForgetPending,
+    LinkPair,
+    Problem,
+    Reactivate,
+    Rebase,
+    Update,
+)
+from syncd.sync.plan import Plan, plan
+from syncd.sync.policy import Policy
+
+Log = Callable[[str, str], None]
+"""``log(level, message)``: level is "DEBUG", "INFO", "WARNING" or "ERROR"."""
+
+#: Failures that concern one user only: recorded, and the run goes on (DESIGN §5.1 step 4).
+PER_USER_ERRORS: tuple[type[SyncdError], ...] = (RemoteRejected, OutcomeUnknown, InvalidRecord, RefusedWrite, Transient)
+
+
+class SimulatedCrash(Exception):
+    """Raised after the test-only crash hook returned (``stop_after_actions``); never caught by syncd."""
+
+
+class UserError(NamedTuple):
+    """One user's failure in a run."""
+
+    key: str
+    side: str
+    message: str
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class RunReport:
+    """What a run did: counts by action kind, failures, conflicts, duration and outcome.
+
+    ``outcome``: "ok", "errors" (some users failed or could not be synchronised: exit 1),
+    "stopped" (a stop was requested: the rest waits for the next run), "guard", "failed" (a
+    side failed: exit 3) or "dry-run".
+    """
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str = "running"
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[UserError] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    planned: int = 0
+    done: int = 0
+    dry_run: bool = False
+    message: str = ""
+
+    @property
+    def duration_seconds(self) -> float:
+        end = self.finished_at or self.started_at
+        return (end - self.started_at).total_seconds()
+
+    @property
+    def failed_users(self) -> int:
+        return len(self.errors) + len(self.problems)
+
+    def writes(self) -> int:
+        """Successful writes to either side."""
+        return sum(n for kind, n in self.counts.items() if kind in _WRITE_KINDS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "outcome": self.outcome,
+            "dry_run": self.dry_run,
+            "counts": dict(self.counts),
+            "errors": [e._asdict() for e in self.errors],
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "problems": [p.to_json() for p in self.problems],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "actions_planned": self.planned,
+            "actions_done": self.done,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "message": self.message,
+        }
+
+
+_WRITE_KINDS = frozenset({"create", "update", "deactivate", "reactivate"})
+
+
+def execute(
+    plan: Plan,
+    *,
+    whmcs: SideAdapter,
+    wp: SideAdapter,
+    store: StateStore,
+    run_id: int,
+    log: Log,
+    now: Callable[[], datetime],
+    should_stop: Callable[[], bool] = _never,
+    crash: Callable[[], None] | None = None,
+    stop_after_actions: int | None = None,
+    crash_before_commit: bool = False,
+    dry_run: bool = False,
+) -> RunReport:
+    """Execute ``plan`` action by action and record the run (``store.finish_run``).
+
+    Raises ``GuardTripped`` before any write when the plan is blocked by the safety guard;
+    re-raises a whole-side ``SideError`` or a ``StateError`` after recording the run.
+    ``should_stop`` is checked between actions (the one in flight finishes and is
+    committed). ``stop_after_actions=k`` (tests only) calls ``crash`` after the k-th action
+    — with ``crash_before_commit``, after its remote write but before its commit — and
+    raises ``SimulatedCrash`` if ``crash`` returns. ``dry_run`` touches neither side nor
+    the store.
+    """
+    runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
+    return runner.run(should_stop, crash, stop_after_actions, crash_before_commit)
+
+
+class _Execution:
+    def __init__(
+        self, plan: Plan, adapters: Mapping[Side, SideAdapter], store: StateStore, run_id: int, log: Log,
+        now: Callable[[], datetime], dry_run: bool,
+    ):
+        self.plan = plan
+        self.adapters = adapters
+        self.store = store
+        self.run_id = run_id
+        self.log = log
+        self.now = now
+        self.dry_run = dry_run
+        self.report = RunReport(run_id=run_id, started_at=now(), planned=len(plan.actions), dry_run=dry_run,
+                                conflicts=list(plan.conflicts), problems=list(plan.problems),
+                                duplicates=list(plan.duplicates))
+        self.links: dict[int, Link | None] = {}
+        self.latest: dict[int, dict[Side, Record]] = {}
+        self.failed: set[int] = set()
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def _say(self, level: str, message: str) -> None:
+        self.log(level, f"run {self.run_id}: {message}")
+
+    def _finish(self, outcome: str, message: str = "") -> RunReport:
+        report = self.report
+        report.outcome = outcome
+        report.message = message
+        report.finished_at = self.now()
+        if not self.dry_run:
+            self.store.finish_run(
+                self.run_id, outcome=outcome, counts=dict(report.counts), errors=report.failed_users,
+                conflicts=len(report.conflicts) + len(report.duplicates), message=message,
+            )
+        return report
+
+    def _finish_quietly(self, outcome: str, message: str) -> None:
+        try:
+            self._finish(outcome, message)
+        except StateError as exc:  # the store is what failed: say so, and let the first error surface
+            self._say("ERROR", f"could not record the run as {outcome}: {exc}")
+
+    def run(
+        self, should_stop: Callable[[], bool], crash: Callable[[], None] | None, stop_after: int | None,
+        crash_before_commit: bool,
+    ) -> RunReport:
+        plan = self.plan
+        if plan.blocked:
+            assert plan.guard is not None
+            self._say("ERROR", plan.guard)
+            self.report.outcome = "guard"
+            if not self.dry_run:
+                self._finish("guard", plan.guard)
+            raise GuardTripped(plan.guard)
+        if plan.guard:
+            self._say("WARNING", f"{plan.guard} (overridden by --force)")
+        for skip in plan.skips:
+            self._say("DEBUG", skip.describe())
+        if self.dry_run:
+            for action in plan.actions:
+                self._say("INFO", f"would {action.describe()}")
+                self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
+            self._report_items()
+            return self._finish("dry-run")
+        self._report_items()
+        stopped = False
+        for action in plan.actions:
+            if should_stop():
+                left = len(plan.actions) - self.report.done
+                self._say("INFO", f"stopping on request; {left} planned actions wait for the next run")
+                stopped = True
+                break
+            if action.user in self.failed:
+                self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
+                self.report.done += 1
+                continue
+            hook = crash_before_commit and stop_after is not None and self.report.done + 1 == stop_after
+            try:
+                self._one(action, (lambda: _crash(crash)) if hook else None)
+            except PER_USER_ERRORS as exc:
+                self._user_failed(action, exc)
+            except SideError as exc:
+                message = f"stopped: {exc}"
+                self._say("ERROR", message)
+                self._finish_quietly("failed", message)
+                raise
+            except StateError as exc:
+                self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
+                self._finish_quietly("failed", str(exc))
+                raise
+            except SimulatedCrash:
+                raise
+            except Exception as exc:  # a bug: record the run as failed rather than leave it "running"
+                self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
+                self._finish_quietly("failed", f"internal error: {exc!r}")
+                raise
+            self.report.done += 1
+            if stop_after is not None and self.report.done >= stop_after:
+                _crash(crash)
+        if not stopped:
+            self._sweep_issues()
+        if stopped:
+            return self._finish("stopped", "stopped on request")
+        return self._finish("errors" if self.report.failed_users else "ok")
+
+    def _report_items(self) -> None:
+        """Conflicts, duplicates and problems: logged, and kept as issues for ``syncd status``."""
+        level = "INFO" if self.dry_run else "WARNING"
+        for conflict in self.plan.conflicts:
+            self._say(level, conflict.describe())
+            if not self.dry_run:
+                self.store.record_issue(self.run_id, key=conflict.key, side=conflict.winner.other.value,
+                                        kind="conflict", message=conflict.describe())
+        for dup in self.plan.duplicates:
+            self._say(level, dup.describe())
+            if not self.dry_run:
+                self.store.record_issue(self.run_id, key=dup.key, side=dup.side.value, kind="conflict",
+                                        message=dup.describe())
+        for problem in self.plan.problems:
+            self._say(level, problem.describe())
+            if not self.dry_run:
+                self.store.record_issue(self.run_id, key=problem.key, side=problem.side.value, kind="error",
+                                        message=problem.describe())
+
+    def _sweep_issues(self) -> None:
+        """After a complete run, resolve the open issues of users this run found nothing wrong with."""
+        current = {e.key for e in self.report.errors}
+        current |= {c.key for c in self.plan.conflicts} | {d.key for d in self.plan.duplicates}
+        current |= {p.key for p in self.plan.problems}
+        stale = {issue.key for issue in self.store.open_issues() if issue.key not in current}
+        for key in sorted(stale):
+            self.store.resolve_issues(key)
+
+    def _user_failed(self, action: Action, exc: SyncdError) -> None:
+        side = exc.side if isinstance(exc, SideError) else (action.side.value if action.side else "")
+        message = f"could not {action.describe()}: {exc}"
+        if isinstance(exc, OutcomeUnknown) and isinstance(action, Create):
+            message += f" (it will be looked up in {action.target.display} before any new attempt)"
+            self.store.mark_pending_create(action.target, action.key)
+        elif isinstance(exc, OutcomeUnknown):
+            message += " (the next run compares both sides again)"
+        else:
+            message += " (retried next run)"
+        self._say("ERROR", message)
+        self.store.record_issue(self.run_id, key=action.key, side=side, kind="error", message=message)
+        self.report.errors.append(UserError(action.key, side, message))
+        self.failed.add(action.user)
+
+    # -- one action ------------------------------------------------------------------------
+
+    def _one(self, action: Action, before_commit: Callable[[], None] | None) -> None:
+        link = self.links.get(action.user, getattr(action, "link", None))
+        result = self._write(action)
+        if before_commit is not None:
+            before_commit()
+        new = action.link_after(link, result)
+        if new is not None:
+            new = self._with_digests(action, new, result)
+            self.store.save_link(new)
+            self.links[action.user] = new
+        if isinstance(action, Create | ForgetPending):
+            if isinstance(action, ForgetPending) or action.pending:
+                self.store.clear_pending_create(action.target, action.key)
+        elif isinstance(action, LinkPair) and action.settles is not None:
+            self.store.clear_pending_create(action.settles, action.key)
+        if action.side is not None:
+            self.store.resolve_issues(action.key, kind="error")
+        self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
+        self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())
+
+    def _write(self, action: Action) -> Record | None:
+        """The remote write of ``action`` (None for actions that only change the store)."""
+        if isinstance(action, Create):
+            return self._create(action)
+        if isinstance(action, Update):
+            return self.adapters[action.side].update(action.record, action.send())
+        if isinstance(action, Deactivate):
+            return self.adapters[action.side].deactivate(action.record)
+        if isinstance(action, Reactivate):
+            return self.adapters[action.side].reactivate(action.record, action.roles)
+        return None
+
+    def _create(self, action: Create) -> Record:
+        adapter = self.adapters[action.target]
+        if action.pending:
+            # An earlier create may have happened: never create twice (DESIGN §5.5).
+            email = action.send.get("email", action.key)
+            found = adapter.find_by_email(email)
+            if len(found) == 1:
+                self._say("INFO", f"found {action.target.account} #{found[0].remote_id} for {action.key}, created by "
+                                  "an earlier attempt whose outcome was unknown; linking it")
+                return found[0]
+            if found:
+                raise RemoteRejected(
+                    f"{len(found)} {action.target.account}s have the email {email}; fix that by hand",
+                    side=action.target.value,
+                )
+        return adapter.create(action.send)
+
+    def _with_digests(self, action: Action, link: Link, result: Record | None) -> Link:
+        """The link with each side's digest of what was last seen or written."""
+        seen = self.latest.setdefault(action.user, {})
+        seen.update({s: r for s, r in action.records().items() if s not in seen})
+        if result is not None:
+            seen[result.side] = result
+        digests = dict(link.digests)
+        for side, record in seen.items():
+            digests[side.value] = digest(record.fields, self.plan.fields)
+        return replace(link, digests=digests)
+
+
+def _crash(crash: Callable[[], None] | None) -> None:
+    if crash is not None:
+        crash()
+    raise SimulatedCrash("stopped hard by the test-only stop_after_actions hook")
+
+
+def run_sync(
+    *,
+    whmcs: SideAdapter,
+    wp: SideAdapter,
+    store: StateStore,
+    policy: Policy,
+    log: Log,
+    now: Callable[[], datetime],
+    should_stop: Callable[[], bool] = _never,
+    crash: Callable[[], None] | None = None,
+    stop_after_actions: int | None = None,
+    crash_before_commit: bool = False,
+    dry_run: bool = False,
+) -> tuple[Plan, RunReport]:
+    """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
+    guard and execute. A listing that fails is recorded and re-raised before planning, so a
+    failed read is never taken for deletions. ``dry_run`` writes nothing, not even the run."""
+    run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
+    try:
+        snapshots = (whmcs.snapshot(), wp.snapshot())
+        links = store.links()
+        pending = store.pending_creates()
+    except SideError as exc:
+        log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
+        if not dry_run:
+            store.finish_run(run_id, outcome="failed", counts={}, errors=0, conflicts=0, message=str(exc))
+        raise
+    the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
+    report = execute(
+        the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, should_stop=should_stop,
+        crash=crash, stop_after_actions=stop_after_actions, crash_before_commit=crash_before_commit, dry_run=dry_run,
+    )
+    return the_plan, report

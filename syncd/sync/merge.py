@@ -1,0 +1,99 @@
+"""The per-field decision of DESIGN §5.3 (linked users) and §5.4 (first contact). Pure.
+
+``merge_field`` is the three-way merge of one field against the base: a side "changed" a
+field when its normalised value differs from the normalised base. ``first_contact_field``
+settles a field with no base (two accounts met for the first time, a user who came back,
+or a common field added since the link was made). Both return a ``FieldOutcome``: the value
+both sides should hold, and which side, if any, must be written to get there.
+
+A WHMCS value that is the configured dummy (``whmcs_dummy``) carries no information: it
+never counts as a change and never wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syncd.model import Direction, Side, normalise
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOutcome:
+    """What to do with one field.
+
+    ``value`` is the raw value both sides should agree on (the new base). ``write`` is the
+    side that must receive ``value``, or None when no side needs a write (then only the base
+    changes). ``winner``/``losing`` are set when both sides held different values and one
+    was overwritten: the side that won and the value that was lost (reported as a conflict).
+    """
+
+    name: str
+    value: str
+    write: Side | None = None
+    winner: Side | None = None
+    losing: str = ""
+
+
+def merge_field(
+    name: str, base: str, whmcs: str, wp: str, *, direction: Direction, priority: Side, whmcs_dummy: bool = False
+) -> FieldOutcome | None:
+    """Three-way merge of one linked field; None when nothing changes, not even the base.
+
+    Direction ``both``: one side changed → copy it to the other; both changed to the same
+    value → only the base moves; both changed differently → ``priority`` wins, the loser's
+    value is reported. One-way: the source is authoritative; any difference overwrites the
+    destination with the source's value, and the source is never written.
+    """
+    nb = normalise(name, base)
+    if whmcs_dummy:
+        # A dummy we put there stands for "WordPress's value": it is not a change.
+        whmcs, nw = base, nb
+    else:
+        nw = normalise(name, whmcs)
+    np = normalise(name, wp)
+    source = direction.source
+    if source is not None:
+        src, nsrc, ndst = (whmcs, nw, np) if source is Side.WHMCS else (wp, np, nw)
+        if ndst == nsrc:
+            return None if nsrc == nb else FieldOutcome(name, src)
+        return FieldOutcome(name, src, write=source.other)
+    changed_w = nw != nb
+    changed_p = np != nb
+    if not changed_w and not changed_p:
+        return None
+    if changed_w and not changed_p:
+        return FieldOutcome(name, whmcs, write=Side.WORDPRESS)
+    if changed_p and not changed_w:
+        return FieldOutcome(name, wp, write=Side.WHMCS)
+    win, lose = (whmcs, wp) if priority is Side.WHMCS else (wp, whmcs)
+    if nw == np:
+        return FieldOutcome(name, win)
+    return FieldOutcome(name, win, write=priority.other, winner=priority, losing=lose)
+
+
+def first_contact_field(
+    name: str, whmcs: str, wp: str, *, direction: Direction, priority: Side, whmcs_dummy: bool = False
+) -> FieldOutcome:
+    """Settle one field of two accounts that have no agreed base yet (DESIGN §5.4).
+
+    Equal values (normalised) need nothing. One-way: the source's value, at first contact
+    too. Direction ``both``: ``priority`` decides, except that an empty value never blanks a
+    filled one (a missing company is not a decision to delete it); a WHMCS dummy is
+    treated as empty and is never copied to WordPress.
+    """
+    if whmcs_dummy:
+        if normalise(name, wp) and direction.allows_write_to(Side.WHMCS):
+            return FieldOutcome(name, wp, write=Side.WHMCS)
+        return FieldOutcome(name, wp)
+    nw = normalise(name, whmcs)
+    np = normalise(name, wp)
+    source = direction.source
+    if nw == np:
+        return FieldOutcome(name, whmcs if (source or priority) is Side.WHMCS else wp)
+    if source is not None:
+        return FieldOutcome(name, whmcs if source is Side.WHMCS else wp, write=source.other)
+    if bool(nw) != bool(np):
+        filled = Side.WHMCS if nw else Side.WORDPRESS
+        return FieldOutcome(name, whmcs if nw else wp, write=filled.other)
+    win, lose = (whmcs, wp) if priority is Side.WHMCS else (wp, whmcs)
+    return FieldOutcome(name, win, write=priority.other, winner=priority, losing=lose)

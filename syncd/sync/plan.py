@@ -1,0 +1,667 @@
+"""The decision table of DESIGN §5: two complete listings, the links and a policy in, a plan out.
+
+Pure and deterministic: it never calls a side or the store, and the same inputs give the
+same plan. The order of work is the order of §5.1: exclude (§5.6), match (links by remote
+id first, then unlinked records by key; duplicate keys are left alone), decide per link
+(three-way merge, deletions, returns) and per unlinked record (first contact, creates),
+then guard (§5.7). Everything is keyed by dicts, so 100,000 users per side plan in about a
+second; a linked user whose values all equal the base costs a few comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from syncd import mapping
+from syncd.model import Link, Record, Side, Snapshot, normalise, normalise_email
+from syncd.sync import merge
+from syncd.sync.actions import (
+    JSON,
+    Action,
+    Conflict,
+    Create,
+    Deactivate,
+    Duplicate,
+    ForgetPending,
+    LinkPair,
+    MarkGone,
+    Problem,
+    Reactivate,
+    Rebase,
+    Relink,
+    Skip,
+    Update,
+)
+from syncd.sync.merge import FieldOutcome
+from syncd.sync.policy import Policy, guard_message
+
+__all__ = [
+    "Action", "Conflict", "Create", "Deactivate", "Duplicate", "ForgetPending", "LinkPair", "MarkGone", "Plan",
+    "Problem", "Reactivate", "Rebase", "Relink", "Skip", "Update", "explain", "plan", "render_explain",
+]
+
+SIDES = (Side.WHMCS, Side.WORDPRESS)
+Pending = Mapping[tuple[Side, str], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run decided: actions to execute, in order, and report-only items.
+
+    ``guard`` is the safety guard's message when it trips (set even when ``policy.force``
+    lets the run through); ``blocked`` says whether the engine must refuse to run it.
+    ``deletions`` counts the users it would deactivate or mark gone; ``links`` the links
+    it started from.
+    """
+
+    actions: tuple[Action, ...]
+    conflicts: tuple[Conflict, ...]
+    problems: tuple[Problem, ...]
+    duplicates: tuple[Duplicate, ...]
+    skips: tuple[Skip, ...]
+    fields: tuple[str, ...]
+    policy: Policy
+    links: int
+    deletions: int
+    guard: str | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return self.guard is not None and not self.policy.force
+
+    def counts(self) -> dict[str, int]:
+        """Actions by kind (create, update, link, relink, rebase, deactivate, reactivate, mark_gone,
+        forget_pending), plus conflicts, problems and duplicates; kinds with none are left out."""
+        out: dict[str, int] = {}
+        for action in self.actions:
+            out[action.kind] = out.get(action.kind, 0) + 1
+        for name, items in (("conflicts", self.conflicts), ("problems", self.problems),
+                            ("duplicates", self.duplicates)):
+            if items:
+                out[name] = len(items)
+        return out
+
+    def writes(self) -> int:
+        """How many actions write to a side (the rest only change the state store)."""
+        return sum(1 for a in self.actions if a.side is not None)
+
+    def describe(self) -> list[str]:
+        """Every action in plain words, then the conflicts, problems and duplicates."""
+        lines = [a.describe() for a in self.actions]
+        lines += [c.describe() for c in self.conflicts]
+        lines += [p.describe() for p in self.problems]
+        lines += [d.describe() for d in self.duplicates]
+        if self.guard:
+            lines.append(self.guard + (" (overridden by --force)" if self.policy.force else ""))
+        return lines
+
+    def to_json(self) -> JSON:
+        """The plan as one JSON-able object: per user, its actions with per-field before → after."""
+        users: dict[int, JSON] = {}
+        for action in self.actions:
+            entry = users.setdefault(action.user, {"key": action.key, "actions": []})
+            entry["actions"].append(action.to_json())
+        return {
+            "dry_run": True,
+            "direction": self.policy.direction.value,
+            "priority": self.policy.priority.value,
+            "on_delete": self.policy.on_delete,
+            "full": self.policy.full,
+            "force": self.policy.force,
+            "fields": list(self.fields),
+            "links": self.links,
+            "deletions": self.deletions,
+            "guard": self.guard,
+            "blocked": self.blocked,
+            "counts": self.counts(),
+            "users": list(users.values()),
+            "conflicts": [c.to_json() for c in self.conflicts],
+            "problems": [p.to_json() for p in self.problems],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "skips": [s.to_json() for s in self.skips],
+        }
+
+
+def plan(
+    whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy, pending: Pending | None = None
+) -> Plan:
+    """Decide what a run does (DESIGN §5). ``pending`` holds the (side, key) of creates whose
+    outcome is unknown (``StateStore.pending_creates()``). Never raises for bad data: it is
+    reported as problems, duplicates and skips. The guard's verdict is ``Plan.guard``."""
+    return _Planner(whmcs, wp, links, policy, pending or {}).run()
+
+
+def _active(record: Record) -> bool:
+    if record.side is Side.WORDPRESS:
+        return bool(record.roles) and record.active
+    return record.active and not record.closed
+
+
+class _Planner:
+    def __init__(self, whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy, pending: Pending):
+        self.snap = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
+        self.links = sorted(links, key=lambda link: (link.whmcs_id, link.wp_id))
+        self.policy = policy
+        self.pending = pending
+        self.fields = tuple(f for f in policy.fields if f == "email" or (f in whmcs.fields and f in wp.fields))
+        self.dummy = {k: v for k, v in policy.dummy_values.items() if k in self.fields}
+        self.actions: list[Action] = []
+        self.conflicts: list[Conflict] = []
+        self.problems: list[Problem] = []
+        self.duplicates: list[Duplicate] = []
+        self.skips: list[Skip] = []
+        self.deletions = 0
+        self.users = 0
+        self.settled: set[tuple[Side, str]] = set()
+        self.by_id: dict[Side, dict[int, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        self.blocked: dict[Side, set[int]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
+        self.keys: dict[Side, dict[str, list[Record]]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        self.dup: dict[Side, set[str]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
+        self.pool: dict[Side, dict[str, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+
+    # -- 1. exclude and index ---------------------------------------------------------------
+
+    def _protected_keys(self) -> dict[str, str]:
+        """Keys that belong to an admin on either side, with the reason (DESIGN §5.6)."""
+        reasons: dict[str, str] = {}
+        for key in self.snap[Side.WORDPRESS].admin_emails:
+            reasons[key] = "the email belongs to a protected WordPress account (an administrator or excluded role)"
+        excluded = self.policy.exclude_roles
+        for record in self.snap[Side.WORDPRESS].records:
+            if record.roles and not excluded.isdisjoint(record.roles):
+                reasons[record.key] = "the email belongs to a WordPress user with an excluded role"
+        for key in self.snap[Side.WHMCS].admin_emails:
+            reasons[key] = "the email belongs to a WHMCS admin"
+        return reasons
+
+    def _index(self) -> None:
+        protected = self._protected_keys()
+        excluded = self.policy.exclude_roles
+        for side in SIDES:
+            by_id = self.by_id[side]
+            keys = self.keys[side]
+            blocked = self.blocked[side]
+            for record in self.snap[side].records:
+                if record.remote_id in by_id:
+                    self.problems.append(Problem(record.key, side, "id", f"{side.display} listed #{record.remote_id} "
+                                                 "twice; the second entry is ignored"))
+                    continue
+                by_id[record.remote_id] = record
+                key = record.key
+                if side is Side.WORDPRESS and record.roles and not excluded.isdisjoint(record.roles):
+                    roles = ", ".join(sorted(excluded.intersection(record.roles)))
+                    self.skips.append(Skip(key, f"{record.label()} has the excluded role {roles}; never synchronised"))
+                    blocked.add(record.remote_id)
+                elif key in protected:
+                    self.skips.append(Skip(key, f"{side.account} #{record.remote_id}: {protected[key]}; "
+                                                "never synchronised"))
+                    blocked.add(record.remote_id)
+                elif not mapping.is_valid_email(record.email):
+                    self.problems.append(Problem(record.label(), side, "email",
+                                                 f"{record.email.strip()!r} is not a valid email address; "
+                                                 f"{side.account} #{record.remote_id} is not synchronised"))
+                    blocked.add(record.remote_id)
+                else:
+                    keys.setdefault(key, []).append(record)
+            for key, records in keys.items():
+                if len(records) > 1:
+                    self.dup[side].add(key)
+                    self.duplicates.append(Duplicate(key, side, tuple(sorted(r.remote_id for r in records))))
+
+    def _fill_pools(self) -> None:
+        claimed = {
+            Side.WHMCS: {link.whmcs_id for link in self.links},
+            Side.WORDPRESS: {link.wp_id for link in self.links},
+        }
+        for side in SIDES:
+            pool = self.pool[side]
+            dup = self.dup[side]
+            mine = claimed[side]
+            for key, records in self.keys[side].items():
+                if key not in dup and records[0].remote_id not in mine:
+                    pool[key] = records[0]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _user(self) -> int:
+        self.users += 1
+        return self.users
+
+    def _is_dummy(self, name: str, value: str) -> bool:
+        return name in self.dummy and mapping.is_dummy(name, value, self.dummy)
+
+    def _validated(self, key: str, side: Side, values: dict[str, str]) -> dict[str, str]:
+        """``values`` without the fields ``side`` would refuse; each refusal reported as a problem."""
+        for name, message in mapping.problems(side, values):
+            self.problems.append(Problem(key, side, name, f"{message}; not written to {side.display}"))
+            values.pop(name, None)
+        return values
+
+    def _settle(
+        self, key: str, whmcs: Record, wp: Record, outcomes: Sequence[FieldOutcome], dummy_now: set[str],
+        *, first_contact: bool,
+    ) -> tuple[dict[str, str], dict[Side, dict[str, tuple[str, str]]], dict[Side, dict[str, str]], set[str], set[str]]:
+        """Turn field outcomes into: base values to record now, writes per side (field → (before,
+        after)), the base each write sets on success, and the dummy fields each WHMCS write adds
+        and drops. ``dummy_now``: fields whose WHMCS value is an effective dummy."""
+        records = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
+        base_now: dict[str, str] = {}
+        writes: dict[Side, dict[str, tuple[str, str]]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        base_on: dict[Side, dict[str, str]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        dummy_add: set[str] = set()
+        dummy_drop: set[str] = set()
+        for outcome in outcomes:
+            name = outcome.name
+            target = outcome.write
+            if target is None:
+                base_now[name] = outcome.value
+                continue
+            before = records[target].fields.get(name, "")
+            sent = outcome.value
+            filled = False
+            if target is Side.WHMCS and name in self.dummy and not sent.strip():
+                sent, filled = self.dummy[name], True
+            if normalise(name, before) == normalise(name, sent):
+                # The side already holds it (e.g. the dummy is there already): only the base moves.
+                base_now[name] = outcome.value
+                continue
+            if not self._validated(key, target, {name: sent}):
+                continue
+            if first_contact:
+                # A new link records the target's current value as the base until the write
+                # succeeds: a failed write is then decided the same way next run, instead of
+                # the target's old value being taken for an edit made there.
+                base_now[name] = before
+            writes[target][name] = (before, sent)
+            base_on[target][name] = outcome.value
+            if target is Side.WHMCS:
+                (dummy_add if filled else dummy_drop).add(name)
+            if outcome.winner is not None:
+                self.conflicts.append(Conflict(key, name, outcome.winner, outcome.value, outcome.losing,
+                                               first_contact=first_contact))
+        return base_now, writes, base_on, dummy_add, dummy_drop
+
+    def _updates(
+        self, user: int, key: str, whmcs: Record, wp: Record, link: Link,
+        writes: dict[Side, dict[str, tuple[str, str]]], base_on: dict[Side, dict[str, str]],
+        dummy_add: set[str], dummy_drop: set[str],
+    ) -> None:
+        for side in SIDES:
+            if not writes[side]:
+                continue
+            record, other = (whmcs, wp) if side is Side.WHMCS else (wp, whmcs)
+            self.actions.append(Update(
+                user=user, key=key, record=record, other=other, changes=writes[side], base=base_on[side], link=link,
+                dummy_add=frozenset(dummy_add) if side is Side.WHMCS else frozenset(),
+                dummy_drop=frozenset(dummy_drop) if side is Side.WHMCS else frozenset(),
+            ))
+
+    def _first_contact(
+        self, key: str, whmcs: Record, wp: Record
+    ) -> tuple[dict[str, str], frozenset[str], dict[Side, dict[str, tuple[str, str]]], dict[Side, dict[str, str]],
+               set[str], set[str]]:
+        """Settle two accounts meeting with no base: the base and dummy fields to link with, and the writes."""
+        policy = self.policy
+        outcomes = []
+        dummy_now: set[str] = set()
+        for name in self.fields:
+            wv = whmcs.fields.get(name, "")
+            is_dummy = self._is_dummy(name, wv)
+            if is_dummy:
+                dummy_now.add(name)
+            outcomes.append(merge.first_contact_field(
+                name, wv, wp.fields.get(name, ""), direction=policy.direction, priority=policy.priority,
+                whmcs_dummy=is_dummy,
+            ))
+        base, writes, base_on, add, drop = self._settle(key, whmcs, wp, outcomes, dummy_now, first_contact=True)
+        return base, frozenset(dummy_now), writes, base_on, add, drop
+
+    # -- 2. linked users -------------------------------------------------------------------
+
+    def _link(self, link: Link) -> None:
+        whmcs = self.by_id[Side.WHMCS].get(link.whmcs_id)
+        wp = self.by_id[Side.WORDPRESS].get(link.wp_id)
+        for record in (whmcs, wp):
+            if record is not None and (record.remote_id in self.blocked[record.side]
+                                       or record.key in self.dup[record.side]):
+                # Protected, invalid or duplicated: already reported; the link is left as it is.
+                return
+        w_live = whmcs is not None and not whmcs.closed
+        if w_live and wp is not None and not link.gone:
+            assert whmcs is not None
+            self._linked(link, whmcs, wp)
+            return
+        current: dict[Side, Record | None] = {Side.WHMCS: whmcs if w_live else None, Side.WORDPRESS: wp}
+        back: set[Side] = set()
+        for side in SIDES:
+            if current[side] is None:
+                found = self._returning(side, link, current[side.other])
+                if found is not None:
+                    current[side] = found
+                    back.add(side)
+            elif side in link.gone:
+                back.add(side)  # the same account is back (a Closed WHMCS client made active again)
+        cw, cp = current[Side.WHMCS], current[Side.WORDPRESS]
+        if cw is not None and cp is not None:
+            self._relink(link, cw, cp, frozenset(back))
+        else:
+            self._gone(link, current, frozenset(back & link.gone))
+
+    def _returning(self, side: Side, link: Link, survivor: Record | None) -> Record | None:
+        """An unlinked account on ``side`` with the user's key: the user came back (DESIGN §5.7)."""
+        pool = self.pool[side]
+        for key in (survivor.key if survivor is not None else None, link.key):
+            if key:
+                record = pool.get(key)
+                if record is not None and not record.closed:
+                    del pool[key]
+                    return record
+        return None
+
+    def _linked(self, link: Link, whmcs: Record, wp: Record) -> None:
+        base = link.base
+        wf, pf = whmcs.fields, wp.fields
+        if not link.deactivated:
+            for name in self.fields:
+                value = base.get(name)
+                if value is None or wf.get(name, "") != value or pf.get(name, "") != value:
+                    break
+            else:
+                return  # the common case: nothing changed on either side since the last sync
+        policy = self.policy
+        outcomes: list[FieldOutcome] = []
+        dummy_now: set[str] = set()
+        stale_dummy: set[str] = set()
+        for name in self.fields:
+            wv = wf.get(name, "")
+            pv = pf.get(name, "")
+            value = base.get(name)
+            if value is None:  # a common field added since the link was made
+                is_dummy = self._is_dummy(name, wv)
+                outcome: FieldOutcome | None = merge.first_contact_field(
+                    name, wv, pv, direction=policy.direction, priority=policy.priority, whmcs_dummy=is_dummy)
+            else:
+                is_dummy = name in link.dummy_fields and self._is_dummy(name, wv)
+                outcome = merge.merge_field(name, value, wv, pv, direction=policy.direction, priority=policy.priority,
+                                            whmcs_dummy=is_dummy)
+            if is_dummy:
+                dummy_now.add(name)
+            elif name in link.dummy_fields:
+                stale_dummy.add(name)
+            if outcome is not None:
+                outcomes.append(outcome)
+        # The user's key for logs and issues: the email both sides will agree on.
+        email = next((o.value for o in outcomes if o.name == "email"), base.get("email", whmcs.email))
+        key = normalise_email(email)
+        base_now, writes, base_on, dummy_add, dummy_drop = self._settle(
+            key, whmcs, wp, outcomes, dummy_now, first_contact=False)
+        rebase = {k: v for k, v in base_now.items() if base.get(k) != v}
+        stale_dummy -= dummy_add | dummy_drop
+        user = self._user()
+        current = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
+        reactivate, deactivated_drop = self._reactivations(user, key, link, current)
+        if rebase or stale_dummy or deactivated_drop:
+            self.actions.append(Rebase(user=user, key=key, link=link, base=rebase, dummy_drop=frozenset(stale_dummy),
+                                       deactivated_drop=deactivated_drop))
+        self.actions.extend(reactivate)
+        self._updates(user, key, whmcs, wp, link, writes, base_on, dummy_add, dummy_drop)
+
+    def _reactivations(
+        self, user: int, key: str, link: Link, current: Mapping[Side, Record]
+    ) -> tuple[list[Reactivate], frozenset[Side]]:
+        """Survivors syncd deactivated whose partner is back: re-activate them, or just forget the
+        flag if someone already did. A side the direction may not write to waits for a run that may."""
+        actions: list[Reactivate] = []
+        drop: set[Side] = set()
+        for side in sorted(link.deactivated):
+            record = current[side]
+            if _active(record):
+                drop.add(side)
+            elif self.policy.may_write(side):
+                roles: tuple[str, ...] = ()
+                if side is Side.WORDPRESS:
+                    roles = tuple(link.saved_roles) or (self.policy.new_user_role,)
+                actions.append(Reactivate(user=user, key=key, record=record, link=link, roles=roles))
+            else:
+                self.skips.append(Skip(key, f"re-activating {record.side.account} #{record.remote_id} waits "
+                                            f"for a run that may write to {side.display}"))
+        return actions, frozenset(drop)
+
+    def _relink(self, link: Link, whmcs: Record, wp: Record, back: frozenset[Side]) -> None:
+        key = whmcs.key
+        user = self._user()
+        base, dummy, writes, base_on, add, drop = self._first_contact(key, whmcs, wp)
+        current = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
+        reactivate, deactivated_drop = self._reactivations(user, key, link, current)
+        relink = Relink(user=user, key=key, link=link, whmcs=whmcs, wp=wp, back=back, base=base, dummy_fields=dummy,
+                        deactivated_drop=deactivated_drop)
+        self.actions.append(relink)
+        after = relink.link_after(link, None)
+        self.actions.extend(reactivate)
+        self._updates(user, key, whmcs, wp, after, writes, base_on, add, drop)
+
+    def _gone(self, link: Link, current: Mapping[Side, Record | None], back: frozenset[Side]) -> None:
+        """Deletions (DESIGN §5.7): the user is missing, or Closed, on one side or both."""
+        missing = frozenset(s for s in SIDES if current[s] is None)
+        survivor = next((r for r in current.values() if r is not None), None)
+        key = survivor.key if survivor is not None else link.key
+        new = missing - link.gone
+        if not new:
+            if back:
+                self.actions.append(Rebase(user=self._user(), key=key, link=link, gone_drop=back))
+            else:
+                self.skips.append(Skip(key, f"gone from {' and '.join(s.display for s in sorted(missing))} already"))
+            return
+        source = self.policy.source
+        acted = new if source is None else new & {source}
+        if not acted:
+            self.skips.append(Skip(key, f"gone from {' and '.join(s.display for s in sorted(new))}, but a "
+                                        f"{self.policy.direction.value} run acts only on deletions in {source}"))
+            return
+        self.deletions += 1
+        user = self._user()
+        if (self.policy.on_delete == "deactivate" and survivor is not None and _active(survivor)
+                and self.policy.may_write(survivor.side)):
+            self.actions.append(Deactivate(user=user, key=key, record=survivor, link=link, gone=acted, gone_drop=back))
+        else:
+            self.actions.append(MarkGone(user=user, key=key, link=link, sides=acted, survivor=survivor,
+                                         gone_drop=back))
+
+    # -- 3. unlinked users -----------------------------------------------------------------
+
+    def _unlinked(self) -> None:
+        wp_pool = self.pool[Side.WORDPRESS]
+        for key, whmcs in self.pool[Side.WHMCS].items():
+            wp = wp_pool.pop(key, None)
+            if wp is not None:
+                self._link_pair(key, whmcs, wp)
+            else:
+                self._maybe_create(key, whmcs)
+        for key, wp in wp_pool.items():
+            self._maybe_create(key, wp)
+
+    def _link_pair(self, key: str, whmcs: Record, wp: Record) -> None:
+        user = self._user()
+        settles = next((s for s in SIDES if (s, key) in self.pending), None)
+        if settles is not None:
+            self.settled.add((settles, key))
+        if whmcs.closed:
+            # A Closed client is linked (DESIGN §5.8) but counts as gone: nothing is copied.
+            base = {n: wp.fields.get(n, "") for n in self.fields}
+            self.actions.append(LinkPair(user=user, key=key, whmcs=whmcs, wp=wp, base=base,
+                                         gone=frozenset({Side.WHMCS}), settles=settles))
+            return
+        base, dummy, writes, base_on, add, drop = self._first_contact(key, whmcs, wp)
+        pair = LinkPair(user=user, key=key, whmcs=whmcs, wp=wp, base=base, dummy_fields=dummy, settles=settles)
+        self.actions.append(pair)
+        self._updates(user, key, whmcs, wp, pair.link_after(None, None), writes, base_on, add, drop)
+
+    def _maybe_create(self, key: str, record: Record) -> None:
+        side = record.side
+        target = side.other
+        if not self.policy.may_write(target):
+            self.skips.append(Skip(key, f"only on {side.display}; a {self.policy.direction.value} run creates no "
+                                        f"{target.account}s"))
+            return
+        if side is Side.WHMCS and not _active(record):
+            self.skips.append(Skip(key, f"WHMCS client #{record.remote_id} is {record.status or 'not Active'}; "
+                                        "only Active clients are created in WordPress"))
+            return
+        if side is Side.WORDPRESS and not record.roles:
+            self.skips.append(Skip(key, f"WordPress user #{record.remote_id} has no role; such users are not "
+                                        "created in WHMCS"))
+            return
+        if key in self.dup[target]:
+            self.skips.append(Skip(key, f"several {target.account}s have this email; nothing is created"))
+            return
+        taken = self.keys[target].get(key)
+        if taken:
+            ids = ", ".join(f"#{r.remote_id}" for r in taken)
+            self.problems.append(Problem(key, target, "email", f"is already used by {target.account} {ids}, which is "
+                                         f"linked to another account; {side.account} #{record.remote_id} is not "
+                                         "created there"))
+            return
+        send = {name: record.fields.get(name, "") for name in self.fields}
+        base = dict(send)
+        dummy: frozenset[str] = frozenset()
+        if target is Side.WHMCS:
+            send, dummy = mapping.fill_dummies(send, self.dummy)
+        if len(self._validated(key, target, send)) != len(base):
+            return  # a refused field: the account would be incomplete, so it is not created
+        pending = (target, key) in self.pending
+        if pending:
+            self.settled.add((target, key))
+        self.actions.append(Create(user=self._user(), key=key, target=target, source=record, send=send, base=base,
+                                   dummy_fields=dummy, pending=pending))
+
+    def _forget_pending(self) -> None:
+        for side, key in sorted(self.pending, key=lambda sk: (sk[0].value, sk[1])):
+            if (side, key) not in self.settled:
+                self.actions.append(ForgetPending(user=self._user(), key=key, target=side))
+
+    # -- 4. guard --------------------------------------------------------------------------
+
+    def run(self) -> Plan:
+        self._index()
+        self._fill_pools()
+        for link in self.links:
+            self._link(link)
+        self._unlinked()
+        self._forget_pending()
+        live = {s: sum(1 for link in self.links if s not in link.gone) for s in SIDES}
+        empty = [s for s in SIDES if not self.snap[s].records]
+        guard = guard_message(deletions=self.deletions, links=len(self.links), live_links=live, empty_sides=empty,
+                              policy=self.policy)
+        return Plan(
+            actions=tuple(self.actions), conflicts=tuple(self.conflicts), problems=tuple(self.problems),
+            duplicates=tuple(self.duplicates), skips=tuple(self.skips), fields=self.fields, policy=self.policy,
+            links=len(self.links), deletions=self.deletions, guard=guard,
+        )
+
+
+# --- explain ------------------------------------------------------------------------------
+
+
+def _record_json(record: Record) -> JSON:
+    return {
+        "side": record.side.value, "remote_id": record.remote_id, "fields": dict(record.fields),
+        "status": record.status, "active": _active(record), "closed": record.closed, "roles": list(record.roles),
+        "username": record.username, "owner_user_id": record.owner_user_id,
+    }
+
+
+def _link_json(link: Link) -> JSON:
+    return {
+        "whmcs_id": link.whmcs_id, "wp_id": link.wp_id, "base": dict(link.base),
+        "owner_user_id": link.owner_user_id, "gone": sorted(s.value for s in link.gone),
+        "deactivated": sorted(s.value for s in link.deactivated), "saved_roles": list(link.saved_roles),
+        "dummy_fields": sorted(link.dummy_fields),
+    }
+
+
+def explain(
+    key: str, whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy, pending: Pending | None = None
+) -> JSON:
+    """Both sides' records for one user (matched by key), its links, and what a run would do and why.
+
+    Read-only and pure: it plans the whole run (the guard depends on everyone) and keeps
+    what concerns this user. ``found`` is False when the email is on neither side nor in a link.
+    """
+    wanted = normalise_email(key)
+    records = {snap.side: [r for r in snap.records if r.key == wanted] for snap in (whmcs, wp)}
+    ids = {(s, r.remote_id) for s, rs in records.items() for r in rs}
+    mine = [
+        link for link in links
+        if link.key == wanted or (Side.WHMCS, link.whmcs_id) in ids or (Side.WORDPRESS, link.wp_id) in ids
+    ]
+    for link in mine:
+        ids |= {(Side.WHMCS, link.whmcs_id), (Side.WORDPRESS, link.wp_id)}
+    result = plan(whmcs, wp, links, policy, pending)
+    users = {a.user for a in result.actions if a.key == wanted or a.remote_ids() & ids}
+    actions = [a for a in result.actions if a.user in users]
+    keys = {wanted} | {a.key for a in actions}
+    labels = keys | {r.label() for rs in records.values() for r in rs}
+    out: JSON = {
+        "key": wanted,
+        "found": bool(ids),
+        "whmcs": [_record_json(r) for r in records[Side.WHMCS]],
+        "wordpress": [_record_json(r) for r in records[Side.WORDPRESS]],
+        "links": [_link_json(link) for link in mine],
+        "actions": [a.to_json() for a in actions],
+        "conflicts": [c.to_json() for c in result.conflicts if c.key in keys],
+        "problems": [p.to_json() for p in result.problems if p.key in labels],
+        "duplicates": [d.to_json() for d in result.duplicates if d.key in keys],
+        "skips": [s.to_json() for s in result.skips if s.key in keys],
+        "guard": result.guard,
+    }
+    out["verdict"] = _verdict(out)
+    return out
+
+
+def _verdict(info: Mapping[str, Any]) -> str:
+    if not info["found"]:
+        return f"{info['key']} is on neither side and in no link."
+    lines: list[str] = []
+    for item in info["actions"]:
+        lines.append(f"a run would {item['description']}")
+    for item in info["conflicts"]:
+        lines.append(f"conflict on {item['field']}: {item['winner']} wins with {item['winning']!r} over "
+                     f"{item['losing']!r}")
+    for item in info["problems"]:
+        lines.append(f"problem on {item['side']}: {item['field']} {item['message']}")
+    for item in info["duplicates"]:
+        lines.append(f"duplicate: several {item['side']} accounts share this email ({item['remote_ids']}); left alone")
+    for item in info["skips"]:
+        lines.append(f"left alone: {item['reason']}")
+    if not lines:
+        lines.append("in sync: a run would do nothing for this user.")
+    if info["guard"]:
+        lines.append(f"note: the run as a whole would stop: {info['guard']}")
+    return "\n".join(lines)
+
+
+def render_explain(info: Mapping[str, Any]) -> str:
+    """``explain()``'s answer as text for a terminal."""
+    out = [f"user {info['key']}"]
+    for side in ("whmcs", "wordpress"):
+        if not info[side]:
+            out.append(f"  {side}: no account with this email")
+        for record in info[side]:
+            fields = ", ".join(f"{k}={v!r}" for k, v in record["fields"].items())
+            state = "active" if record["active"] else ("closed" if record["closed"] else "inactive")
+            roles = f", roles {','.join(record['roles']) or '(none)'}" if side == "wordpress" else ""
+            out.append(f"  {side} #{record['remote_id']} ({state}{roles}): {fields}")
+    for link in info["links"]:
+        extra = []
+        if link["gone"]:
+            extra.append(f"gone from {', '.join(link['gone'])}")
+        if link["deactivated"]:
+            extra.append(f"deactivated by syncd on {', '.join(link['deactivated'])}")
+        if link["dummy_fields"]:
+            extra.append(f"dummy {', '.join(link['dummy_fields'])}")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        out.append(f"  link: WHMCS client #{link['whmcs_id']} ⇄ WordPress user #{link['wp_id']}{tail}")
+    out.append(info["verdict"])
+    return "\n".join(out)
