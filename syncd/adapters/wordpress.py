@@ -10,6 +10,7 @@ reference/wordpress.md.
 
 from __future__ import annotations
 
+import html
 import math
 import secrets
 import string
@@ -78,6 +79,13 @@ class Account:
 
 def _text(value: object) -> str:
     return "" if value is None or isinstance(value, list | dict) else str(value)
+
+
+def _name(value: object) -> str:
+    """A name as the person wrote it: WordPress stores names through kses, which turns ``&`` into
+    ``&amp;`` (measured on 6.1: "AT&T" reads back as "AT&amp;T"); undo that so a written name
+    reads back equal and never looks like a change."""
+    return html.unescape(_text(value))
 
 
 def _capabilities(data: Mapping[str, Any]) -> frozenset[str]:
@@ -247,8 +255,8 @@ class WordPressAdapter:
         user = _user(data, what)
         fields = {
             "email": _text(user.get("email")),
-            "first_name": _text(user.get("first_name")),
-            "last_name": _text(user.get("last_name")),
+            "first_name": _name(user.get("first_name")),
+            "last_name": _name(user.get("last_name")),
         }
         if self.supports_company:
             fields["company"] = _text(_meta(user).get(self.company_key))
@@ -520,14 +528,14 @@ class WordPressAdapter:
         if "first_name" in body or "last_name" in body:
             # WordPress leaves the display name alone when names change; follow it when it was
             # the default one (names, login or email's local part), keep it when the person chose it.
-            old_first, old_last = _text(current.get("first_name")), _text(current.get("last_name"))
+            old_first, old_last = _name(current.get("first_name")), _name(current.get("last_name"))
             defaults = {
                 " ".join(p for p in (old_first.strip(), old_last.strip()) if p),
                 _text(current.get("username")),
                 _text(current.get("email")).split("@", 1)[0],
                 "",
             }
-            if _text(current.get("name")) in defaults:
+            if _name(current.get("name")) in defaults:
                 first = body.get("first_name", old_first).strip()
                 last = body.get("last_name", old_last).strip()
                 shown = " ".join(p for p in (first, last) if p)

@@ -415,6 +415,11 @@ def _same_site(location: str, root: str) -> bool:
     return (not a.scheme or a.scheme == b.scheme) and (not a.netloc or a.netloc == b.netloc)
 
 
+def rest_disabled_code(code: str) -> bool:
+    """True for an index error that blocks everyone (``rest_disabled``), not only anonymous requests."""
+    return "disabled" in code or code in ("rest_forbidden", "rest_api_blocked")
+
+
 def probe_error(probe: SiteProbe) -> SyncdError:
     """The error a failed discovery stands for, with what to look at."""
     root = probe.root
@@ -422,7 +427,7 @@ def probe_error(probe: SiteProbe) -> SyncdError:
         return Unreachable(f"cannot reach WordPress at {root}: {probe.error}", side=SIDE)
     if probe.blocked_code:
         text = f"{probe.blocked_status} {probe.blocked_code}: {probe.blocked_message}"
-        if probe.blocked_status == 401:
+        if probe.blocked_status == 401 and not rest_disabled_code(probe.blocked_code):
             return BadCredentials(
                 f"the REST API of {root} refuses anonymous requests and ours ran as anonymous ({text}): "
                 "the application password was not accepted",
