@@ -140,19 +140,21 @@ class SqlStateStore:
 
     @staticmethod
     def exists(url: str) -> bool:
-        """True if a syncd state store exists at ``url`` (never creates anything)."""
+        """True if a syncd state store exists at ``url``; creates, migrates and writes nothing.
+
+        A missing file or an empty database is False; an unreachable or broken one is a StateError.
+        """
         parsed = state_url.parse(url)
         path = state_url.sqlite_path(parsed)
         if parsed.get_backend_name() == state_url.SQLITE and (path is None or not path.is_file()):
             return False
+        engine = _engine(parsed, path, read_only=True, busy_timeout=5.0, pragmas={})
+        probe = SqlStateStore(engine, parsed, read_only=True, busy_timeout=5.0, clock=_utcnow)
         try:
-            store = SqlStateStore.open(url, read_only=True)
-        except StateError:
-            if path is not None:
-                return False
-            raise
-        store.close()
-        return True
+            with probe._errors("reading the schema version"), engine.connect() as conn:
+                return migrate.current(conn) is not None
+        finally:
+            engine.dispose()
 
     def _prepare(self, *, create: bool, read_only: bool) -> None:
         with self._errors("reading the schema version"), self._engine.connect() as conn:

@@ -25,14 +25,15 @@ def parse(url: str) -> URL:
         parsed = make_url(url.strip())
     except (ArgumentError, ValueError):
         raise StateError(f"the state_url setting cannot be parsed; {_HELP}") from None
-    backend = parsed.get_backend_name()
+    # From the scheme itself: asking SQLAlchemy for the driver would import the default one.
+    backend, _, driver = parsed.drivername.partition("+")
     if backend == "postgres":  # Heroku-style scheme that SQLAlchemy does not know
         backend = POSTGRESQL
-    if backend == POSTGRESQL and parsed.get_driver_name() in ("", "psycopg2", "postgres", "postgresql"):
+    if backend == POSTGRESQL and driver in ("", "psycopg2"):
         # syncd ships psycopg 3 only; a bare postgresql:// would otherwise ask for psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    elif backend == SQLITE and parsed.get_driver_name() not in ("", "pysqlite"):
-        raise StateError(f"the state_url uses the driver {parsed.drivername!r}, which syncd does not support; {_HELP}")
+    elif (backend == POSTGRESQL and driver != "psycopg") or (backend == SQLITE and driver not in ("", "pysqlite")):
+        raise StateError(f"the state_url uses the driver {driver!r}, which syncd does not support; {_HELP}")
     elif backend not in (SQLITE, POSTGRESQL):
         raise StateError(f"the state_url names a {backend!r} database, which syncd does not support; {_HELP}")
     if backend == SQLITE and (parsed.database or "").startswith("file:"):

@@ -76,16 +76,30 @@ def test_syncd_tables_without_a_revision_are_refused(store_url: str) -> None:
         SqlStateStore.open(store_url)
 
 
+_OPEN_ON_GO = """
+import sys
+from syncd.state.store import SqlStateStore
+print("ready", flush=True)
+sys.stdin.readline()
+with SqlStateStore.open(sys.argv[1], busy_timeout=30) as store:
+    print(store.schema_revision())
+"""
+
+
 def test_two_processes_creating_one_store_at_once_both_succeed(store_url: str) -> None:
-    # The first takes the write lock (SQLite) or the migration advisory lock (PostgreSQL);
-    # the others wait for it and find the schema at head.
-    code = ("import sys\nfrom syncd.state.store import SqlStateStore\n"
-            "with SqlStateStore.open(sys.argv[1], busy_timeout=30) as s: print(s.schema_revision())")
-    procs = [subprocess.Popen([sys.executable, "-c", code, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
-    outputs = [proc.communicate(timeout=120) for proc in procs]
-    assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, outputs, strict=True)] == [
-        (0, migrate.head())] * 2, [err for _out, err in outputs]
+    # Both open a new store at the same moment (the other process has done its imports);
+    # one takes the write lock (SQLite) or the migration advisory lock (PostgreSQL) and
+    # migrates, the other waits for it and finds the schema at head.
+    other = subprocess.Popen([sys.executable, "-c", _OPEN_ON_GO, store_url], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert other.stdout is not None and other.stdin is not None
+    assert other.stdout.readline().strip() == "ready"
+    other.stdin.write("go\n")
+    other.stdin.flush()
+    with SqlStateStore.open(store_url, busy_timeout=30) as store:
+        assert store.schema_revision() == migrate.head()
+    out, err = other.communicate(timeout=120)
+    assert (other.returncode, out.strip()) == (0, migrate.head()), err
 
 
 def test_threads_of_one_process_may_open_the_store_at_once(store_url: str) -> None:

@@ -65,11 +65,11 @@ def test_a_relative_path_is_taken_from_the_working_directory(tmp_path: Path, mon
         assert store.location == str(tmp_path / "state.db")
 
 
-@pytest.mark.parametrize("options", [{"create": False}, {"read_only": True}, {"create": False, "read_only": True}])
-def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path, options: dict[str, bool]) -> None:
+@pytest.mark.parametrize(("create", "read_only"), [(False, False), (True, True), (False, True)])
+def test_a_missing_database_is_not_created_when_asked_not_to(tmp_path: Path, create: bool, read_only: bool) -> None:
     path = tmp_path / "nowhere" / "state.db"
     with pytest.raises(StateError, match=r"no state database at .*state\.db yet"):
-        SqlStateStore.open(_url(path), **options)
+        SqlStateStore.open(_url(path), create=create, read_only=read_only)
     assert not path.parent.exists()
     assert SqlStateStore.exists(_url(path)) is False
 
@@ -133,9 +133,9 @@ def test_a_database_that_refuses_writes_is_a_plain_state_error(tmp_path: Path) -
     path = tmp_path / "state.db"
     SqlStateStore.open(_url(path)).close()
     # query_only gives the same SQLite error as a read-only file (which root could write anyway).
-    with SqlStateStore.open(_url(path), sqlite_pragmas={"query_only": 1}) as store:
-        with pytest.raises(StateError, match=r"is read-only while saving the link of WHMCS client 1: syncd needs"):
-            store.save_link(Link(whmcs_id=1, wp_id=1))
+    with SqlStateStore.open(_url(path), sqlite_pragmas={"query_only": 1}) as store, \
+            pytest.raises(StateError, match=r"is read-only while saving the link of WHMCS client 1: syncd needs"):
+        store.save_link(Link(whmcs_id=1, wp_id=1))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
@@ -145,7 +145,7 @@ def test_a_read_only_file_is_a_plain_state_error(tmp_path: Path) -> None:
     path.chmod(0o444)
     tmp_path.chmod(0o555)
     try:
-        with pytest.raises(StateError, match="read-only|cannot open"):
+        with pytest.raises(StateError, match=r"read-only|cannot open"):
             SqlStateStore.open(_url(path)).save_link(Link(whmcs_id=1, wp_id=1))
     finally:
         tmp_path.chmod(0o755)
