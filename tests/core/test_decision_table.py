@@ -1,3 +1,4 @@
+# mypy: disable-error-code="func-returns-value"
 """The decision table of DESIGN §5, one row per case: the state of both sides and the links,
 the policy, and exactly what the plan must say. Every row is then executed against the
 in-memory sides and must settle: a second plan has nothing left to do, and linked users agree."""
@@ -39,7 +40,7 @@ def bystander(w: World) -> None:
 @dataclass
 class Row:
     id: str
-    setup: Callable[[World], None]
+    setup: Callable[[World], object]
     expect: list[str]
     policy: dict[str, Any] = field(default_factory=dict)
     world: dict[str, Any] = field(default_factory=dict)
