@@ -206,6 +206,12 @@ class RestClient:
 
     def probe(self) -> SiteProbe:
         """Ask ``/wp-json/`` and then ``/?rest_route=/`` what they are; never raises for an answer."""
+        probe = self._probe_both()
+        if probe.info is not None and "wp/v2" in probe.info.namespaces:
+            self._info = probe.info  # discover() needs no second look
+        return probe
+
+    def _probe_both(self) -> SiteProbe:
         first = self._probe_one(f"{self.root}/wp-json/", {}, pretty=True)
         if first.info is not None or first.blocked_code or first.error:
             return first

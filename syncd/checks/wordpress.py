@@ -1,0 +1,172 @@
+"""``syncd test-connection``, WordPress part (DESIGN §6.3): each check OK, or its fix in plain words.
+
+In order: the REST API answers (not blocked by a security plugin, the URL right); the site
+offers Application Passwords (over plain http only with ``WP_ENVIRONMENT_TYPE=local``); ours
+is accepted (``/users/me``: WordPress never says a password is wrong, it runs the request
+as anonymous); the account can list users with emails and roles (``context=edit``), create
+users, and edit users and their roles; and whether the company field can be stored. The
+capabilities are read from ``/users/me?context=edit``: no user is ever created to test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from syncd.adapters.wordpress import DEFAULT_COMPANY_KEY, Account, WordPressAdapter
+from syncd.adapters.wordpress_http import SiteProbe, rest_disabled_code
+from syncd.checks import Check
+from syncd.config import Settings
+from syncd.errors import BadCredentials, PermissionDenied, SyncdError
+
+SIDE = "wordpress"
+
+_PLUGIN_HINT = (
+    "in the security plugin or web-server rule that blocks it, allow authenticated REST requests (or at "
+    "least /wp/v2/users): look for a setting like 'Disable REST API', 'REST API access' or 'Restrict REST "
+    "API' (plugins such as Disable REST API, Solid/iThemes Security, Wordfence, All In One WP Security)"
+)
+
+
+def _check(name: str, ok: bool, detail: str = "", fix: str = "") -> Check:
+    return Check(side=SIDE, name=name, ok=ok, detail=detail, fix=fix)
+
+
+def _reachability(probe: SiteProbe, url: str) -> Check:
+    name = "REST API reachable"
+    if probe.info is not None:
+        if "wp/v2" not in probe.info.namespaces:
+            return _check(name, False, "the REST index has no wp/v2 namespace (the core endpoints are removed)",
+                          _PLUGIN_HINT)
+        where = f"{probe.root}/wp-json/" if probe.info.pretty else f"{probe.root}/?rest_route=/ (plain permalinks)"
+        return _check(name, True, where)
+    if probe.error:
+        return _check(name, False, f"cannot connect to {probe.root}: {probe.error}",
+                      "check [wordpress] url, DNS, the firewall between this host and WordPress, and its TLS "
+                      "certificate")
+    if probe.redirect:
+        target = urlsplit(probe.redirect)
+        site = f"{target.scheme}://{target.netloc}/" if target.netloc else probe.redirect
+        return _check(name, False, f"{probe.root}/wp-json/ redirects to {probe.redirect}",
+                      f"set [wordpress] url to the site's own address, e.g. url = \"{site}\"")
+    if probe.blocked_code:
+        said = f"{probe.blocked_status} {probe.blocked_code}: {probe.blocked_message}"
+        if probe.blocked_status == 401 and not rest_disabled_code(probe.blocked_code):
+            return _check(name, True, f"for authenticated requests only (anonymous ones get {said})")
+        return _check(name, False, f"the REST API is disabled or blocked ({said})", _PLUGIN_HINT)
+    what = "an HTML page" if probe.html else f"HTTP {probe.status} without the REST index"
+    return _check(name, False, f"{probe.root} answers {what} at /wp-json/ and at /?rest_route=/",
+                  f"check that [wordpress] url ({url}) is the site's address (not wp-admin or a page); if it "
+                  f"is, the REST API is switched off: {_PLUGIN_HINT}")
+
+
+def _app_passwords(probe: SiteProbe) -> Check | None:
+    """None when the index cannot tell (it refused anonymous requests)."""
+    name = "Application Passwords available"
+    if probe.info is None:
+        return None
+    if probe.info.app_passwords_available:
+        return _check(name, True)
+    if urlsplit(probe.root).scheme == "http":
+        fix = ("WordPress offers Application Passwords over plain http only on a site whose environment is "
+               "'local': serve the site over https and set [wordpress] url to its https:// address (on a test "
+               "site, define('WP_ENVIRONMENT_TYPE', 'local') in wp-config.php also does)")
+    else:
+        fix = ("a plugin or the wp_is_application_passwords_available filter switched them off: switch them "
+               "back on (security plugins often have an 'Application Passwords' setting)")
+    return _check(name, False, "the REST index lists no 'application-passwords' authentication", fix)
+
+
+def _credentials(adapter: WordPressAdapter, username: str) -> tuple[Check, Account | None]:
+    name = "application password accepted"
+    try:
+        account = adapter.verify()
+    except BadCredentials:
+        return _check(name, False, f"WordPress ran /users/me as anonymous: it does not accept this application "
+                                   f"password for user {username!r} (it never says so otherwise)",
+                      f"in wp-admin, Users → Profile of {username!r} → Application Passwords, add a new one and "
+                      "put it in [wordpress] application_password (or application_password_file, or "
+                      "$SYNCD_WORDPRESS_APPLICATION_PASSWORD); [wordpress] username may be the login or the "
+                      "email. If the password is right, the web server drops the Authorization header "
+                      "(Apache with CGI/FastCGI: pass it on with a SetEnvIf/RewriteRule for HTTP_AUTHORIZATION)"), None
+    except SyncdError as exc:
+        return _check(name, False, str(exc), "see the message; then run test-connection again"), None
+    roles = ", ".join(account.roles) or "no role"
+    return _check(name, True, f"user {account.username!r} (#{account.id}, {roles})"), account
+
+
+def _capability(account: Account, name: str, needed: tuple[str, ...], purpose: str) -> Check:
+    missing = [c for c in needed if not account.can(c)]
+    if not missing:
+        return _check(name, True)
+    noun = "capability" if len(missing) == 1 else "capabilities"
+    return _check(name, False, f"{account.username!r} lacks the {noun} {', '.join(missing)} ({purpose})",
+                  f"give {account.username!r} the Administrator role (Users → Edit → Role), or a role with "
+                  f"{', '.join(needed)}")
+
+
+def _listing(adapter: WordPressAdapter, account: Account) -> Check:
+    name = "list users with emails and roles (context=edit)"
+    if not account.can("list_users"):
+        return _capability(account, name, ("list_users",), "syncd reads every user's email and roles")
+    try:
+        total = adapter.count_users()
+    except PermissionDenied as exc:
+        return _check(name, False, str(exc), f"give {account.username!r} the Administrator role")
+    except SyncdError as exc:
+        return _check(name, False, str(exc), "see the message; then run test-connection again")
+    return _check(name, True, f"{total} users")
+
+
+def _company(adapter: WordPressAdapter, settings: Settings) -> Check:
+    name = "company field"
+    key = adapter.company_key
+    if adapter.supports_company:
+        return _check(name, True, f"stored in user meta {key!r}")
+    detail = f"user meta {key!r} is not exposed in the REST API, so company is not synchronised"
+    fix = (f"register it for REST in a small mu-plugin: register_meta('user', '{key}', ['type' => 'string', "
+           "'single' => true, 'show_in_rest' => true]) (see the README)")
+    if settings.wordpress.company_meta_key and key != DEFAULT_COMPANY_KEY:
+        return _check(name, False, detail, fix)  # configured on purpose: it should be there
+    return _check(name, True, detail + f" (to synchronise it: {fix})")
+
+
+def run(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Check]:
+    """Every WordPress check, in order; stops at the first one the others depend on."""
+    # Fail fast at setup: one retry at most, so a dead host does not take minutes.
+    quick = settings.wordpress.model_copy(update={"retries": min(settings.wordpress.retries, 1)})
+    adapter = WordPressAdapter(quick, settings.wordpress_password, exclude_roles=settings.sync.exclude_wp_roles,
+                               transport=transport, sleep=sleep)
+    try:
+        probe = adapter.probe()
+        reachable = _reachability(probe, settings.wordpress.url)
+        checks = [reachable]
+        if not reachable.ok:
+            return checks
+        available = _app_passwords(probe)
+        if available is not None:
+            checks.append(available)
+            if not available.ok:
+                return checks
+        credentials, account = _credentials(adapter, settings.wordpress.username)
+        checks.append(credentials)
+        if account is None:
+            return checks
+        checks += [
+            _listing(adapter, account),
+            _capability(account, "create users", ("create_users",), "syncd creates users from WHMCS clients"),
+            _capability(account, "edit users and their roles", ("edit_users", "promote_users"),
+                        "syncd updates names and emails and deactivates users by taking their role"),
+            _company(adapter, settings),
+        ]
+        return checks
+    finally:
+        adapter.close()
