@@ -322,8 +322,8 @@ class RestClient:
         parameter: tests pass a recording ``sleep`` and nothing waits for real.
         """
         retryable = isinstance(exc, Unreachable | RateLimited) or (isinstance(exc, Transient) and retry != "once")
-        if not retryable:
-            return False
+        if not retryable or state.number >= self.retries:
+            return False  # tenacity asks before it checks its stop rule: never wait after the last try
         state.number += 1
         if isinstance(exc, Transient) and exc.retry_after is not None:
             delay = min(exc.retry_after, self.MAX_RETRY_AFTER)
