@@ -291,12 +291,24 @@ class Explanation:
             lines += [f"  a run would {a.get('describe', a)}" for a in actions]
         else:
             lines.append("  a run would do nothing for this user")
-        for key in ("conflicts", "problems", "duplicates", "skips"):
-            for item in d.get(key, []):
-                lines.append(f"  {key[:-1]}: {item.get('describe', item)}")
+        for item in d.get("conflicts", []):
+            loser = "WordPress" if item["winner"] == "whmcs" else "WHMCS"
+            lines.append(f"  conflict on {item['field']}: {_SIDE_NAMES[item['winner']]} wins with "
+                         f"{item['winning']!r}; {loser}'s {item['losing']!r} is overwritten")
+        for item in d.get("problems", []):
+            lines.append(f"  problem ({_SIDE_NAMES[item['side']]}, field {item['field']}): {item['message']}")
+        for item in d.get("duplicates", []):
+            ids = ", ".join(f"#{i}" for i in item["remote_ids"])
+            lines.append(f"  duplicate: {len(item['remote_ids'])} {_SIDE_NAMES[item['side']]} accounts share this "
+                         f"email ({ids}); all are left alone until only one has it")
+        for item in d.get("skips", []):
+            lines.append(f"  left alone: {item['reason']}")
         if d.get("guard"):
             lines.append(f"  note: {d['guard']}")
         return "\n".join(lines)
+
+
+_SIDE_NAMES = {"whmcs": "WHMCS", "wordpress": "WordPress"}
 
 
 def _record_line(r: Mapping[str, Any]) -> str:
