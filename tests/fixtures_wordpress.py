@@ -396,6 +396,11 @@ def fresh_wordpress_site() -> Iterator[WordPressSiteFactory]:
             raise WordPressSiteError("; ".join(errors))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker here too, so the plugin works in a project that does not declare it."""
+    config.addinivalue_line("markers", "wordpress: needs a real WordPress on loopback (started by the suite itself)")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a real WordPress, directly or through another fixture."""
     for item in items:
