@@ -472,7 +472,9 @@ class SqlStateStore:
 _DECODE = json.JSONDecoder().decode
 
 
-def _json_loads(text: str) -> Any:
+def _json_loads(text: str | bytes) -> Any:
+    if isinstance(text, bytes):  # psycopg hands SQLAlchemy undecoded bytes
+        text = text.decode("utf-8")
     # Most links have no saved roles and no dummy fields: skip the decoder for those.
     if text == "[]":
         return []
@@ -583,8 +585,8 @@ _LINKS_QUERY = (
 
 
 def _json(value: Any) -> Any:
-    # SQLite gives JSON columns as text; psycopg has already decoded them.
-    return _json_loads(value) if isinstance(value, str) else value
+    # SQLite gives JSON columns as text; psycopg under SQLAlchemy as undecoded bytes.
+    return _json_loads(value) if isinstance(value, str | bytes) else value
 
 
 def _link(
