@@ -317,7 +317,13 @@ class WordPressAdapter:
         if pages > 1:
             workers = max(1, min(self.settings.concurrency, pages - 1))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wp-list") as pool:
-                replies.extend(pool.map(self._page, range(2, pages + 1)))
+                futures = [pool.submit(self._page, n) for n in range(2, pages + 1)]
+                try:
+                    replies.extend(f.result() for f in futures)
+                except BaseException:
+                    for future in futures:  # one page failed: the listing is lost, read no more
+                        future.cancel()
+                    raise
         users: list[Mapping[str, Any]] = []
         for number, reply in enumerate(replies, start=1):
             seen_total, _ = self._totals(reply, number)

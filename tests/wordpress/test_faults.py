@@ -25,7 +25,7 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import CORE_FIELDS
-from tests.wordpress.conftest import Sleeps, assert_no_secret
+from tests.wordpress.conftest import Sleeps, assert_no_secret, full_settings
 
 PASSWORD = "Abcd1234Efgh5678Ijkl9012"
 
@@ -366,3 +366,14 @@ def test_transient_is_what_a_read_raises_when_the_index_keeps_failing(sleeps: Sl
     with pytest.raises(Transient):
         make(emulator, sleeps).verify()
     assert len(sleeps) == 2
+
+
+def test_from_settings_takes_the_exclusions_and_counts_users(sleeps: Sleeps) -> None:
+    emulator = seeded(2)
+    emulator.add_user("ed", "ed@example.test", roles=("editor",))
+    wordpress = WordPressSettings(url="http://wp.test/", username="admin", application_password=SecretStr(PASSWORD))
+    adapter = WordPressAdapter.from_settings(full_settings(wordpress, exclude_roles=["editor"]),
+                                             transport=emulator.transport(), sleep=sleeps)
+    assert adapter.exclude_roles == {"administrator", "editor"}
+    assert adapter.count_users() == 4
+    assert "ed@example.test" in adapter.snapshot().admin_emails
