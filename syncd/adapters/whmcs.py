@@ -63,6 +63,7 @@ from syncd.errors import (
     UnknownAction,
     Unreachable,
 )
+from syncd.logs import MIN_SECRET_LENGTH
 from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
 
 API_PATH = "includes/api.php"
@@ -173,7 +174,8 @@ class WhmcsAdapter:
         hidden = [self._secret.get_secret_value(), *extra]
         if self._settings.access_key is not None:
             hidden.append(self._settings.access_key.get_secret_value())
-        hidden = [h for h in hidden if h]
+        # A value this short would mask letters inside ordinary words; logs.py draws the same line.
+        hidden = [h for h in hidden if len(h) >= MIN_SECRET_LENGTH]
 
         def redact(text: str) -> str:
             for value in hidden:
@@ -235,7 +237,12 @@ class WhmcsAdapter:
         try:
             return retrying(self._once, action, params or {}, is_write, self._redactor(hide))
         except _Retry as final:
-            raise final.error from final.__cause__
+            failure = final
+        # Raised outside the except block, so the error does not chain to _Retry (or to itself).
+        error, cause = failure.error, failure.__cause__
+        if cause is None or cause is error:
+            raise error
+        raise error from cause
 
     def _form(self, action: str, params: Mapping[str, object]) -> dict[str, str]:
         form = {
