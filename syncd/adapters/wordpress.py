@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from loguru import logger
@@ -43,6 +43,9 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+
+if TYPE_CHECKING:
+    from syncd.ports import SideAdapter
 
 USERS = "/wp/v2/users"
 DEFAULT_COMPANY_KEY = "billing_company"
@@ -567,3 +570,8 @@ class WordPressAdapter:
         target = [r for r in roles if r.strip()] or [self.settings.new_users.role]
         self._check_roles(target, record.label())
         return self._write(record, {"roles": target}, "reactivated")
+
+
+if TYPE_CHECKING:  # mypy proves the adapter fits the engine's seam
+    def _fits(adapter: WordPressAdapter) -> SideAdapter:
+        return adapter
