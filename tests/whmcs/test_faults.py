@@ -189,8 +189,9 @@ def test_a_page_that_keeps_failing_makes_the_listing_incomplete(make_adapter: Ad
 
 def test_a_first_page_that_keeps_failing_is_transient(make_adapter: AdapterFactory, emulator: WhmcsEmulator) -> None:
     emulator.fail_on("GetAdminUsers", status=502, times=None)
-    with pytest.raises(Transient, match="502"):
+    with pytest.raises(Transient, match="502") as caught:
         make_adapter(retries=2).snapshot()
+    assert caught.value.__cause__ is not caught.value and caught.value.__context__ is None
 
 
 def test_429_honours_retry_after(make_adapter: AdapterFactory, emulator: WhmcsEmulator, sleeps: Sleeps) -> None:
