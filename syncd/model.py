@@ -97,7 +97,9 @@ def normalise(field_name: str, value: str | None) -> str:
         return normalise_email(value)
     if field_name == "phone":
         return normalise_phone(value)
-    return unicodedata.normalize("NFC", value.strip())
+    # Internal runs of whitespace collapse too: WordPress collapses them in names, so
+    # "Mary  Ann" and "Mary Ann" must compare equal or they would bounce between the sides.
+    return " ".join(unicodedata.normalize("NFC", value).split())
 
 
 def digest(fields: Mapping[str, str], names: Iterable[str]) -> str:
