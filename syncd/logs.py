@@ -43,6 +43,9 @@ MIN_SECRET_LENGTH = 4
 #: Libraries whose stdlib logging goes through loguru, and their level when syncd's own
 #: level is not DEBUG (their INFO lines are per request or per job: noise for an operator).
 QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "sqlalchemy")
+#: Their level when syncd's is DEBUG: httpx's one line per request helps; SQL echo and
+#: httpcore's socket steps drown syncd's own "skipped because" lines.
+DEBUG_LIBRARY_LEVELS = {"httpx": logging.INFO, "apscheduler": logging.INFO}
 
 # An Authorization header's credentials, whatever the secret: never worth printing. The
 # bare form needs a token that looks encoded (a digit, +, / or =), so that prose such as
@@ -265,9 +268,9 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers = [InterceptHandler()]
     root.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    library_level = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    debug = level.upper() == "DEBUG"
     for name in QUIET_LIBRARIES:
         lib = logging.getLogger(name)
         lib.handlers = []
         lib.propagate = True
-        lib.setLevel(library_level)
+        lib.setLevel(DEBUG_LIBRARY_LEVELS.get(name, logging.WARNING) if debug else logging.WARNING)

@@ -233,7 +233,7 @@ def test_no_secret_in_any_output(fmt: str, tmp_path: Path, loopback_server: str)
     with httpx.Client(auth=("syncd", APP_PASSWORD)) as client:
         response = client.get(f"{loopback_server}/api", params={"secret": SECRET, "accesskey": ACCESS_KEY})
         assert response.status_code == 200
-    logging.getLogger("httpx").debug("headers: %s", dict(response.request.headers))
+    logging.getLogger("httpx").warning("headers: %s", dict(response.request.headers))
 
     if isinstance(stream, io.StringIO):
         text = stream.getvalue()
