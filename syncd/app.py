@@ -23,6 +23,7 @@ from syncd.config import Settings
 from syncd.model import Direction, Link, Side, Snapshot
 from syncd.ports import RunSummary, SideAdapter, UserIssue
 from syncd.service.lock import run_lock
+from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from syncd.sync.engine import RunReport, run_sync
 from syncd.sync.plan import Plan
@@ -408,7 +409,8 @@ def status(settings: Settings) -> Status:
     url = settings.sync.state_url
     store = _read_only_store(url)
     if isinstance(store, _NoStore):
-        return Status(location=url, exists=False)
+        # location() drops a password a PostgreSQL URL may carry.
+        return Status(location=state_url.location(state_url.parse(url)), exists=False)
     try:
         return Status(
             location=store.location, runs=store.runs(10), issues=store.open_issues(),
