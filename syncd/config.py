@@ -128,7 +128,7 @@ class SyncSettings(_Strict):
     enabled: bool = True
     direction: Direction = Direction.BOTH
     priority: Side = Side.WHMCS
-    interval_seconds: int = Field(default=300, ge=10)
+    interval_seconds: int = Field(default=300, ge=1)
     full_resync_cron: str = "0 3 * * *"
     state_url: str = "sqlite:////var/lib/syncd/state.db"
     exclude_wp_roles: tuple[str, ...] = ("administrator",)

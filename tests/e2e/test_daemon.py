@@ -1,0 +1,150 @@
+"""The daemon as a real process (`syncd run`) with its real job, against both emulators:
+READY on a notify socket, scheduled runs that sync, a manual `syncd sync` during a daemon run
+(exit 5 after lock_wait_seconds), SIGTERM mid-run (exit 0, consistent state), SIGHUP reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from syncd.emulators.whmcs import WhmcsEmulator
+from syncd.emulators.wordpress import WordPressEmulator
+from tests.service.helpers import NotifyListener
+
+SECRET = "daemon-test-secret"
+WAIT = 60.0
+
+
+@dataclass
+class World:
+    whmcs: WhmcsEmulator
+    wp: WordPressEmulator
+    whmcs_url: str
+    wp_url: str
+    wp_password: str
+    tmp: Path
+
+    @property
+    def config(self) -> Path:
+        return self.tmp / "syncd.toml"
+
+    def write_config(self, **sync: object) -> None:
+        values = {"interval_seconds": 2, "full_resync_cron": "", "lock_wait_seconds": 0.5,
+                  "state_url": f"sqlite:///{self.tmp / 'state.db'}", **sync}
+        self.config.write_text(
+            f'[whmcs]\nurl = "{self.whmcs_url}"\nidentifier = "syncd"\nsecret = "{SECRET}"\n'
+            f'[wordpress]\nurl = "{self.wp_url}"\nusername = "admin"\napplication_password = "{self.wp_password}"\n'
+            "[sync]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()),
+            encoding="utf-8",
+        )
+
+    def syncd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+                              capture_output=True, text=True, timeout=120)
+
+    def wp_emails(self) -> list[str]:
+        return sorted(u.email.lower() for u in self.wp.users.values())
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    whmcs = WhmcsEmulator(identifier="syncd", secret=SECRET)
+    wp = WordPressEmulator(admin_login="admin", admin_email="admin@example.com")
+    password = wp.add_app_password("admin")
+    with whmcs.serve() as whmcs_url, wp.serve() as wp_url:
+        w = World(whmcs, wp, whmcs_url, wp_url, password, tmp_path)
+        w.write_config()
+        yield w
+
+
+@pytest.fixture
+def daemon(world: World) -> Iterator[tuple[subprocess.Popen[str], NotifyListener]]:
+    listener = NotifyListener()
+    env = {**os.environ, "NOTIFY_SOCKET": listener.address}
+    proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(world.config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield proc, listener
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+        listener.close()
+
+
+def _wait(predicate: object, what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_ready_then_scheduled_runs_sync_new_clients(world: World, daemon: tuple[subprocess.Popen[str], NotifyListener]
+                                                     ) -> None:
+    proc, listener = daemon
+    world.whmcs.add_client("first@example.com", "First", "Client")
+    listener.wait_line("READY=1", timeout=WAIT)
+    _wait(lambda: "first@example.com" in world.wp_emails(), "the first run to create first@example.com")
+    world.whmcs.add_client("later@example.com", "Later", "Client")
+    _wait(lambda: "later@example.com" in world.wp_emails(), "a scheduled run to create later@example.com")
+    assert any(s.startswith("last sync ok") for s in listener.statuses()), listener.statuses()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=WAIT) == 0
+    assert "STOPPING=1" in listener.lines
+
+
+def test_manual_sync_during_a_daemon_run_exits_5_and_sigterm_mid_run_is_clean(
+    world: World, daemon: tuple[subprocess.Popen[str], NotifyListener]
+) -> None:
+    proc, listener = daemon
+    for i in range(6):
+        world.whmcs.add_client(f"slow{i}@example.com", "Slow", f"N{i}")
+    world.wp.latency = 0.7  # each create takes a while: the daemon's first run lasts seconds
+    listener.wait_line("READY=1", timeout=WAIT)
+    _wait(lambda: world.wp.calls["create"] >= 1, "the daemon's run to start writing")
+    manual = world.syncd("sync")
+    assert manual.returncode == 5, manual.stderr
+    assert "lock" in manual.stderr
+    proc.send_signal(signal.SIGTERM)  # mid-run: the action in flight finishes and is committed
+    assert proc.wait(timeout=WAIT) == 0
+    world.wp.latency = 0
+    # The state is consistent: a new run finishes the job without duplicating anyone.
+    again = world.syncd("sync", "--json")
+    assert again.returncode == 0, again.stderr
+    emails = world.wp_emails()
+    assert len(emails) == len(set(emails))
+    assert all(f"slow{i}@example.com" in emails for i in range(6))
+    assert world.syncd("sync", "--json").stdout.count('"counts": {}') == 1
+
+
+def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(
+    world: World, daemon: tuple[subprocess.Popen[str], NotifyListener]
+) -> None:
+    proc, listener = daemon
+    listener.wait_line("READY=1", timeout=WAIT)
+    good = world.config.read_text()
+    world.config.write_text("[whmcs]\nurl = 3\n")
+    proc.send_signal(signal.SIGHUP)
+    world.whmcs.add_client("afterbad@example.com", "After", "Bad")
+    _wait(lambda: "afterbad@example.com" in world.wp_emails(), "runs to go on with the old configuration")
+    assert proc.poll() is None
+    world.config.write_text(good.replace('interval_seconds = 2', 'interval_seconds = 2\nenabled = false'))
+    proc.send_signal(signal.SIGHUP)
+    listener.wait_for(lambda lines: any("disabled" in ln for ln in lines if ln.startswith("STATUS=")),
+                      "a status saying sync is disabled")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=WAIT) == 0
+    _, stderr = proc.communicate()
+    assert "[whmcs] url" in stderr  # the bad reload was reported, naming the problem
+    assert SECRET not in stderr and world.wp_password not in stderr
