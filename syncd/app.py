@@ -21,7 +21,7 @@ from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
 from syncd.model import Direction, Link, Side, Snapshot
-from syncd.ports import RunSummary, SideAdapter, UserIssue
+from syncd.ports import RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
@@ -58,6 +58,8 @@ def _hard_exit() -> None:  # pragma: no cover - runs only in the crash suite's c
 
 Adapters = tuple[SideAdapter, SideAdapter]
 AdapterFactory = Callable[[Settings], Adapters]
+#: Opens the state store of a run from ``state_url`` (tests pass one with a tiny disk or a short busy timeout).
+StoreFactory = Callable[[str], StateStore]
 
 
 def default_adapters(settings: Settings) -> Adapters:
@@ -210,21 +212,23 @@ def sync_once(
     should_stop: Callable[[], bool] = _never,
     progress: bool = False,
     adapters: AdapterFactory | None = None,
+    store: StoreFactory | None = None,
 ) -> SyncResult:
     """One run (DESIGN §5.1). A dry run reads both sides and the store and writes nothing;
-    a real run holds the lock for its whole duration."""
+    a real run holds the lock for its whole duration. ``store`` opens the state store of a
+    real run (default ``SqlStateStore.open``)."""
     policy = Policy.from_settings(settings, direction=direction, force=force, full=full)
     if dry_run:
         return _dry_run(settings, policy, adapters)
     stop_after, before_commit = _test_crash_hooks()
     with ExitStack() as stack:
         stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
-        store = SqlStateStore.open(settings.sync.state_url)
-        stack.callback(store.close)
+        state = (store or SqlStateStore.open)(settings.sync.state_url)
+        stack.callback(state.close)
         whmcs, wp = stack.enter_context(_opened(settings, adapters))
         listed = stack.enter_context(_listed_together(whmcs, wp))
         the_plan, report = run_sync(
-            whmcs=listed[0], wp=listed[1], store=store, policy=policy, log=_log, now=_now,
+            whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
             should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
             stop_after_actions=stop_after, crash_before_commit=before_commit,
         )
