@@ -334,7 +334,7 @@ def test_reload_applies_a_new_schedule(tmp_path: Path, listener: NotifyListener)
     ("broken", "reason"),
     [
         ("[whmcs\nurl = ", "is not valid TOML"),
-        (config_text(interval=5), "interval_seconds"),
+        (config_text(interval=0), "interval_seconds"),
         (config_text(cron="61 * * * *"), "full_resync_cron"),
         (config_text().replace("[sync]", "[sync]\nsurprise = 1"), "unknown key 'surprise'"),
         (config_text(metrics_listen="nowhere"), "[metrics] listen"),
