@@ -382,7 +382,8 @@ class Status:
             return f"State store {self.location}: syncd has not run here yet."
         lines = [f"State store: {self.location}"]
         s = self.link_stats
-        lines.append("Links: " + ", ".join(f"{n} {k}" for k, n in s.items()) if s else "Links: none")
+        detail = ", ".join(f"{n} {k.replace('_', ' on ')}" for k, n in s.items() if k != "total" and n)
+        lines.append(f"Links: {s.get('total', 0)}" + (f" ({detail})" if detail else ""))
         last = self.last_success.isoformat(timespec="seconds") if self.last_success else "never"
         lines.append(f"Last successful run: {last}")
         lines.append("Last runs:")
