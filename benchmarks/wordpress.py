@@ -25,12 +25,13 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from tests.fixtures_wordpress import WordPressSite, start_wordpress, stop_wordpress
 
@@ -39,7 +40,7 @@ PER_PAGE = 100
 
 @dataclass
 class Row:
-    """One measured line of the table (times in seconds; ``rate`` in users/s)."""
+    """One measured line of the table: wall seconds per round, and the site's CPU seconds per round."""
 
     what: str
     via: str
@@ -47,6 +48,7 @@ class Row:
     seconds: list[float]
     items: int
     pages: int = 0
+    server_cpu: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -55,8 +57,25 @@ class Row:
     def cells(self) -> list[str]:
         spread = f"{min(self.seconds):.2f}–{max(self.seconds):.2f}" if len(self.seconds) > 1 else ""
         ms_page = f"{1000 * self.median / self.pages:.1f}" if self.pages else ""
+        # Server CPU per page (listings) or per user (writes): unlike wall time, it barely depends
+        # on what else the machine is running.
+        units = self.pages or self.items
+        cpu = f"{1000 * statistics.median(self.server_cpu) / units:.1f}" if self.server_cpu else ""
         return [self.what, self.via, str(self.concurrency), f"{self.median:.2f}", spread, str(self.pages or ""),
-                ms_page, f"{self.items / self.median:.1f}"]
+                ms_page, f"{self.items / self.median:.1f}", cpu]
+
+
+def server_cpu_seconds(site: WordPressSite) -> float:
+    """CPU (user + system) used so far by the site's php -S processes and mariadbd."""
+    total = 0.0
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid == site.mariadb_pid or os.getpgid(proc.pid) == site.php_pid:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    return total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,8 +102,8 @@ def list_all_raw(site: WordPressSite, concurrency: int) -> tuple[int, int]:
     return read, pages
 
 
-def create_raw(site: WordPressSite, prefix: str, count: int, concurrency: int) -> int:
-    """Create ``count`` users through REST on ``concurrency`` threads; returns how many were created."""
+def create_raw(site: WordPressSite, prefix: str, count: int, concurrency: int) -> tuple[int, int]:
+    """Create ``count`` users through REST on ``concurrency`` threads; returns (created, 0 pages)."""
 
     def one(i: int) -> None:
         body = {"username": f"{prefix}{i}", "email": f"{prefix}{i}@example.test",
@@ -97,7 +116,7 @@ def create_raw(site: WordPressSite, prefix: str, count: int, concurrency: int) -
 
     with httpx.Client(auth=site.auth, timeout=60) as client, ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, range(count)))
-    return count
+    return count, 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +149,7 @@ def list_all_adapter(make: Callable[[int], Any], concurrency: int) -> tuple[int,
         return len(snapshot.records), int(adapter.calls["list_page"])
 
 
-def create_adapter(make: Callable[[int], Any], prefix: str, count: int, concurrency: int) -> int:
+def create_adapter(make: Callable[[int], Any], prefix: str, count: int, concurrency: int) -> tuple[int, int]:
     with make(concurrency) as adapter:
         adapter.verify()  # once, outside the timed creates' critical path (it is cached)
 
@@ -140,7 +159,7 @@ def create_adapter(make: Callable[[int], Any], prefix: str, count: int, concurre
 
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             list(pool.map(one, range(count)))
-    return count
+    return count, 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,6 +169,19 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     result = fn()
     return time.perf_counter() - t0, result
+
+
+def measure(site: WordPressSite, what: str, via: str, concurrency: int, rounds: int,
+            fn: Callable[[], tuple[int, int]]) -> Row:
+    """Run ``fn() -> (items, pages)`` ``rounds`` times; wall time and server CPU per round."""
+    row = Row(what, via, concurrency, [], 0)
+    for _ in range(rounds):
+        cpu0 = server_cpu_seconds(site)
+        secs, (row.items, row.pages) = _timed(fn)
+        row.server_cpu.append(server_cpu_seconds(site) - cpu0)
+        row.seconds.append(secs)
+    row.what = what.format(items=row.items)
+    return row
 
 
 def run(args: argparse.Namespace) -> list[Row]:
@@ -167,26 +199,19 @@ def run(args: argparse.Namespace) -> list[Row]:
         make = None if args.no_adapter else _adapter_factory(site)
 
         for c in (1, 2):
-            times, pages, read = [], 0, 0
-            for _ in range(args.rounds):
-                s, (read, pages) = _timed(partial(list_all_raw, site, c))
-                times.append(s)
-            rows.append(Row(f"list {read} users", "httpx", c, times, read, pages))
+            rows.append(measure(site, "list {items} users", "httpx", c, args.rounds,
+                                partial(list_all_raw, site, c)))
         if make is not None:
             for c in (1, 2):
-                times = []
-                for _ in range(args.rounds):
-                    s, (read, pages) = _timed(partial(list_all_adapter, make, c))
-                    times.append(s)
-                rows.append(Row(f"list {read} users (snapshot)", "adapter", c, times, read, pages))
-
+                rows.append(measure(site, "list {items} users (snapshot)", "adapter", c, args.rounds,
+                                    partial(list_all_adapter, make, c)))
         for c in (1, 2):
-            s, n = _timed(partial(create_raw, site, f"raw{c}u", args.creates, c))
-            rows.append(Row(f"create {n} users", "httpx", c, [s], n))
+            rows.append(measure(site, "create {items} users", "httpx", c, 1,
+                                partial(create_raw, site, f"raw{c}u", args.creates, c)))
         if make is not None:
             for c in (1, 2):
-                s, n = _timed(partial(create_adapter, make, f"adp{c}u", args.creates, c))
-                rows.append(Row(f"create {n} users", "adapter", c, [s], n))
+                rows.append(measure(site, "create {items} users", "adapter", c, 1,
+                                    partial(create_adapter, make, f"adp{c}u", args.creates, c)))
     finally:
         down_s, _ = _timed(lambda: stop_wordpress(site))
         print(f"site down in {down_s:.2f} s; load average {os.getloadavg()[0]:.2f} at the end", file=sys.stderr)
@@ -194,7 +219,7 @@ def run(args: argparse.Namespace) -> list[Row]:
 
 
 def print_table(rows: list[Row]) -> None:
-    head = ["operation", "via", "conc.", "median s", "range s", "pages", "ms/page", "users/s"]
+    head = ["operation", "via", "conc.", "median s", "range s", "pages", "ms/page", "users/s", "srv CPU ms/unit"]
     table = [head, *[r.cells() for r in rows]]
     widths = [max(len(line[i]) for line in table) for i in range(len(head))]
     for n, line in enumerate(table):

@@ -16,6 +16,11 @@ tests are skipped with the reason, and a banner repeats it at the end of the run
 ``start_wordpress`` / ``stop_wordpress`` are the same machinery without pytest, for scripts such as
 ``benchmarks/wordpress.py``. Secrets (the admin's passwords, application passwords) are never part
 of a repr or an error message.
+
+Environment: ``CI`` (true: fail instead of skip); ``WP_SITE_TMPDIR`` (where site directories go;
+default /dev/shm when it has 1 GiB free, else the temp dir); ``WP_SITE_NO_INSTALL=1`` (never run
+apt-get); ``WP_SITE_WORDPRESS_DIR`` and ``WP_SITE_CACHE_DIR`` (see scripts/wp-site). Other ``WP_*``
+variables of the caller's shell are not passed to the script.
 """
 
 from __future__ import annotations
