@@ -45,6 +45,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import httpx
 
+from syncd.emulators.wordpress_kses import DISPLAY_NAME_MAX, stored_name
+
 Fault = Literal[
     "error", "too_many", "maintenance", "html", "empty_after_commit", "truncated", "disconnect_after_commit"
 ]
@@ -95,7 +97,7 @@ _LOGIN_DISALLOWED = re.compile(r"[^A-Za-z0-9 _.\-@]")
 _EMAIL_LOCAL = re.compile(r"^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+$")
 _DOMAIN_PART = re.compile(r"^[a-z0-9-]+$", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]*>")
-_ENTITY = re.compile(r"&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#[0-9]+|#x[0-9a-fA-F]+);)")
+_EMAIL_STRAY = re.compile(r"[^a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]")
 _CRITICAL = ("<p>There has been a critical error on this website.</p><p><a href=\"https://wordpress.org/support/"
              "article/faq-troubleshooting/\">Learn more about troubleshooting WordPress.</a></p>")
 _MAINTENANCE = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Maintenance</title></head><body>"
@@ -109,11 +111,16 @@ def _now() -> datetime:
 
 
 def sanitize_text(value: str) -> str:
-    """What WordPress stores for a name (sanitize_text_field + kses): no tags, single spaces, ``&`` → ``&amp;``."""
-    text = _TAGS.sub("", value)
-    text = " ".join(text.split())
-    text = _ENTITY.sub("&amp;", text)
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """What WordPress stores for a name (sanitize_text_field + kses + _wp_specialchars; see wordpress_kses)."""
+    return stored_name(value)
+
+
+def sanitize_email(value: str) -> str:
+    """What WordPress stores for an email is_email() accepted: trimmed, the local part's stray characters
+    dropped (``ann\\n@example.com`` passes is_email, PHP's ``$`` allowing a final newline, and is stored
+    without it)."""
+    local, _, domain = value.strip().partition("@")
+    return _EMAIL_STRAY.sub("", local) + "@" + domain
 
 
 def sanitize_title(value: str) -> str:
@@ -133,8 +140,21 @@ def is_email(value: str) -> bool:
     if not local or not _EMAIL_LOCAL.match(local) or ".." in domain:
         return False
     parts = domain.split(".")
-    return len(parts) >= 2 and all(p and _DOMAIN_PART.match(p) and not p.startswith("-") and not p.endswith("-")
-                                   for p in parts)
+    # PHP trims each label of whitespace and hyphens and refuses it if that changed anything.
+    return len(parts) >= 2 and all(p and _DOMAIN_PART.match(p) and p.strip(" \t\n\r\0\x0b-") == p for p in parts)
+
+
+def _php_empty(value: str) -> bool:
+    return value in ("", "0")  # PHP's empty() on a string: "0" is empty too
+
+
+def display_name(first: str, last: str, display: str, login: str) -> str:
+    """The display name wp_insert_user stores on create: the one given, else "first last", the one
+    name there is, or the login (each name as stored; a name of "0" counts as none)."""
+    if not _php_empty(display):
+        return sanitize_text(display)
+    names = [n for n in (sanitize_text(f) for f in (first, last) if not _php_empty(f)) if not _php_empty(n)]
+    return sanitize_text(" ".join(names)) if names else login
 
 
 def _valid_login(login: str) -> bool:
@@ -364,7 +384,6 @@ class WordPressEmulator:
 
     def _insert(self, login: str, email: str, password: str, first: str, last: str,
                 display: str = "", nickname: str = "") -> EmuUser:
-        names = " ".join(p for p in (first, last) if p)
         user = EmuUser(
             id=self._next_id,
             login=login,
@@ -372,8 +391,8 @@ class WordPressEmulator:
             password=password,
             first_name=sanitize_text(first),
             last_name=sanitize_text(last),
-            display_name=sanitize_text(display) if display else (sanitize_text(names) if first and last else login),
-            nickname=sanitize_text(nickname) if nickname else login,
+            display_name=display_name(first, last, display, login),
+            nickname=login if _php_empty(nickname) else sanitize_text(nickname),
             slug=self._unique_slug(login),
             registered=self._clock().strftime("%Y-%m-%dT%H:%M:%S+00:00"),
         )
@@ -971,7 +990,7 @@ class WordPressEmulator:
             self._check_roles(roles, actor, None)
             if not self._can(actor, "promote_users"):
                 raise _ApiError(403, "rest_cannot_edit_roles", "Sorry, you are not allowed to edit roles of this user.")
-        login, email = str(data["username"]), str(data["email"])
+        login, email = str(data["username"]), sanitize_email(str(data["email"]))
         # wp_insert_user's own checks, in its order; its WP_Errors carry no status, hence 500.
         if len(login) > 60:
             raise _ApiError(500, "user_login_too_long", "Username may not be longer than 60 characters.", None)
@@ -979,11 +998,12 @@ class WordPressEmulator:
             raise _ApiError(500, "existing_user_login", "Sorry, that username already exists!", None)
         if self._by_email(email):
             raise _ApiError(500, "existing_user_email", "Sorry, that email address is already used!", None)
-        if len(email) > 100:
-            # The row insert fails on the 100-character column and PHP dies in the controller.
+        first, last, name = (str(data.get(k) or "") for k in ("first_name", "last_name", "name"))
+        if len(email) > 100 or len(display_name(first, last, name, login)) > DISPLAY_NAME_MAX:
+            # The row insert fails on the 100-character email or 250-character display_name column
+            # (as stored: "&" counts as "&amp;") and PHP dies in the controller.
             raise _ApiError(500, "internal_server_error", _CRITICAL, additional_errors=[])
-        user = self._insert(login, email, str(data["password"]), str(data.get("first_name", "")),
-                            str(data.get("last_name", "")), str(data.get("name", "")), str(data.get("nickname", "")))
+        user = self._insert(login, email, str(data["password"]), first, last, name, str(data.get("nickname") or ""))
         if data.get("url"):
             user.url = str(data["url"])
         if data.get("description"):
@@ -1004,8 +1024,9 @@ class WordPressEmulator:
         roles = data.get("roles")
         if roles and not self._can(actor, "promote_users"):
             raise _ApiError(403, "rest_cannot_edit_roles", "Sorry, you are not allowed to edit roles of this user.")
-        if "email" in data and str(data["email"]).casefold() != target.email.casefold():
-            owner = self._by_email(str(data["email"]))
+        email = sanitize_email(str(data["email"])) if "email" in data else None
+        if email is not None and email.casefold() != target.email.casefold():
+            owner = self._by_email(email)
             if owner is not None and owner.id != target.id:
                 raise _ApiError(400, "rest_user_invalid_email", "Invalid email address.")
         if "username" in data and data["username"] != target.login:
@@ -1016,19 +1037,32 @@ class WordPressEmulator:
                 raise _ApiError(400, "rest_user_invalid_slug", "Invalid slug.")
         if roles:
             self._check_roles(roles, actor, target)
-        if "email" in data and len(str(data["email"])) <= 100:
-            target.email = str(data["email"])  # a longer one is dropped without an error (measured)
-        for key, attr in (("first_name", "first_name"), ("last_name", "last_name"), ("name", "display_name"),
-                          ("nickname", "nickname")):
+        display = None
+        if "name" in data:
+            name = str(data["name"] or "")
+            display = target.login if _php_empty(name) else sanitize_text(name)
+        # wp_users is written as one row: an email or a display name too long for its column makes
+        # that write fail without an error, and the rest of the row with it (measured on 6.1); the
+        # usermeta (names, nickname, description) is written all the same.
+        if (email is None or len(email) <= 100) and (display is None or len(display) <= DISPLAY_NAME_MAX):
+            if email is not None:
+                target.email = email
+            if display is not None:
+                target.display_name = display
+            if "slug" in data:
+                target.slug = sanitize_title(str(data["slug"]))
+            if "url" in data:
+                target.url = str(data["url"] or "")
+            if "password" in data:
+                target.password = str(data["password"])
+        for key in ("first_name", "last_name"):
             if key in data:
-                setattr(target, attr, sanitize_text(str(data[key] or "")))
-        if "slug" in data:
-            target.slug = sanitize_title(str(data["slug"]))
-        for key in ("url", "description"):
-            if key in data:
-                setattr(target, key, str(data[key] or ""))
-        if "password" in data:
-            target.password = str(data["password"])
+                setattr(target, key, sanitize_text(str(data[key] or "")))
+        if "nickname" in data:
+            nickname = str(data["nickname"] or "")
+            target.nickname = target.login if _php_empty(nickname) else sanitize_text(nickname)
+        if "description" in data:
+            target.description = str(data["description"] or "")
         if isinstance(roles, list):
             target.roles = list(roles)  # replaces; [] leaves the user with no role at all
         self._write_meta(target, data.get("meta"))
