@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -65,6 +65,9 @@ from syncd.errors import (
 )
 from syncd.logs import MIN_SECRET_LENGTH
 from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
+
+if TYPE_CHECKING:
+    from syncd.ports import SideAdapter
 
 API_PATH = "includes/api.php"
 
@@ -374,7 +377,7 @@ class WhmcsAdapter:
         if any(i is None for i in ids):
             raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
         if len(set(ids)) != len(ids):
-            repeated = sorted({i for i in ids if ids.count(i) > 1 and i is not None})[:5]
+            repeated = sorted(i for i, n in Counter(ids).items() if n > 1 and i is not None)[:5]
             raise IncompleteListing(
                 f"{what} sent the same row twice (ids {repeated}): the listing shifted while it was read",
                 side=SIDE,
@@ -416,8 +419,8 @@ class WhmcsAdapter:
         admins = self.admin_emails(refresh=True)
         rows = self.list_all("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
         owners = self.owners()
-        records = sorted((self._record(r, None) for r in rows), key=lambda r: r.remote_id)
-        records = [replace(r, owner_user_id=owners.get(r.remote_id)) for r in records]
+        records = sorted((self._record(r, owners.get(as_int(r.get("id")) or 0)) for r in rows),
+                         key=lambda r: r.remote_id)
         logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
         return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=DEFAULT_FIELDS)
 
@@ -583,3 +586,9 @@ class WhmcsAdapter:
         except (UnknownAction, PermissionDenied):
             version = ""
         return version or version_of(self.admin_details())
+
+
+if TYPE_CHECKING:  # mypy proves the adapter fits the engine's seam
+
+    def _fits(adapter: WhmcsAdapter) -> SideAdapter:
+        return adapter

@@ -87,6 +87,8 @@ def canonical_action(name: str) -> str:
 
 def as_int(value: Any) -> int | None:
     """An id or count sent as int, float or string; None when absent or not a number."""
+    if type(value) is int:  # the common case, first: listings call this per row
+        return value
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -120,6 +122,8 @@ def as_bool(value: Any) -> bool:
 
 def as_str(value: Any) -> str:
     """A text field; None becomes "" (WHMCS sends null for some unset fields)."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -17,9 +17,13 @@ Three ways in: ``handle(form, client_ip)`` (pure Python), ``transport()`` (an in
 Switches a test can flip: ``latency`` (seconds per call), ``allowed_ips`` and ``seen_ip``
 (the address the emulator believes the caller has), ``deny(...)`` / ``role`` (the API
 role), ``maintenance``, ``php_warning``, ``ids_as_strings``, ``empty_list_shape``,
-``single_object``, ``version``, and per-call faults with ``fail_on(...)`` (kinds in
-``whmcs_state.FAULT_KINDS``). ``calls`` counts calls per action; ``emails_sent`` records the
-emails WHMCS would have sent.
+``single_object``, ``max_page_size`` (a server cap on ``limitnum``), ``root_path`` (where
+WHMCS is installed), ``version`` (actions and shapes follow it: no users before 8.0, no
+GetUsers before 8.1, "Command Not Found" before 8), and per-call faults with
+``fail_on(...)`` (kinds in ``whmcs_state.FAULT_KINDS``; a fault's ``page`` is counted in
+the page size of the listing's first page). ``calls`` counts calls per action;
+``emails_sent`` records the emails WHMCS would have sent (welcome, password reset).
+Passwords are never stored: a user only remembers that it has one.
 
 Standalone: ``python -m syncd.emulators.whmcs --port 8081 --seed seed.json`` prints its URL
 (the WHMCS root) on the first line of stdout and serves until SIGTERM or Ctrl-C. The seed
@@ -52,7 +56,7 @@ from typing import Any
 
 import httpx
 
-from syncd.emulators.whmcs_state import FAULT_KINDS, EmuAdmin, EmuClient, EmuUser, Fault
+from syncd.emulators.whmcs_state import EMAIL_GENERATION, FAULT_KINDS, EmuAdmin, EmuClient, EmuUser, Fault
 
 #: Actions the emulator knows, with the WHMCS version that introduced them.
 ACTION_SINCE: Mapping[str, tuple[int, ...]] = {
@@ -164,6 +168,8 @@ class WhmcsEmulator:
         self._next = {"client": 1, "user": 1, "admin": 1}
         self._server: Any = None
         self._page_size: dict[str, int] = {}
+        self._indexes: dict[str, tuple[tuple[int, int, int], dict[str, int]]] = {}
+        self._ordered: dict[str, tuple[tuple[int, int, int | None], list[Any]]] = {}
 
     def __repr__(self) -> str:
         return f"WhmcsEmulator(version={self.version!r}, clients={len(self.clients)}, users={len(self.users)})"
@@ -181,9 +187,11 @@ class WhmcsEmulator:
     def add_user(self, email: str, first_name: str = "", last_name: str = "") -> int:
         """A WHMCS 8 user with no client; its id."""
         with self._lock:
+            self._email_index("user")
             uid = self._new_id("user")
             self.users[uid] = EmuUser(uid, first_name, last_name, email,
                                       datecreated=self.clock().strftime("%Y-%m-%d %H:%M:%S"))
+            self._indexed("user", uid, email)
             return uid
 
     def add_client(
@@ -203,9 +211,11 @@ class WhmcsEmulator:
         with self._lock:
             if owner_user_id is None:
                 owner_user_id = self.user_by_email(email) or self.add_user(email, first_name, last_name)
+            self._email_index("client")
             cid = self._new_id("client")
             self.clients[cid] = EmuClient(cid, first_name, last_name, email, companyname=company, status=status,
                                           datecreated=self._today(), owner_user_id=owner_user_id, **details)
+            self._indexed("client", cid, email)
             self.users[owner_user_id].clients[cid] = True
             return cid
 
@@ -218,13 +228,36 @@ class WhmcsEmulator:
                                         role_id=role_id, disabled=disabled)
             return aid
 
+    def _email_index(self, kind: str) -> dict[str, int]:
+        """email (lower-cased) → the lowest id with it, rebuilt whenever the table or an
+        email changed (seeding 100k clients must not be quadratic)."""
+        table: Mapping[int, EmuClient | EmuUser] = self.clients if kind == "client" else self.users
+        stamp = (EMAIL_GENERATION[0], len(table), id(table))
+        cached = self._indexes.get(kind)
+        if cached is None or cached[0] != stamp:
+            index: dict[str, int] = {}
+            for item in table.values():
+                index.setdefault(item.email.strip().lower(), item.id)
+            cached = self._indexes[kind] = (stamp, index)
+        return cached[1]
+
+    def _indexed(self, kind: str, item_id: int, email: str) -> None:
+        """Keep the index current after inserting ``item_id`` (instead of rebuilding it)."""
+        table: Mapping[int, EmuClient | EmuUser] = self.clients if kind == "client" else self.users
+        cached = self._indexes.get(kind)
+        if cached is not None and cached[0] == (EMAIL_GENERATION[0], len(table) - 1, id(table)):
+            cached[1].setdefault(email.strip().lower(), item_id)
+            self._indexes[kind] = ((EMAIL_GENERATION[0], len(table), id(table)), cached[1])
+
     def client_by_email(self, email: str) -> int | None:
-        key = email.strip().lower()
-        return next((c.id for c in self.clients.values() if c.email.strip().lower() == key), None)
+        """The lowest client id with this email (case-insensitive), or None."""
+        with self._lock:
+            return self._email_index("client").get(email.strip().lower())
 
     def user_by_email(self, email: str) -> int | None:
-        key = email.strip().lower()
-        return next((u.id for u in self.users.values() if u.email.strip().lower() == key), None)
+        """The lowest user id with this email (case-insensitive), or None."""
+        with self._lock:
+            return self._email_index("user").get(email.strip().lower())
 
     def deny(self, *actions: str) -> None:
         """Take ``actions`` out of the API role (the role starts allowing every action)."""
@@ -414,13 +447,30 @@ class WhmcsEmulator:
 
     # --- actions -----------------------------------------------------------------------
 
-    def _page(self, form: Mapping[str, str], items: list[Any]) -> tuple[int, list[Any]]:
+    def _in_order(self, kind: str, start: int, num: int) -> list[Any]:
+        """Rows ``start`` to ``start + num`` of clients or users in id order, from a cached
+        list (slicing a 100k dict's values per page would dominate a benchmark's time).
+        The cache is dropped when the table's size, identity or last id changes, or when a
+        row on the page is no longer the table's."""
+        table: dict[int, Any] = self.clients if kind == "client" else self.users
+        stamp = (len(table), id(table), next(reversed(table.keys()), None))
+        cached = self._ordered.get(kind)
+        if cached is None or cached[0] != stamp:
+            cached = self._ordered[kind] = (stamp, list(table.values()))
+        page = cached[1][start : start + num]
+        if any(table.get(item.id) is not item for item in page):
+            self._ordered[kind] = (stamp, list(table.values()))
+            page = self._ordered[kind][1][start : start + num]
+        return page
+
+    def _window(self, form: Mapping[str, str]) -> tuple[int, int]:
+        """``limitstart`` and ``limitnum`` (default 25, capped by ``max_page_size``)."""
         start = max(0, _int(form.get("limitstart")))
         num = _int(form.get("limitnum"), 25)
         num = 25 if num <= 0 else num
         if self.max_page_size is not None:
             num = min(num, self.max_page_size)
-        return start, items[start : start + num]
+        return start, num
 
     @staticmethod
     def _prefix(search: str, *values: str) -> bool:
@@ -428,23 +478,33 @@ class WhmcsEmulator:
         return any(v.lower().startswith(needle) for v in values)
 
     def _a_getclients(self, form: Mapping[str, str]) -> dict[str, Any]:
-        clients = list(self.clients.values())
-        if form.get("status"):
-            clients = [c for c in clients if c.status.lower() == form["status"].lower()]
-        if form.get("search"):
-            clients = [c for c in clients if self._prefix(
-                form["search"], c.email, c.firstname, c.lastname, f"{c.firstname} {c.lastname}", c.companyname)]
         orderby = (form.get("orderby") or "id").lower()
-        key_of: dict[str, Callable[[EmuClient], Any]] = {
-            "id": lambda c: c.id, "firstname": lambda c: c.firstname.lower(), "lastname": lambda c: c.lastname.lower(),
-            "companyname": lambda c: c.companyname.lower(), "email": lambda c: c.email.lower(),
-            "groupid": lambda c: c.groupid, "datecreated": lambda c: c.datecreated, "status": lambda c: c.status,
-        }
-        key = key_of.get(orderby, key_of["id"])
-        clients.sort(key=lambda c: (key(c), c.id), reverse=(form.get("sorting") or "ASC").upper() == "DESC")
-        start, page = self._page(form, clients)
+        descending = (form.get("sorting") or "ASC").upper() == "DESC"
+        start, num = self._window(form)
+        if not form.get("status") and not form.get("search") and orderby == "id" and not descending:
+            # Ids only grow and dicts keep insertion order, so the plain listing needs no
+            # filter or sort: a page of a 100k-client listing stays cheap for the benchmarks.
+            total = len(self.clients)
+            page = self._in_order("client", start, num)
+        else:
+            clients = list(self.clients.values())
+            if form.get("status"):
+                clients = [c for c in clients if c.status.lower() == form["status"].lower()]
+            if form.get("search"):
+                clients = [c for c in clients if self._prefix(
+                    form["search"], c.email, c.firstname, c.lastname, f"{c.firstname} {c.lastname}",
+                    c.companyname)]
+            key_of: dict[str, Callable[[EmuClient], Any]] = {
+                "id": lambda c: c.id, "firstname": lambda c: c.firstname.lower(),
+                "lastname": lambda c: c.lastname.lower(), "companyname": lambda c: c.companyname.lower(),
+                "email": lambda c: c.email.lower(), "groupid": lambda c: c.groupid,
+                "datecreated": lambda c: c.datecreated, "status": lambda c: c.status,
+            }
+            key = key_of.get(orderby, key_of["id"])
+            clients.sort(key=lambda c: (key(c), c.id), reverse=descending)
+            total, page = len(clients), clients[start : start + num]
         rows = [self._typed(c.row()) for c in page]
-        out: dict[str, Any] = {"totalresults": self._count(len(clients)), "startnumber": self._count(start),
+        out: dict[str, Any] = {"totalresults": self._count(total), "startnumber": self._count(start),
                                "numreturned": self._count(len(rows))}
         wrapped = self._wrap_clients(rows)
         if wrapped is not None:
@@ -483,13 +543,20 @@ class WhmcsEmulator:
         return out
 
     def _a_getusers(self, form: Mapping[str, str]) -> dict[str, Any]:
-        users = sorted(self.users.values(), key=lambda u: u.id,
-                       reverse=(form.get("sorting") or "ASC").upper() == "DESC")
-        if form.get("search"):
-            users = [u for u in users if self._prefix(
-                form["search"], u.email, u.firstname, u.lastname, f"{u.firstname} {u.lastname}")]
-        start, page = self._page(form, users)
-        return {"totalresults": self._count(len(users)), "startnumber": self._count(start),
+        start, num = self._window(form)
+        descending = (form.get("sorting") or "ASC").upper() == "DESC"
+        if not form.get("search") and not descending:
+            total = len(self.users)  # in id order already (see _a_getclients)
+            page = self._in_order("user", start, num)
+        else:
+            users = list(self.users.values())
+            if descending:
+                users.reverse()
+            if form.get("search"):
+                users = [u for u in users if self._prefix(
+                    form["search"], u.email, u.firstname, u.lastname, f"{u.firstname} {u.lastname}")]
+            total, page = len(users), users[start : start + num]
+        return {"totalresults": self._count(total), "startnumber": self._count(start),
                 "numreturned": self._count(len(page)), "users": [self._typed(u.row()) for u in page]}
 
     def _a_getadminusers(self, form: Mapping[str, str]) -> dict[str, Any]:

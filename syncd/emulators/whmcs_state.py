@@ -32,12 +32,24 @@ FAULT_KINDS = frozenset({
 })
 
 
+#: Bumped whenever an email of an existing client or user changes, so the emulator's email
+#: indexes know to rebuild even when a test edits a record directly.
+EMAIL_GENERATION = [0]
+
+
+class _EmailWatched:
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "email" and hasattr(self, "email"):
+            EMAIL_GENERATION[0] += 1
+        object.__setattr__(self, name, value)
+
+
 def _uuid(kind: str, number: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"whmcs-emulator:{kind}:{number}"))
 
 
 @dataclass
-class EmuClient:
+class EmuClient(_EmailWatched):
     """One WHMCS client (the billing account)."""
 
     id: int
@@ -132,7 +144,7 @@ class EmuClient:
 
 
 @dataclass
-class EmuUser:
+class EmuUser(_EmailWatched):
     """One WHMCS 8 user (a login identity); ``clients`` maps client id → is owner."""
 
     id: int
@@ -153,7 +165,7 @@ class EmuUser:
             "email": self.email,
             "datecreated": self.datecreated,
             "validationdata": "",
-            "clients": [{"id": cid, "isOwner": owner} for cid, owner in sorted(self.clients.items())],
+            "clients": [{"id": cid, "isOwner": owner} for cid, owner in self.clients.items()],
         }
 
 

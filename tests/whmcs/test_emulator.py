@@ -194,3 +194,14 @@ def test_the_standalone_emulator_serves_its_seed(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_email_lookups_see_direct_edits(emulator: WhmcsEmulator) -> None:
+    assert emulator.user_by_email("ANN@example.com") == 1
+    emulator.users[1].email = "renamed@example.com"
+    assert emulator.user_by_email("ann@example.com") is None
+    assert emulator.user_by_email("Renamed@example.com") == 1
+    del emulator.clients[1]
+    assert emulator.client_by_email("ann@example.com") is None
+    emulator.clients.clear()
+    assert emulator.client_by_email("bob@example.com") is None
