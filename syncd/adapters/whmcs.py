@@ -459,14 +459,15 @@ class WhmcsAdapter:
         """The common fields ``create(fields)`` fills with a configured dummy value.
 
         With ``missing_fields = "dummy"``: ``first_name`` / ``last_name`` when empty, and
-        ``phone`` when not given (address fields are dummies too, but are not common
-        fields). The engine stores these in ``Link.dummy_fields`` so the dummies never flow
-        back to WordPress. Always empty with ``skip_validation``.
+        ``phone`` when it is a common field of this site (a key of ``fields``) but empty.
+        The address fields are always dummies but are not common fields. The engine stores
+        these names in ``Link.dummy_fields`` so the dummies never flow back to WordPress.
+        Always empty with ``skip_validation``.
         """
         if self._settings.new_clients.missing_fields != "dummy":
             return frozenset()
         names = {n for n in ("first_name", "last_name") if not fields.get(n, "").strip()}
-        if not fields.get("phone", "").strip():
+        if "phone" in fields and not fields["phone"].strip():
             names.add("phone")
         return frozenset(names)
 
@@ -492,7 +493,7 @@ class WhmcsAdapter:
                     sent[name] = value
                     params[CLIENT_KEYS[name]] = value
             params.setdefault("phonenumber", dummy.phonenumber)
-            if "phone" in self.dummy_fields_for(fields):
+            if "phone" in sent and not sent["phone"].strip():
                 sent["phone"] = dummy.phonenumber
             params.update(
                 address1=dummy.address1, city=dummy.city, state=dummy.state, postcode=dummy.postcode,

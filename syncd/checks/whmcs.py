@@ -36,6 +36,7 @@ from syncd.errors import (
     UnknownAction,
     Unreachable,
 )
+from syncd.model import Side
 
 SIDE = "whmcs"
 
@@ -149,7 +150,10 @@ def run(
         first_client = (as_int(rows[0].get("id")) or 0) if rows else 0
         for action, params, purpose in _probes(first_client):
             write = action in ("AddClient", "UpdateClient", "UpdateUser", "ResetPassword")
-            needed = action != "ResetPassword" or settings.whmcs.new_clients.send_password_reset
+            # A one-way whmcs_to_wp sync never writes to WHMCS; the reset email is optional.
+            needed = not write or settings.sync.direction.allows_write_to(Side.WHMCS)
+            if action == "ResetPassword":
+                needed = needed and settings.whmcs.new_clients.send_password_reset
             if action == "GetClients" and first is not None:
                 checks.append(_permission_check(action, purpose, lambda: first or {}))
                 continue

@@ -158,3 +158,17 @@ def test_an_overloaded_whmcs_is_diagnosed(emulator: WhmcsEmulator) -> None:
     emulator.fail_on("GetClients", status=503, times=None)
     result = checks(emulator)
     assert failed(result) == ["reachable"] and "503" in result["reachable"].detail
+
+
+def test_a_one_way_sync_to_wordpress_needs_no_whmcs_write(emulator: WhmcsEmulator) -> None:
+    from syncd.config import SyncSettings
+    from syncd.model import Direction
+
+    emulator.deny("AddClient", "UpdateClient", "UpdateUser")
+    settings = full_settings(whmcs_settings()).model_copy(
+        update={"sync": SyncSettings(direction=Direction.WHMCS_TO_WP)})
+    result = {c.name: c for c in run(settings, transport=emulator.transport())}
+    assert [n for n, c in result.items() if not c.ok] == []
+    assert "not needed" in result['API action "AddClient"'].detail
+    assert failed(checks(emulator)) == ['API action "AddClient"', 'API action "UpdateClient"',
+                                        'API action "UpdateUser"']

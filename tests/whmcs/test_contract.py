@@ -78,7 +78,13 @@ class TestWhmcsContract:
         owner = emulator.users[client.owner_user_id or 0]
         assert owner.email == "new@example.com" and owner.has_password and owner.clients == {record.remote_id: True}
         assert record.fields["first_name"] == dummy.firstname
-        assert adapter.dummy_fields_for(fields) == {"first_name", "phone"}
+        assert adapter.dummy_fields_for(fields) == {"first_name"}
+        assert "phone" not in record.fields  # not a common field here: not reported
+        with_phone = adapter.create({"email": "tel@example.com", "first_name": "T", "last_name": "", "phone": ""})
+        assert with_phone.fields["phone"] == dummy.phonenumber == emulator.clients[with_phone.remote_id].phonenumber
+        assert with_phone.fields["last_name"] == dummy.lastname
+        assert adapter.dummy_fields_for({"first_name": "T", "last_name": "", "phone": ""}) == {"last_name", "phone"}
+        assert adapter.dummy_fields_for({"first_name": "T", "last_name": "L", "phone": "+1 503 555 1212"}) == set()
         assert (record.active, record.status) == (True, "Active")
         assert emulator.emails_sent == []  # send_welcome_email defaults to false
 
