@@ -309,6 +309,8 @@ class _Execution:
 
     def _one(self, action: Action, before_commit: Callable[[], None] | None) -> None:
         link = self.links.get(action.user, getattr(action, "link", None))
+        if isinstance(action, Deactivate) and link is not None:
+            self._intend_deactivation(action, link)
         result = self._write(action)
         if before_commit is not None:
             before_commit()
@@ -326,6 +328,15 @@ class _Execution:
             self.store.resolve_issues(action.key, kind="error")
         self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
         self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())
+
+    def _intend_deactivation(self, action: Deactivate, link: Link) -> None:
+        """Commit, before the write, that syncd deactivates this side (and the WordPress roles it
+        takes away). A crash after the write but before its commit would otherwise leave an
+        inactive survivor the next run cannot tell from one an admin deactivated: never
+        re-activated, its roles forgotten. ``gone`` is not written ahead, so the next run still
+        plans the deletion; and the flag on a survivor that is still active is simply dropped."""
+        roles = tuple(action.record.roles) if action.side is Side.WORDPRESS else link.saved_roles
+        self.store.save_link(replace(link, deactivated=link.deactivated | {action.side}, saved_roles=roles))
 
     def _write(self, action: Action) -> Record | None:
         """The remote write of ``action`` (None for actions that only change the store)."""
