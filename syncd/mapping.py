@@ -8,9 +8,11 @@ planner (``syncd.sync``) uses it too.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
+from html.entities import name2codepoint
 from typing import Literal
 
 from syncd.adapters.wordpress_usernames import MAX_LOGIN, base_username, candidates, is_valid_login
@@ -20,6 +22,7 @@ from syncd.model import Side, normalise
 __all__ = [
     "LIMITS",
     "MAX_LOGIN",
+    "as_stored",
     "fill_dummies",
     "is_dummy",
     "is_valid_email",
@@ -31,8 +34,9 @@ __all__ = [
 
 #: Longest value each side stores, by common field, in characters. WordPress: the email column
 #: is 100 (a longer one is a PHP fatal, reference/wordpress.md); the adapter builds
-#: display_name (250) from "first last", so each name gets 120. WHMCS keeps names and
-#: company in wide columns; 255 is the most its admin forms accept.
+#: display_name (250) from "first last", so each name gets 120, counted as WordPress stores it
+#: (``&`` as ``&amp;``: see ``as_stored``). WHMCS keeps names and company in wide columns; 255
+#: is the most its admin forms accept.
 LIMITS: Mapping[Side, Mapping[str, int]] = {
     Side.WORDPRESS: {"email": 100, "first_name": 120, "last_name": 120, "company": 255, "phone": 64},
     Side.WHMCS: {"email": 255, "first_name": 255, "last_name": 255, "company": 255, "phone": 64},
@@ -41,8 +45,8 @@ DEFAULT_LIMIT = 255
 
 # WordPress's is_email(): the stricter of the two sides, so an email valid here is one both
 # sides accept. Local part: these ASCII characters; domain: dot-separated ASCII labels.
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+$")
-_LABEL = re.compile(r"^[A-Za-z0-9\-]+$")
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+")
+_LABEL = re.compile(r"[A-Za-z0-9\-]+")
 
 
 def is_valid_email(value: str) -> bool:
@@ -51,14 +55,111 @@ def is_valid_email(value: str) -> bool:
     if len(email) < 6 or "@" not in email[1:]:
         return False
     local, _, domain = email.partition("@")
-    if not _LOCAL.match(local):
+    if not _LOCAL.fullmatch(local):  # fullmatch: "$" would let a final newline through
         return False
     if ".." in domain or domain.strip(".") != domain:
         return False
     labels = domain.split(".")
     if len(labels) < 2:
         return False
-    return all(_LABEL.match(label) and label.strip("-") == label for label in labels)
+    return all(_LABEL.fullmatch(label) and label.strip("-") == label for label in labels)
+
+
+# What WordPress does to a first or last name as it stores it (measured on 6.1, and modelled in
+# full by the emulator): sanitize_text_field() twice (the REST argument, then pre_user_*),
+# kses, then < > & escaped; the adapter reads the stored text back HTML-unescaped.
+_MARKUP = re.compile(r"<[^<>]*>")  # a "<" closed by a ">" before the next "<": a tag to WordPress
+_SCRIPT_STYLE = re.compile(r"<(script|style)[^>]*?>.*?</\1>", re.I | re.S)
+_WP_SPACES = re.compile(r"[\r\n\t ]+")
+_WP_OCTET = re.compile(r"%[a-fA-F0-9]{2}")
+_WP_NULLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_WP_ENTITY = re.compile(r"&(?:([A-Za-z]{2,8}[0-9]{0,2})|#(0*[0-9]{1,7})|#[xX](0*[0-9A-Fa-f]{1,6}));")
+_PHP_TRIM = " \t\n\r\0\x0b"
+_NAME_FIELDS = frozenset({"first_name", "last_name"})
+
+
+def _known_entity(match: re.Match[str]) -> bool:
+    named, decimal, hexadecimal = match.groups()
+    if named is not None:
+        return named in name2codepoint
+    number = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    return (number in (0x9, 0xA, 0xD) or 0x20 <= number <= 0xD7FF or 0xE000 <= number <= 0xFFFD
+            or 0x10000 <= number <= 0x10FFFF)
+
+
+def _normalised_entity(match: re.Match[str]) -> str:
+    named, decimal, hexadecimal = match.groups()
+    if named is not None:
+        return match.group()
+    if decimal is not None:
+        return f"&#{decimal.lstrip('0').rjust(3, '0')};"
+    return f"&#x{hexadecimal.lstrip('0')};"
+
+
+def _strip_tags(text: str) -> str | None:
+    """``text`` without its tags, script/style blocks and comments, as WordPress strips them; None
+    for markup PHP's strip_tags() and kses treat in ways not worth predicting (a space after
+    ``<``, quotes or ``<?`` in a tag)."""
+    text = _SCRIPT_STYLE.sub("", text)
+    for tag in _MARKUP.finditer(text):
+        inner = tag.group()[1:-1]
+        if inner[:1] in (" ", "\t", "\n", "\r", "\x0b", "\x0c", "?") or "'" in inner or '"' in inner:
+            return None
+    return _MARKUP.sub("", text).strip(_PHP_TRIM)
+
+
+def _wordpress_name(value: str) -> tuple[int, str] | None:
+    """(the length of the text WordPress stores, the text the adapter reads back) for a name, or
+    None when the name holds markup that WordPress rewrites in ways not worth predicting."""
+    if value in ("", "0"):  # PHP's empty(): "0" is no name
+        return 0, ""
+    stripped = _strip_tags(value) if "<" in value else value
+    if stripped is None:
+        return None
+    text = stripped
+    for _ in range(2):
+        text = _WP_SPACES.sub(" ", text).strip(_PHP_TRIM)
+        found = False
+        while (octet := _WP_OCTET.search(text)) is not None:
+            text = text.replace(octet.group(), "")
+            found = True
+        if found:
+            text = re.sub(" +", " ", text).strip(_PHP_TRIM)
+    text = _WP_NULLS.sub("", text)
+    stored: list[str] = []
+    read: list[str] = []
+    position = 0
+    for match in [*_WP_ENTITY.finditer(text), None]:
+        plain = text[position:] if match is None else text[position:match.start()]
+        stored.append(html.escape(plain, quote=False))
+        read.append(plain)
+        if match is None:
+            break
+        known = _known_entity(match)
+        stored.append(_normalised_entity(match) if known else html.escape(match.group(), quote=False))
+        read.append(html.unescape(match.group()) if known else match.group())
+        position = match.end()
+    first_lt = text.find("<")
+    # A lone "<" is escaped with esc_html(), which also turns the quotes after it into entities.
+    quotes = 0 if first_lt < 0 else sum(text.count(q, first_lt) for q in "'\"")
+    return sum(map(len, stored)) + 5 * quotes, "".join(read)
+
+
+def as_stored(side: Side, name: str, value: str) -> str:
+    """``value`` as ``side`` keeps it, read back by its adapter, once written to field ``name``.
+
+    WordPress rewrites names: tags, script blocks and comments are stripped, runs of spaces,
+    tabs and newlines become one space, ``%`` and two hex digits are removed, control
+    characters dropped, entities it knows (``&amp;``) decoded, "0" taken for no name. The
+    planner compares what WordPress holds with this, so such a rewrite never looks like an
+    edit. Markup whose fate cannot be told is returned unchanged: ``problems`` refuses to send
+    it. Every other value, and everything on WHMCS, is kept as sent.
+    """
+    if side is Side.WORDPRESS and name in _NAME_FIELDS:
+        rewritten = _wordpress_name(value)
+        if rewritten is not None:
+            return rewritten[1]
+    return value
 
 
 def _control_chars(value: str) -> list[str]:
@@ -68,8 +169,9 @@ def _control_chars(value: str) -> list[str]:
 def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
     """What stops ``fields`` from being written to ``side``: ``(field, message)`` pairs, empty if none.
 
-    Checks the email's syntax, each value's length on that side, and control characters
-    (a newline or a NUL in a name is never what a person typed into a form).
+    Checks the email's syntax, each value's length on that side, control characters (a
+    newline or a NUL in a name is never what a person typed into a form), and, for a name
+    going to WordPress, markup whose fate there cannot be told (see ``as_stored``).
     """
     found: list[tuple[str, str]] = []
     limits = LIMITS[side]
@@ -79,8 +181,16 @@ def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
             found.append((name, f"{value.strip()!r} is not a valid email address"))
             continue
         limit = limits.get(name, DEFAULT_LIMIT)
-        if len(value.strip()) > limit:
-            found.append((name, f"has {len(value.strip())} characters; {side.display} stores at most {limit}"))
+        length, counted = len(value.strip()), ""
+        if side is Side.WORDPRESS and name in _NAME_FIELDS:
+            wordpress = _wordpress_name(value)
+            if wordpress is None:
+                found.append((name, "contains markup that WordPress would rewrite unpredictably (a space after "
+                                    "'<', quotes or '<?' inside a tag)"))
+            elif wordpress[0] != length:  # as stored: "&" takes five characters of the column
+                length, counted = wordpress[0], " as WordPress stores it"
+        if length > limit:
+            found.append((name, f"has {length} characters{counted}; {side.display} stores at most {limit}"))
         bad = _control_chars(value)
         if bad:
             found.append((name, f"contains control characters ({', '.join(bad)})"))

@@ -232,6 +232,19 @@ class _Planner:
     def _is_dummy(self, name: str, value: str) -> bool:
         return name in self.dummy and mapping.is_dummy(name, value, self.dummy)
 
+    @staticmethod
+    def _as_wp_keeps(name: str, wp_value: str, *sources: str | None) -> str:
+        """WordPress rewrites some names as it stores them (``mapping.as_stored``: tags stripped,
+        spaces collapsed, …). A WordPress value that is what WordPress made of a source value
+        stands for that value, so the rewrite never looks like an edit and is never written
+        back or rewritten forever."""
+        seen = normalise(name, wp_value)
+        for source in sources:
+            if (source is not None and normalise(name, source) != seen
+                    and normalise(name, mapping.as_stored(Side.WORDPRESS, name, source)) == seen):
+                return source
+        return wp_value
+
     def _validated(self, key: str, side: Side, values: dict[str, str]) -> dict[str, str]:
         """``values`` without the fields ``side`` would refuse; each refusal reported as a problem."""
         for name, message in mapping.problems(side, values):
@@ -312,8 +325,8 @@ class _Planner:
             if is_dummy:
                 dummy_now.add(name)
             outcomes.append(merge.first_contact_field(
-                name, wv, wp.fields.get(name, ""), direction=policy.direction, priority=policy.priority,
-                whmcs_dummy=is_dummy,
+                name, wv, self._as_wp_keeps(name, wp.fields.get(name, ""), wv), direction=policy.direction,
+                priority=policy.priority, whmcs_dummy=is_dummy,
             ))
         base, writes, base_on, add, drop = self._settle(key, whmcs, wp, outcomes, dummy_now, first_contact=True)
         return base, frozenset(dummy_now), writes, base_on, add, drop
@@ -376,8 +389,8 @@ class _Planner:
         stale_dummy: set[str] = set()
         for name in self.fields:
             wv = wf.get(name, "")
-            pv = pf.get(name, "")
             value = base.get(name)
+            pv = self._as_wp_keeps(name, pf.get(name, ""), wv, value)
             if value is None:  # a common field added since the link was made
                 is_dummy = self._is_dummy(name, wv)
                 outcome: FieldOutcome | None = merge.first_contact_field(
