@@ -414,14 +414,18 @@ class WordPressAdapter:
             raise RefusedWrite(f"refusing to give WordPress user {who} the role {', '.join(bad)}: it is excluded "
                                "or can manage users or options")
 
-    def _check_email(self, email: str, who: str) -> None:
-        if not email.strip():
+    def _check_email(self, email: str, who: str) -> str:
+        """The email to send: trimmed (WordPress refuses surrounding whitespace that WHMCS keeps,
+        and the key ignores it anyway), or InvalidRecord if WordPress cannot store it."""
+        email = email.strip()
+        if not email:
             raise InvalidRecord(f"{who} has no email; WordPress requires one", user=who, field="email")
         if len(email) > MAX_EMAIL:
             raise InvalidRecord(
                 f"the email of {who} has {len(email)} characters; WordPress stores at most {MAX_EMAIL}",
                 user=who, field="email",
             )
+        return email
 
     def _field_error(self, exc: InvalidRecord) -> InvalidRecord:
         """Name WordPress's meta field by its common name (``meta.billing_company`` → ``company``)."""
@@ -436,9 +440,8 @@ class WordPressAdapter:
         does not show the new user raises OutcomeUnknown: look the email up before retrying.
         """
         self.verify()
-        email = fields.get("email") or ""
-        who = email.strip() or "a new WordPress user"
-        self._check_email(email, who)
+        who = (fields.get("email") or "").strip() or "a new WordPress user"
+        email = self._check_email(fields.get("email") or "", who)
         role = self.settings.new_users.role
         self._check_roles([role], who)
         first, last = fields.get("first_name") or "", fields.get("last_name") or ""
@@ -524,8 +527,7 @@ class WordPressAdapter:
         body: dict[str, Any] = {}
         for name, value in changes.items():
             if name == "email":
-                self._check_email(value, record.label())
-                body["email"] = value
+                body["email"] = self._check_email(value, record.label())
             elif name in ("first_name", "last_name"):
                 body[name] = value
             elif name == "company" and self.supports_company:
