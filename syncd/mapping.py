@@ -191,7 +191,7 @@ def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
                 length, counted = wordpress[0], " as WordPress stores it"
         if length > limit:
             found.append((name, f"has {length} characters{counted}; {side.display} stores at most {limit}"))
-        bad = _control_chars(value)
+        bad = _control_chars(value.strip())  # a tab or newline around a value is whitespace, trimmed everywhere
         if bad:
             found.append((name, f"contains control characters ({', '.join(bad)})"))
     return found
