@@ -117,6 +117,18 @@ def _user(data: Any, what: str) -> Mapping[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class _PageRead:
+    """One page of the users listing, as records: its number, the totals it announced, its
+    records and the normalised emails of its protected users."""
+
+    number: int
+    total: int
+    pages: int
+    records: tuple[Record, ...]
+    protected: frozenset[str]
+
+
 class _ListingShifted(IncompleteListing):
     """Users were added or removed while the pages were read; one fresh attempt is worth it."""
 
@@ -307,66 +319,73 @@ class WordPressAdapter:
             raise IncompleteListing(f"page {page} of the WordPress users could not be read: {exc}",
                                     side=SIDE) from exc
 
-    def _list_users(self) -> list[Mapping[str, Any]]:
+    def _read_page(self, number: int) -> _PageRead:
+        """One page of the listing, turned into records at once (on the worker that fetched it,
+        while the other pages are in flight): 100,000 users kept as parsed ``context=edit`` JSON
+        until the last page arrived made a listing's peak memory about twice what it is now."""
+        reply = self._page(number)
+        total, pages = self._totals(reply, number)
+        if not isinstance(reply.data, list):
+            raise NotAnApi(f"WordPress answered page {number} of the users with something other than a list",
+                           side=SIDE)
+        what = f"page {number} of the users"
+        records = tuple(self._record(u, what) for u in reply.data)  # validates each user (NotAnApi)
+        protected = frozenset(
+            normalise_email(_text(u.get("email"))) for u in reply.data if _text(u.get("email")) and self.protection(u)
+        )
+        return _PageRead(number, total, pages, records, protected)
+
+    def _list_users(self) -> tuple[list[Record], frozenset[str]]:
+        """Every user as a record, and the emails of the protected ones (``protection``)."""
         size = self.settings.page_size
-        first = self._page(1)
-        total, pages = self._totals(first, 1)
+        first = self._read_page(1)
+        total, pages = first.total, first.pages
         if pages != math.ceil(total / size):
             raise IncompleteListing(
                 f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
                 side=SIDE,
             )
-        replies = [first]
+        reads = [first]
         if pages > 1:
             workers = max(1, min(self.settings.concurrency, pages - 1))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wp-list") as pool:
-                futures = [pool.submit(self._page, n) for n in range(2, pages + 1)]
+                futures = [pool.submit(self._read_page, n) for n in range(2, pages + 1)]
                 try:
-                    replies.extend(f.result() for f in futures)
+                    reads.extend(future.result() for future in futures)
                 except BaseException:
                     for future in futures:  # one page failed: the listing is lost, read no more
                         future.cancel()
                     raise
-        users: list[Mapping[str, Any]] = []
-        for number, reply in enumerate(replies, start=1):
-            seen_total, _ = self._totals(reply, number)
-            if seen_total != total:
+        for read in reads:
+            if read.total != total:
                 raise _ListingShifted(
-                    f"the number of WordPress users changed while listing ({total}, then {seen_total} on page "
-                    f"{number})", side=SIDE,
+                    f"the number of WordPress users changed while listing ({total}, then {read.total} on page "
+                    f"{read.number})", side=SIDE,
                 )
-            if not isinstance(reply.data, list):
-                raise NotAnApi(f"WordPress answered page {number} of the users with something other than a list",
-                               side=SIDE)
-            users.extend(_user(u, f"page {number} of the users") for u in reply.data)
-        ids = [u["id"] for u in users]
-        if len(set(ids)) != len(ids):
+        records = [record for read in reads for record in read.records]
+        if len({r.remote_id for r in records}) != len(records):
             raise _ListingShifted("a WordPress user appeared on two pages: users were removed while listing",
                                   side=SIDE)
-        if len(users) != total:
+        if len(records) != total:
             raise _ListingShifted(
-                f"read {len(users)} WordPress users but X-WP-Total says {total} (users changed while listing, "
+                f"read {len(records)} WordPress users but X-WP-Total says {total} (users changed while listing, "
                 "or a plugin hides users from the listing but not from the count)", side=SIDE,
             )
-        return users
+        return records, frozenset().union(*(read.protected for read in reads))
 
     def snapshot(self) -> Snapshot:
         """Every user (complete or IncompleteListing), the admins' emails and the storable fields."""
         self.verify()
         for attempt in range(1, self.LISTING_ATTEMPTS + 1):
             try:
-                users = self._list_users()
+                records, admins = self._list_users()
                 break
             except _ListingShifted as exc:
                 if attempt == self.LISTING_ATTEMPTS:
                     raise IncompleteListing(str(exc), side=SIDE) from exc
                 logger.info("WordPress listing was inconsistent ({exc}); reading it again", exc=exc)
-        records = tuple(self._record(u) for u in users)
-        admins = frozenset(
-            normalise_email(_text(u.get("email"))) for u in users if self.protection(u) and _text(u.get("email"))
-        )
         logger.debug("WordPress listing: {n} users, {a} protected", n=len(records), a=len(admins))
-        return Snapshot(side=Side.WORDPRESS, records=records, admin_emails=admins, fields=self.fields)
+        return Snapshot(side=Side.WORDPRESS, records=tuple(records), admin_emails=admins, fields=self.fields)
 
     def find_by_email(self, email: str) -> list[Record]:
         """Users whose email equals ``email`` case-insensitively (WordPress's search is a substring match)."""
