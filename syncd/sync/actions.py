@@ -237,6 +237,7 @@ class Relink(Action):
     base: Mapping[str, str]
     dummy_fields: frozenset[str] = frozenset()
     deactivated_drop: frozenset[Side] = frozenset()
+    still_gone: frozenset[Side] = frozenset()  # a side still gone after the re-link (a Closed client)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", _frozen(self.base))
@@ -253,6 +254,8 @@ class Relink(Action):
                     changes.append(f"{_who(record)} is active again")
                 else:
                     changes.append(f"{_who(record)} takes the place of #{old}")
+        if self.still_gone:
+            changes.append(f"still gone from {_sides(self.still_gone)}: nothing is copied")
         return f"re-link {self.key}: " + "; ".join(changes)
 
     def link_after(self, link: Link | None, result: Record | None) -> Link:
@@ -264,7 +267,7 @@ class Relink(Action):
             wp_id=self.wp.remote_id,
             owner_user_id=self.whmcs.owner_user_id or link.owner_user_id,
             base=self.base,
-            gone=link.gone - self.back,
+            gone=(link.gone - self.back) | self.still_gone,
             deactivated=deactivated,
             saved_roles=link.saved_roles if Side.WORDPRESS in deactivated else (),
             dummy_fields=self.dummy_fields,

@@ -46,10 +46,18 @@ def merge_field(
     """
     nb = normalise(name, base)
     if whmcs_dummy:
-        # A dummy we put there stands for "WordPress's value": it is not a change.
-        whmcs, nw = base, nb
-    else:
-        nw = normalise(name, whmcs)
+        # A dummy we put there stands for "WordPress's value": it is not a change. And once that
+        # value is a real one, it replaces the dummy as soon as a run may write to WHMCS.
+        outcome = _merge(name, nb, base, base, wp, direction=direction, priority=priority)
+        if outcome is None and nb and direction.allows_write_to(Side.WHMCS):
+            return FieldOutcome(name, base, write=Side.WHMCS)
+        return outcome
+    return _merge(name, nb, base, whmcs, wp, direction=direction, priority=priority)
+
+
+def _merge(name: str, nb: str, base: str, whmcs: str, wp: str, *, direction: Direction,
+           priority: Side) -> FieldOutcome | None:
+    nw = normalise(name, whmcs)
     np = normalise(name, wp)
     source = direction.source
     if source is not None:

@@ -133,6 +133,10 @@ def plan(
     return _Planner(whmcs, wp, links, policy, pending or {}).run()
 
 
+def _account(record: Record) -> str:
+    return f"{record.side.account} #{record.remote_id}"
+
+
 def _active(record: Record) -> bool:
     if record.side is Side.WORDPRESS:
         return bool(record.roles) and record.active
@@ -160,6 +164,9 @@ class _Planner:
         self.keys: dict[Side, dict[str, list[Record]]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
         self.dup: dict[Side, set[str]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
         self.pool: dict[Side, dict[str, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        # Accounts whose email an earlier action of this plan changes: their old key is free by
+        # the time the creates (which come last) run.
+        self.vacating: dict[Side, set[int]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
 
     # -- 1. exclude and index ---------------------------------------------------------------
 
@@ -252,6 +259,19 @@ class _Planner:
             values.pop(name, None)
         return values
 
+    def _email_taken(self, key: str, record: Record, email: str) -> bool:
+        """True (and reported) if another account on ``record``'s side already has ``email``: the
+        side would refuse the write, and two accounts with one key are never made by sync."""
+        side = record.side
+        holders = [r for r in self.keys[side].get(normalise_email(email), ())
+                   if r.remote_id != record.remote_id and r.remote_id not in self.vacating[side]]
+        if holders:
+            ids = ", ".join(f"#{r.remote_id}" for r in holders)
+            self.problems.append(Problem(key, side, "email", f"cannot become {email.strip()!r} on "
+                                         f"{_account(record)}: {side.account} {ids} already has that email; "
+                                         "the email is left as it is until one of them changes"))
+        return bool(holders)
+
     def _settle(
         self, key: str, whmcs: Record, wp: Record, outcomes: Sequence[FieldOutcome], dummy_now: set[str],
         *, first_contact: bool,
@@ -282,6 +302,8 @@ class _Planner:
                 continue
             if not self._validated(key, target, {name: sent}):
                 continue
+            if name == "email" and self._email_taken(key, records[target], sent):
+                continue
             if first_contact:
                 # A new link records the target's current value as the base until the write
                 # succeeds: a failed write is then decided the same way next run, instead of
@@ -305,6 +327,8 @@ class _Planner:
             if not writes[side]:
                 continue
             record, other = (whmcs, wp) if side is Side.WHMCS else (wp, whmcs)
+            if "email" in writes[side] and normalise_email(writes[side]["email"][1]) != record.key:
+                self.vacating[side].add(record.remote_id)
             self.actions.append(Update(
                 user=user, key=key, record=record, other=other, changes=writes[side], base=base_on[side], link=link,
                 dummy_add=frozenset(dummy_add) if side is Side.WHMCS else frozenset(),
@@ -349,28 +373,53 @@ class _Planner:
         current: dict[Side, Record | None] = {Side.WHMCS: whmcs if w_live else None, Side.WORDPRESS: wp}
         back: set[Side] = set()
         for side in SIDES:
-            if current[side] is None:
-                found = self._returning(side, link, current[side.other])
-                if found is not None:
-                    current[side] = found
-                    back.add(side)
-            elif side in link.gone:
+            if current[side] is not None and side in link.gone:
                 back.add(side)  # the same account is back (a Closed WHMCS client made active again)
-        cw, cp = current[Side.WHMCS], current[Side.WORDPRESS]
-        if cw is not None and cp is not None:
+        listed: dict[Side, Record | None] = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
+        returning: dict[Side, tuple[str, Record]] = {}
+        for side in SIDES:
+            # Someone must still be there to come back to (a Closed client counts: its account
+            # is still listed): two new accounts where both old ones left are two new people,
+            # met by first contact, and the old link stays, gone from both.
+            if current[side] is None and listed[side.other] is not None:
+                found = self._returning(side, link, listed[side.other])
+                if found is not None:
+                    returning[side] = found
+        if len(returning) + sum(1 for r in current.values() if r is not None) == 2:
+            # Both sides are there again: re-link, taking the returning accounts out of the pool.
+            for side, (pool_key, record) in returning.items():
+                del self.pool[side][pool_key]
+                current[side] = record
+                back.add(side)
+            cw, cp = current[Side.WHMCS], current[Side.WORDPRESS]
+            assert cw is not None and cp is not None
             self._relink(link, cw, cp, frozenset(back))
+        elif Side.WORDPRESS in returning and whmcs is not None and whmcs.closed:
+            # The WordPress user is back while the client is Closed: linked again, gone from
+            # WHMCS, nothing copied (as at first contact with a Closed client).
+            pool_key, record = returning[Side.WORDPRESS]
+            del self.pool[Side.WORDPRESS][pool_key]
+            base = {n: record.fields.get(n, "") for n in self.fields}
+            self.actions.append(Relink(user=self._user(), key=record.key, link=link, whmcs=whmcs, wp=record,
+                                       back=frozenset({Side.WORDPRESS}), base=base,
+                                       still_gone=frozenset({Side.WHMCS})))
         else:
+            # A returning account whose partner is gone too is left to first contact or creation.
             self._gone(link, current, frozenset(back & link.gone))
 
-    def _returning(self, side: Side, link: Link, survivor: Record | None) -> Record | None:
+    def _returning(self, side: Side, link: Link, survivor: Record | None) -> tuple[str, Record] | None:
         """An unlinked account on ``side`` with the user's key: the user came back (DESIGN §5.7)."""
         pool = self.pool[side]
         for key in (survivor.key if survivor is not None else None, link.key):
-            if key:
-                record = pool.get(key)
-                if record is not None and not record.closed:
-                    del pool[key]
-                    return record
+            if not key:
+                continue
+            record = pool.get(key)
+            if record is None or record.closed:
+                continue
+            others = [r for r in self.keys[side.other].get(key, ()) if survivor is None or r is not survivor]
+            if others:
+                continue  # that account has its own partner on the survivor's side: a first contact, not a return
+            return key, record
         return None
 
     def _linked(self, link: Link, whmcs: Record, wp: Record) -> None:
@@ -529,7 +578,7 @@ class _Planner:
         if key in self.dup[target]:
             self.skips.append(Skip(key, f"several {target.account}s have this email; nothing is created"))
             return
-        taken = self.keys[target].get(key)
+        taken = [r for r in self.keys[target].get(key, ()) if r.remote_id not in self.vacating[target]]
         if taken:
             ids = ", ".join(f"#{r.remote_id}" for r in taken)
             self.problems.append(Problem(key, target, "email", f"is already used by {target.account} {ids}, which is "

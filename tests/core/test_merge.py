@@ -40,6 +40,10 @@ def test_a_whmcs_dummy_is_no_change_and_never_wins() -> None:
     assert merge_field("first_name", "", "Not provided", "", direction=BOTH, priority=W, whmcs_dummy=True) is None
     assert merge_field("first_name", "", "Not provided", "Ann", direction=BOTH, priority=W,
                        whmcs_dummy=True) == FieldOutcome("first_name", "Ann", write=W)
+    # a real agreed value replaces the dummy as soon as the run may write WHMCS
+    assert merge_field("first_name", "Ann", "Not provided", "Ann", direction=BOTH, priority=W,
+                       whmcs_dummy=True) == FieldOutcome("first_name", "Ann", write=W)
+    assert merge_field("first_name", "Ann", "Not provided", "Ann", direction=W2P, priority=W, whmcs_dummy=True) is None
     # one-way from WHMCS: the dummy stands for the base, which WordPress mirrors
     assert merge_field("first_name", "", "Not provided", "Ann", direction=W2P, priority=W,
                        whmcs_dummy=True) == FieldOutcome("first_name", "", write=P)

@@ -1,0 +1,478 @@
+"""A Hypothesis state machine over two in-memory sides (DESIGN §7).
+
+The environment creates, edits, deletes, closes and reopens accounts behind syncd's back,
+changes email case or address, promotes users to admin and back, and takes a side's listing
+down. A ``run`` rule runs the real planner and engine. After every clean run it checks:
+
+- both sides agree on the mapped fields of every linked, active user;
+- no update is lost: an independent model (the values agreed at the last run, per linked
+  pair) says what each field must now be — a change on one side survives; changes on both
+  sides end on the priority side's value; a one-way run ends on its source's — so a "one
+  side always wins" engine fails even though it converges (proved below with a broken merge);
+- admins are never written, and a one-way run never writes its source;
+- the links cover exactly the users that should be linked, and nobody is duplicated;
+- deletions follow ``on_delete``, and re-activation happens when the direction allows it;
+- a second run right after plans nothing and writes nothing.
+
+An outage must stop the run before planning, with nothing written.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
+
+from syncd.errors import GuardTripped, Unreachable
+from syncd.model import Direction, Link, Side, normalise, normalise_email
+from syncd.sync import merge
+from syncd.sync.actions import Update
+from syncd.sync.engine import run_sync
+from syncd.sync.merge import FieldOutcome
+from syncd.sync.plan import Plan
+from syncd.sync.policy import Policy
+from tests.core.conftest import machine_settings
+from tests.core.memory import DUMMY, Account, MemorySide, MemoryStore
+from tests.core.scenario import now
+
+W, P = Side.WHMCS, Side.WORDPRESS
+EMAILS = ("ann@x.io", "bob@x.io", "cy@x.io", "dee@x.io")
+CASES = (str.lower, str.upper, str.title)
+NAMES = ("", "Ann", "Bob", "Zo\u00eb", "Zoe\u0308")  # the last two differ only in Unicode form
+COMPANIES = ("", "Acme", "Initech")
+FIELDS = ("email", "first_name", "last_name", "company")
+EDITABLE = ("first_name", "last_name", "company")
+DUMMY_N = {k: normalise(k, v) for k, v in DUMMY.items()}
+
+sides = st.sampled_from((W, P))
+picks = st.integers(min_value=0, max_value=1000)
+
+
+@dataclass
+class World:
+    """What the sides and the store held just before a run."""
+
+    whmcs: dict[int, Account]
+    wp: dict[int, Account]
+    admins: set[str]
+    links: dict[int, Link]  # by WHMCS id
+
+
+def _n(name: str, account: Account | None) -> str:
+    return "" if account is None else normalise(name, account.fields.get(name, ""))
+
+
+class SyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.whmcs = MemorySide(W)
+        self.wp = MemorySide(P)
+        self.store = MemoryStore()
+        self.on_delete = "ignore"
+        self.agreed: dict[tuple[int, int], dict[str, str]] = {}  # the model: values agreed at the last check
+        self.dummy: dict[tuple[int, int], set[str]] = {}  # fields whose WHMCS value stands for WordPress's
+        self.failed: set[str] = set()  # keys the last run reported as problems
+        self.fresh = 0
+
+    def side(self, side: Side) -> MemorySide:
+        return self.whmcs if side is W else self.wp
+
+    def pick(self, side: Side, index: int) -> Account | None:
+        accounts = sorted(self.side(side).accounts.values(), key=lambda a: a.remote_id)
+        return accounts[index % len(accounts)] if accounts else None
+
+    # -- the environment -------------------------------------------------------------------
+
+    @initialize(on_delete=st.sampled_from(("ignore", "deactivate")),
+                people=st.lists(st.tuples(st.sampled_from(EMAILS), st.sampled_from(("whmcs", "wordpress", "both")),
+                                          st.sampled_from(NAMES), st.sampled_from(NAMES), st.sampled_from(COMPANIES)),
+                                max_size=4, unique_by=lambda t: t[0]))
+    def choose(self, on_delete: str, people: list[tuple[str, str, str, str, str]] = ()) -> None:  # type: ignore[assignment]
+        """The policy's on_delete, and the people already there before syncd's first run."""
+        self.on_delete = on_delete
+        for email, where, first, last, company in people:
+            if where in ("whmcs", "both"):
+                self.whmcs.external_add(email, first or "Ann", last or "Lee", company)
+            if where in ("wordpress", "both"):
+                self.wp.external_add(email.upper() if where == "both" else email, first, last, company)
+
+    @rule(side=sides, email=st.sampled_from(EMAILS), case=st.sampled_from(CASES), first=st.sampled_from(NAMES),
+          last=st.sampled_from(NAMES), company=st.sampled_from(COMPANIES), odd=st.integers(0, 5))
+    def create(self, side: Side, email: str, case: Any, first: str, last: str, company: str, odd: int) -> None:
+        target = self.side(side)
+        address = case(email)
+        if target.by_email(address):
+            return  # both sides refuse a second account with an email, in any case
+        if side is W:
+            target.external_add(address, first or "Ann", last or "Lee", company,
+                                status="Inactive" if odd == 0 else "Active")
+        else:
+            target.external_add(address, first, last, company, roles=[] if odd == 0 else ["subscriber"])
+
+    @rule(side=sides, index=picks, name=st.sampled_from(EDITABLE), value=st.sampled_from(NAMES + COMPANIES))
+    def edit(self, side: Side, index: int, name: str, value: str) -> None:
+        account = self.pick(side, index)
+        if account is None:
+            return
+        if side is W and name != "company" and not value:
+            value = "Lee"  # WHMCS requires names
+        self.side(side).external_edit(account.remote_id, **{name: value})
+
+    @rule(index=picks, name=st.sampled_from(EDITABLE), whmcs=st.sampled_from(NAMES[1:] + COMPANIES),
+          wp=st.sampled_from(NAMES + COMPANIES))
+    def edit_both(self, index: int, name: str, whmcs: str, wp: str) -> None:
+        """The same user edited on both sides between two runs (a conflict, or the same change)."""
+        links = sorted(self.store.links(), key=lambda li: li.whmcs_id)
+        if not links:
+            return
+        link = links[index % len(links)]
+        if link.whmcs_id in self.whmcs.accounts and link.wp_id in self.wp.accounts:
+            if name != "company" and not whmcs:
+                whmcs = "Lee"  # WHMCS requires names
+            self.whmcs.external_edit(link.whmcs_id, **{name: whmcs})
+            self.wp.external_edit(link.wp_id, **{name: wp})
+
+    @rule(side=sides, index=picks)
+    def change_email_case(self, side: Side, index: int) -> None:
+        account = self.pick(side, index)
+        if account is not None:
+            self.side(side).external_edit(account.remote_id, email=account.fields["email"].swapcase())
+
+    @rule(side=sides, index=picks)
+    def change_email(self, side: Side, index: int) -> None:
+        account = self.pick(side, index)
+        if account is not None:
+            self.fresh += 1
+            self.side(side).external_edit(account.remote_id, email=f"new{self.fresh}@x.io")
+
+    @rule(side=sides, index=picks, close=st.booleans())
+    def delete(self, side: Side, index: int, close: bool) -> None:
+        account = self.pick(side, index)
+        if account is None:
+            return
+        if side is W and close:
+            self.whmcs.external_status(account.remote_id, "Closed")
+        else:
+            self.side(side).external_delete(account.remote_id)
+
+    @rule(index=picks, status=st.sampled_from(("Active", "Inactive")))
+    def set_status(self, index: int, status: str) -> None:
+        account = self.pick(W, index)
+        if account is not None:
+            self.whmcs.external_status(account.remote_id, status)
+
+    @rule(index=picks, roles=st.sampled_from(((), ("subscriber",), ("customer", "subscriber"))))
+    def set_roles(self, index: int, roles: tuple[str, ...]) -> None:
+        account = self.pick(P, index)
+        if account is not None and "administrator" not in account.roles:
+            self.wp.external_roles(account.remote_id, roles)
+
+    @rule(side=sides, index=picks)
+    def promote(self, side: Side, index: int) -> None:
+        account = self.pick(side, index)
+        if account is None:
+            return
+        if side is P:
+            self.wp.external_roles(account.remote_id, ["administrator"])
+        else:
+            self.whmcs.admins.add(account.key)  # a WHMCS admin with this email
+
+    @rule(side=sides, index=picks)
+    def demote(self, side: Side, index: int) -> None:
+        if side is W:
+            if self.whmcs.admins:
+                self.whmcs.admins.discard(sorted(self.whmcs.admins)[index % len(self.whmcs.admins)])
+            return
+        admins = [a for a in self.wp.accounts.values() if "administrator" in a.roles]
+        if admins:
+            self.wp.external_roles(admins[index % len(admins)].remote_id, ["subscriber"])
+
+    @rule(side=sides)
+    def outage(self, side: Side) -> None:
+        self.side(side).listing_error = Unreachable(f"{side.display} is down", side=side.value)
+
+    # -- the run and its checks ------------------------------------------------------------
+
+    def capture(self) -> World:
+        return World(copy.deepcopy(self.whmcs.accounts), copy.deepcopy(self.wp.accounts), set(self.whmcs.admins),
+                     {link.whmcs_id: link for link in self.store.links()})
+
+    def protected_keys(self, world: World) -> set[str]:
+        return set(world.admins) | {a.key for a in world.wp.values() if "administrator" in a.roles}
+
+    def is_protected(self, account: Account | None, world: World) -> bool:
+        return account is not None and ("administrator" in account.roles or account.key in self.protected_keys(world))
+
+    @rule(direction=st.sampled_from(tuple(Direction)), priority=st.sampled_from((W, P)))
+    def run(self, direction: Direction, priority: Side) -> None:
+        policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
+                        dummy_values=DUMMY)
+        outage = self.whmcs.listing_error is not None or self.wp.listing_error is not None
+        before = self.capture()
+        self.whmcs.reset_counts()
+        self.wp.reset_counts()
+        try:
+            _plan, failed = self.sync(policy)
+        except Unreachable:
+            assert outage
+            assert self.whmcs.writes == [] and self.wp.writes == []
+            assert {link.whmcs_id: link for link in self.store.links()} == before.links
+            assert self.store.runs()[0].outcome == "failed"
+            self.whmcs.listing_error = self.wp.listing_error = None
+            return
+        except GuardTripped:
+            assert self.whmcs.writes == [] and self.wp.writes == []
+            assert {link.whmcs_id: link for link in self.store.links()} == before.links
+            policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
+                            dummy_values=DUMMY, force=True)
+            _plan, failed = self.sync(policy)  # the operator looked, and lets it through
+        assert not outage
+        self.check(policy, before, failed)
+        # a second run right after has nothing to do
+        self.whmcs.reset_counts()
+        self.wp.reset_counts()
+        the_plan, _failed = self.sync(policy)
+        assert the_plan.actions == (), the_plan.describe()
+        assert self.whmcs.writes == [] and self.wp.writes == []
+
+    @rule(priority=st.sampled_from((W, P)))
+    def run_both_ways(self, priority: Side) -> None:
+        """Runs in direction ``both`` are where updates get lost: give them more weight."""
+        self.run(Direction.BOTH, priority)
+
+    def sync(self, policy: Policy) -> tuple[Plan, set[str]]:
+        """One run; the keys of the users it could not finish. The only acceptable reason is an
+        email that another account on the target side already holds (reported, left alone)."""
+        the_plan, report = run_sync(whmcs=self.whmcs, wp=self.wp, store=self.store, policy=policy,
+                                    log=lambda level, message: None, now=now)
+        assert report.outcome in ("ok", "errors"), report.to_json()
+        failed: set[str] = set()
+        for item in [*report.errors, *report.problems]:
+            assert "already has that email" in item.message or "already used by" in item.message, report.to_json()
+            failed.add(item.key)
+        assert not report.duplicates and not report.errors, report.to_json()
+        return the_plan, failed
+
+    def check(self, policy: Policy, before: World, failed: set[str]) -> None:
+        after = self.capture()
+        protected = self.protected_keys(before)
+        self.failed = failed
+        # admins are never written; a one-way run never writes its source
+        for side, pre in ((W, before.whmcs), (P, before.wp)):
+            for _op, remote_id in self.side(side).writes:
+                assert not self.is_protected(pre.get(remote_id), before), f"wrote protected {side} #{remote_id}"
+            if policy.source is side:
+                assert self.side(side).writes == [], f"a {policy.direction} run wrote {side}"
+        # nobody is duplicated
+        for accounts in (after.whmcs, after.wp):
+            keys = [a.key for a in accounts.values()]
+            assert len(keys) == len(set(keys)), keys
+        links = list(after.links.values())
+        by_side: dict[Side, dict[int, Link]] = {W: {li.whmcs_id: li for li in links}, P: {li.wp_id: li for li in links}}
+        assert len(by_side[P]) == len(links)
+        self.check_links(policy, before, after, by_side, protected)
+        for link in links:
+            self.check_fields(policy, before, after, link, protected)
+            self.check_deletion(policy, before, after, link, protected)
+
+    def check_links(self, policy: Policy, before: World, after: World, by_side: dict[Side, dict[int, Link]],
+                    protected: set[str]) -> None:
+        """The links cover exactly the users that should be linked."""
+        accounts = {W: after.whmcs, P: after.wp}
+
+        def claimed_by_protected(side: Side, account: Account) -> bool:
+            link = by_side[side].get(account.remote_id)
+            if link is None:
+                return False
+            other = accounts[side.other].get(link.remote_id(side.other))
+            return other is not None and self.is_protected(other, before)
+
+        for side in (W, P):
+            for account in accounts[side].values():
+                if self.is_protected(account, before) or claimed_by_protected(side, account):
+                    continue
+                if account.key in self.failed:
+                    continue  # reported as a problem this run, left alone on purpose
+                partners = [a for a in accounts[side.other].values() if a.key == account.key]
+                if partners and not self.is_protected(partners[0], before):
+                    partner = partners[0]
+                    link = by_side[side].get(account.remote_id)
+                    if claimed_by_protected(side.other, partner):
+                        continue
+                    if link is not None and link.remote_id(side.other) == partner.remote_id:
+                        continue
+                    # Not linked together: acceptable only when this account is taken by a link
+                    # whose other account still exists (a client belongs to one user at a time).
+                    # Otherwise the partner should have been linked (first contact) or re-linked.
+                    assert link is not None, f"{side} #{account.remote_id} and its partner are not linked"
+                    assert link.remote_id(side.other) in accounts[side.other], (
+                        f"{side} #{account.remote_id}'s partner left, and the new one was not re-linked")
+                elif not partners:
+                    eligible = account.status == "Active" if side is W else bool(account.roles)
+                    if eligible and policy.may_write(side.other):
+                        assert account.remote_id in by_side[side], f"{side} #{account.remote_id} was not created"
+        for link in by_side[W].values():
+            w, p = after.whmcs.get(link.whmcs_id), after.wp.get(link.wp_id)
+            if self.is_protected(w, before) or self.is_protected(p, before):
+                continue
+            for side, account in ((W, w), (P, p)):
+                missing = account is None or (side is W and account.status == "Closed")
+                if missing and side not in link.gone:
+                    # only a one-way run may leave a deletion in its destination for later
+                    assert policy.source is side.other, f"link {link.whmcs_id}-{link.wp_id} misses {side}"
+
+    def check_fields(self, policy: Policy, before: World, after: World, link: Link, protected: set[str]) -> None:
+        pair = (link.whmcs_id, link.wp_id)
+        w, p = after.whmcs.get(link.whmcs_id), after.wp.get(link.wp_id)
+        if link.gone:
+            self.agreed.pop(pair, None)
+            return
+        if w is None or p is None or w.status == "Closed" or self.is_protected(w, before) or \
+                self.is_protected(p, before):
+            return
+        pre_w, pre_p = before.whmcs.get(w.remote_id), before.wp.get(p.remote_id)
+        if {a.key for a in (w, p, pre_w, pre_p) if a is not None} & self.failed:
+            return  # reported as a problem this run: its agreed values stay as they were
+        old = before.links.get(link.whmcs_id)
+        agreed = self.agreed.get(pair) if old is not None and old.wp_id == link.wp_id and not old.gone else None
+        may_write_whmcs = policy.may_write(W)
+        new_agreed: dict[str, str] = {}
+        new_dummy: set[str] = set()
+        for name in FIELDS:
+            wv, pv = _n(name, pre_w), _n(name, pre_p)
+            was_dummy = pre_w is not None and name in DUMMY_N and wv == DUMMY_N[name]
+            if pre_w is None:
+                expect = pv  # created in WHMCS from WordPress
+            elif pre_p is None:
+                expect = wv  # created in WordPress from WHMCS
+            elif agreed is None:
+                expect = self.first_contact(name, wv, pv, was_dummy, policy)
+            else:
+                expect = self.three_way(name, agreed[name], wv, pv, was_dummy and name in self.dummy[pair], policy)
+            got_w, got_p = _n(name, w), _n(name, p)
+            assert got_p == expect, f"lost update: {pair} {name} in WordPress is {got_p!r}, expected {expect!r}"
+            dummy_ok = name in DUMMY_N and got_w == DUMMY_N[name] and (
+                expect == "" or (not may_write_whmcs and (was_dummy or pre_w is None)))
+            assert got_w == expect or dummy_ok, f"lost update: {pair} {name} in WHMCS is {got_w!r}, expected {expect!r}"
+            new_agreed[name] = expect
+            if got_w != expect:
+                new_dummy.add(name)
+        self.agreed[pair] = new_agreed
+        self.dummy[pair] = new_dummy
+
+    @staticmethod
+    def first_contact(name: str, wv: str, pv: str, whmcs_dummy: bool, policy: Policy) -> str:
+        if whmcs_dummy or wv == pv:
+            return pv
+        if policy.source is not None:
+            return wv if policy.source is W else pv
+        if bool(wv) != bool(pv):
+            return wv or pv
+        return wv if policy.priority is W else pv
+
+    @staticmethod
+    def three_way(name: str, agreed: str, wv: str, pv: str, whmcs_dummy: bool, policy: Policy) -> str:
+        if whmcs_dummy:
+            wv = agreed  # a dummy stands for the agreed value: it is never a change
+        if policy.source is not None:
+            return wv if policy.source is W else pv
+        changed_w, changed_p = wv != agreed, pv != agreed
+        if changed_w and changed_p:
+            return wv if policy.priority is W else pv
+        return wv if changed_w else pv if changed_p else agreed
+
+    def check_deletion(self, policy: Policy, before: World, after: World, link: Link, protected: set[str]) -> None:
+        old = before.links.get(link.whmcs_id)
+        accounts = {W: after.whmcs, P: after.wp}
+        pre_accounts = {W: before.whmcs, P: before.wp}
+        if old is not None and old.wp_id == link.wp_id and link.gone > old.gone:
+            new = link.gone - old.gone
+            assert policy.source is None or new == {policy.source}, "a one-way run acted on a destination deletion"
+            for side in (W, P):
+                if side in link.gone:
+                    continue
+                survivor = accounts[side].get(link.remote_id(side))
+                pre = pre_accounts[side].get(link.remote_id(side))
+                if survivor is None or pre is None or self.is_protected(pre, before):
+                    continue
+                was_active = pre.status == "Active" if side is W else bool(pre.roles)
+                is_active = survivor.status == "Active" if side is W else bool(survivor.roles)
+                if self.on_delete == "deactivate" and policy.may_write(side) and was_active:
+                    assert not is_active, f"survivor {side} #{survivor.remote_id} was not deactivated"
+                    assert side in link.deactivated
+                else:
+                    assert survivor.fields == pre.fields and is_active == was_active
+        linked = [accounts[s].get(link.remote_id(s)) for s in (W, P)]
+        if not link.gone and not any(self.is_protected(a, before) for a in linked):
+            for side in link.deactivated:
+                # a survivor syncd deactivated is re-activated as soon as the run may write its side
+                assert not policy.may_write(side), f"{side} #{link.remote_id(side)} still waits for re-activation"
+        # a user gone from a side is never recreated there
+        for side in link.gone:
+            survivor = accounts[side.other].get(link.remote_id(side.other))
+            if survivor is not None:
+                created = [a for a in accounts[side].values()
+                           if a.remote_id not in pre_accounts[side] and a.key == survivor.key]
+                assert not created, f"{survivor.key} was recreated on {side}"
+
+
+SyncMachine.TestCase.settings = machine_settings()
+TestSyncMachine = SyncMachine.TestCase
+
+
+# --- the machine must catch a wrong design, not only crashes ----------------------------------
+
+
+_real_merge = merge.merge_field
+
+
+def _whmcs_always_wins(name: str, base: str, whmcs: str, wp: str, **kw: Any) -> FieldOutcome | None:
+    """A broken merge that still converges and still obeys one-way runs and dummies, but with
+    direction ``both`` lets WHMCS win every difference: a WordPress edit is lost. Convergence
+    and idempotence alone pass on it; only the model of agreed values catches it."""
+    if kw["direction"] is not Direction.BOTH or kw.get("whmcs_dummy"):
+        return _real_merge(name, base, whmcs, wp, **kw)
+    if normalise(name, whmcs) == normalise(name, wp):
+        return None if normalise(name, whmcs) == normalise(name, base) else FieldOutcome(name, whmcs)
+    return FieldOutcome(name, whmcs, write=Side.WORDPRESS)
+
+
+BROKEN_SETTINGS = settings(max_examples=300, stateful_step_count=30, deadline=None, phases=[Phase.generate],
+                           derandomize=True, database=None)
+
+
+def test_the_machine_catches_a_merge_where_one_side_always_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merge, "merge_field", _whmcs_always_wins)
+    with pytest.raises(AssertionError, match="lost update"):
+        run_state_machine_as_test(SyncMachine, settings=BROKEN_SETTINGS)
+
+
+def test_the_machine_catches_writes_that_echo_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that writes but does not move the base sees its own writes as edits next run."""
+
+    def keep_base(self: Update, link: Link | None, result: Any) -> Link:
+        link = link or self.link
+        return replace(link, dummy_fields=(link.dummy_fields - self.dummy_drop) | self.dummy_add)
+
+    monkeypatch.setattr(Update, "link_after", keep_base)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(SyncMachine, settings=BROKEN_SETTINGS)
+
+
+def test_a_small_example_by_hand() -> None:
+    """The shortest lost-update story, spelled out: link, edit WordPress, run — the edit must reach WHMCS."""
+    machine = SyncMachine()
+    machine.choose("ignore", [])
+    machine.create(W, "ann@x.io", str.lower, "Ann", "Lee", "", 1)
+    machine.run(Direction.BOTH, W)
+    [user] = machine.wp.accounts.values()
+    machine.edit(P, 0, "first_name", "Bob")
+    machine.run(Direction.BOTH, W)
+    [client] = machine.whmcs.accounts.values()
+    assert client.fields["first_name"] == "Bob" and user.fields["first_name"] == "Bob"
+    assert normalise_email(client.fields["email"]) == "ann@x.io"
