@@ -227,10 +227,16 @@ def sync_once(
         stack.callback(state.close)
         whmcs, wp = stack.enter_context(_opened(settings, adapters))
         listed = stack.enter_context(_listed_together(whmcs, wp))
+        # Creates of different users run at once, each side within its configured concurrency;
+        # entered last, so it is shut down (waiting for any write in flight) before the
+        # adapters, the store and the lock are released.
+        widths = {Side.WHMCS: settings.whmcs.concurrency, Side.WORDPRESS: settings.wordpress.concurrency}
+        writers = stack.enter_context(ThreadPoolExecutor(max_workers=sum(widths.values()), thread_name_prefix="write"))
         the_plan, report = run_sync(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
             should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
-            stop_after_actions=stop_after, crash_before_commit=before_commit,
+            stop_after_actions=stop_after, crash_before_commit=before_commit, start=writers.submit,
+            concurrency=widths,
         )
         return SyncResult(plan=the_plan, report=report, dry_run=False, guard=the_plan.guard)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -14,10 +14,12 @@ import html
 import math
 import secrets
 import string
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -164,6 +166,8 @@ class WordPressAdapter:
             sleep=sleep,
         )
         self._account: Account | None = None
+        self._naming = threading.Lock()
+        self._naming_locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_settings(
@@ -479,36 +483,47 @@ class WordPressAdapter:
         if company and self.supports_company:
             body["meta"] = {self.company_key: company}
         base = base_username(self.settings.new_users.username, email, first, last)
-        for login in candidates(base, self.USERNAME_ATTEMPTS):
-            body["username"] = login
-            try:
-                reply = self._rest.call("create", "POST", USERS, body=body, retry="once", who=who)
-            except RemoteRejected as exc:
-                if exc.code == "existing_user_login":
-                    continue
-                raise
-            except InvalidRecord as exc:
-                raise self._after_insert(exc, who) from exc
-            except PermissionDenied as exc:
-                if exc.action.startswith("edit meta"):
-                    # The row is inserted before the meta is written (reference: pitfall 6).
-                    raise OutcomeUnknown(f"WordPress created {who} but refused its company field: {exc}",
-                                         side=SIDE) from exc
-                raise
-            try:
-                record = self._record(reply.data, "the created user")
-            except NotAnApi as exc:
-                raise OutcomeUnknown(f"WordPress answered the create of {who} without the new user; it may "
-                                     "exist now", side=SIDE) from exc
-            logger.debug("created WordPress user #{id} {login} for {email}", id=record.remote_id,
-                         login=record.username, email=who)
-            if self.settings.new_users.send_password_reset:
-                self.send_password_reset(record)
-            return record
-        raise RemoteRejected(
-            f"no free WordPress username for {who}: {base!r} and {self.USERNAME_ATTEMPTS - 1} numbered variants "
-            "are taken", side=SIDE, code="existing_user_login",
-        )
+        with self._claiming(base):  # creates run at once: never two trying the same login
+            for login in candidates(base, self.USERNAME_ATTEMPTS):
+                body["username"] = login
+                try:
+                    reply = self._rest.call("create", "POST", USERS, body=body, retry="once", who=who)
+                except RemoteRejected as exc:
+                    if exc.code == "existing_user_login":
+                        continue
+                    raise
+                except InvalidRecord as exc:
+                    raise self._after_insert(exc, who) from exc
+                except PermissionDenied as exc:
+                    if exc.action.startswith("edit meta"):
+                        # The row is inserted before the meta is written (reference: pitfall 6).
+                        raise OutcomeUnknown(f"WordPress created {who} but refused its company field: {exc}",
+                                             side=SIDE) from exc
+                    raise
+                try:
+                    record = self._record(reply.data, "the created user")
+                except NotAnApi as exc:
+                    raise OutcomeUnknown(f"WordPress answered the create of {who} without the new user; it may "
+                                         "exist now", side=SIDE) from exc
+                logger.debug("created WordPress user #{id} {login} for {email}", id=record.remote_id,
+                             login=record.username, email=who)
+                if self.settings.new_users.send_password_reset:
+                    self.send_password_reset(record)
+                return record
+            raise RemoteRejected(
+                f"no free WordPress username for {who}: {base!r} and {self.USERNAME_ATTEMPTS - 1} numbered variants "
+                "are taken", side=SIDE, code="existing_user_login",
+            )
+
+    @contextmanager
+    def _claiming(self, base: str) -> Iterator[None]:
+        """Creates whose usernames start from the same ``base`` run one at a time: WordPress
+        checks that a login is free and then inserts it (``user_login`` has no unique index), so
+        two creates at once could both be given the same login."""
+        with self._naming:
+            lock = self._naming_locks.setdefault(base.casefold(), threading.Lock())
+        with lock:
+            yield
 
     def _after_insert(self, exc: InvalidRecord, who: str) -> SyncdError:
         error = self._field_error(exc)

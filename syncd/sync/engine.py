@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, Protocol
 
 from syncd.errors import (
     GuardTripped,
@@ -49,6 +50,18 @@ from syncd.sync.policy import Policy
 
 Log = Callable[[str, str], None]
 """``log(level, message)``: level is "DEBUG", "INFO", "WARNING" or "ERROR"."""
+
+class Started(Protocol):
+    """A remote write started in the background (a ``concurrent.futures.Future`` fits)."""
+
+    def result(self) -> Record | None:
+        """Wait for the write; its record, or the exception it raised."""
+        ...
+
+
+#: Starts a remote write in the background and returns at once (``ThreadPoolExecutor.submit``
+#: fits). Injected by the caller: the core has no threads of its own.
+Start = Callable[[Callable[[], Record | None]], Started]
 
 #: Failures that concern one user only: recorded, and the run goes on (DESIGN §5.1 step 4).
 PER_USER_ERRORS: tuple[type[SyncdError], ...] = (RemoteRejected, OutcomeUnknown, InvalidRecord, RefusedWrite, Transient)
@@ -142,6 +155,8 @@ def execute(
     stop_after_actions: int | None = None,
     crash_before_commit: bool = False,
     dry_run: bool = False,
+    start: Start | None = None,
+    concurrency: Mapping[Side, int] | None = None,
 ) -> RunReport:
     """Execute ``plan`` action by action and record the run (``store.finish_run``).
 
@@ -152,8 +167,17 @@ def execute(
     — with ``crash_before_commit``, after its remote write but before its commit — and
     raises ``SimulatedCrash`` if ``crash`` returns. ``dry_run`` touches neither side nor
     the store.
+
+    With ``start`` (and no ``stop_after_actions``), consecutive creates of different users on
+    one side run at once, at most ``concurrency[side]`` in flight (default 1): each
+    is still a write of its own, its outcome handled and committed on this thread as soon as
+    it and the creates started before it are done, in plan order. A whole-side failure or a
+    stop request starts no new create, and commits the ones already sent before it stops.
     """
     runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
+    if start is not None and stop_after_actions is None:  # the crash hooks count actions one by one
+        runner.start = start
+        runner.widths = {side: max(1, n) for side, n in (concurrency or {}).items()}
     return runner.run(should_stop, crash, stop_after_actions, crash_before_commit)
 
 
@@ -172,6 +196,8 @@ class _Execution:
         self.report = RunReport(run_id=run_id, started_at=now(), planned=len(plan.actions), dry_run=dry_run,
                                 conflicts=list(plan.conflicts), problems=list(plan.problems),
                                 duplicates=list(plan.duplicates))
+        self.start: Start | None = None
+        self.widths: dict[Side, int] = {}
         self.links: dict[int, Link | None] = {}
         self.latest: dict[int, dict[Side, Record]] = {}
         self.failed: set[int] = set()
@@ -223,12 +249,22 @@ class _Execution:
             return self._finish("dry-run")
         self._report_items()
         stopped = False
-        for action in plan.actions:
+        index = 0
+        while index < len(plan.actions):
+            action = plan.actions[index]
             if should_stop():
                 left = len(plan.actions) - self.report.done
                 self._say("INFO", f"stopping on request; {left} planned actions wait for the next run")
                 stopped = True
                 break
+            batch = self._creates_from(index)
+            if len(batch) > 1:
+                index += len(batch)
+                if self._creates_at_once(batch, should_stop):
+                    stopped = True
+                    break
+                continue
+            index += 1
             if action.user in self.failed:
                 self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
                 self.report.done += 1
@@ -314,6 +350,10 @@ class _Execution:
         result = self._write(action)
         if before_commit is not None:
             before_commit()
+        self._commit(action, link, result)
+
+    def _commit(self, action: Action, link: Link | None, result: Record | None) -> None:
+        """Record a successful action in the store, at once (DESIGN §5.9)."""
         new = action.link_after(link, result)
         if new is not None:
             new = self._with_digests(action, new, result)
@@ -328,6 +368,78 @@ class _Execution:
             self.store.resolve_issues(action.key, kind="error")
         self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
         self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())
+
+    # -- creates at once ------------------------------------------------------------------
+
+    def _creates_from(self, index: int) -> list[Create]:
+        """The creates of different users on one side that follow each other in the plan from
+        ``index`` (none when writes are not started in the background)."""
+        batch: list[Create] = []
+        users: set[int] = set()
+        if self.start is None:
+            return batch
+        for action in self.plan.actions[index:]:
+            if not isinstance(action, Create) or action.user in users or (batch and action.target != batch[0].target):
+                break
+            batch.append(action)
+            users.add(action.user)
+        return batch
+
+    def _creates_at_once(self, batch: list[Create], should_stop: Callable[[], bool]) -> bool:
+        """Run ``batch`` with up to ``widths[side]`` creates in flight per side; True if a stop
+        was requested. Outcomes are taken in plan order, each committed before the next is looked
+        at; after a whole-side failure nothing new starts, what was sent is still committed, and
+        the failure is raised at the end."""
+        assert self.start is not None
+        start = self.start
+        waiting = list(batch)
+        in_flight: list[tuple[Create, Started]] = []
+        busy = dict.fromkeys(Side, 0)
+        failure: SyncdError | None = None
+        stopped = False
+        while True:
+            while waiting and failure is None and not stopped:
+                action = waiting[0]
+                if busy[action.target] >= self.widths.get(action.target, 1):
+                    break
+                if should_stop():
+                    stopped = True
+                    break
+                waiting.pop(0)
+                if action.user in self.failed:
+                    self.report.done += 1
+                    continue
+                in_flight.append((action, start(partial(self._create, action))))
+                busy[action.target] += 1
+            if not in_flight:
+                break
+            action, started = in_flight.pop(0)
+            busy[action.target] -= 1
+            try:
+                result = started.result()
+                if not isinstance(failure, StateError):  # the store failed: nothing more can be committed
+                    self._commit(action, self.links.get(action.user, getattr(action, "link", None)), result)
+            except PER_USER_ERRORS as exc:
+                self._user_failed(action, exc)
+            except (SideError, StateError) as exc:
+                if failure is None:  # the same words as one action at a time; the creates sent still count
+                    failure = exc
+                    self._say("ERROR", f"stopped: {exc}" if isinstance(exc, SideError) else
+                              f"the state store failed while trying to {action.describe()}: {exc}")
+                continue
+            except Exception as exc:  # a bug: record the run as failed rather than leave it "running"
+                self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
+                self._finish_quietly("failed", f"internal error: {exc!r}")
+                raise
+            self.report.done += 1
+        if failure is not None:
+            message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
+            self._finish_quietly("failed", message)
+            raise failure
+        if stopped:
+            left = len(self.plan.actions) - self.report.done
+            self._say("INFO", f"stopping on request; {left} planned actions wait for the next run")
+        return stopped
 
     def _intend_deactivation(self, action: Deactivate, link: Link) -> None:
         """Commit, before the write, that syncd deactivates this side (and the WordPress roles it
@@ -398,6 +510,8 @@ def run_sync(
     stop_after_actions: int | None = None,
     crash_before_commit: bool = False,
     dry_run: bool = False,
+    start: Start | None = None,
+    concurrency: Mapping[Side, int] | None = None,
 ) -> tuple[Plan, RunReport]:
     """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
     guard and execute. A listing that fails is recorded and re-raised before planning, so a
@@ -416,5 +530,6 @@ def run_sync(
     report = execute(
         the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, should_stop=should_stop,
         crash=crash, stop_after_actions=stop_after_actions, crash_before_commit=crash_before_commit, dry_run=dry_run,
+        start=start, concurrency=concurrency,
     )
     return the_plan, report

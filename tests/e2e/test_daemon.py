@@ -110,7 +110,9 @@ def test_manual_sync_during_a_daemon_run_exits_5_and_sigterm_mid_run_is_clean(
     proc, listener = daemon
     for i in range(6):
         world.whmcs.add_client(f"slow{i}@example.com", "Slow", f"N{i}")
-    world.wp.latency = 0.7  # each create takes a while: the daemon's first run lasts seconds
+    # Each create takes a while: the daemon's first run lasts seconds (creates run two at a
+    # time, at the default concurrency, so 6 of them take 3 × 1.5 s).
+    world.wp.latency = 1.5
     listener.wait_line("READY=1", timeout=WAIT)
     _wait(lambda: world.wp.calls["create"] >= 1, "the daemon's run to start writing")
     manual = world.syncd("sync")

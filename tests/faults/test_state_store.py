@@ -1,7 +1,7 @@
 """The state store failing under a run: the SQLite file locked by another program, before the run
 and in the middle of it, and its disk full. The run stops at once with exit 1 (``StateError``)
 and a message naming the database and what it could not record; no later write is attempted,
-so at most the one write in flight is unrecorded, and the next run settles it by matching the
+so at most the writes in flight are unrecorded, and the next run settles them by matching the
 account at first contact: nobody is duplicated or lost.
 
 In process (``app.sync_once(store=...)`` opens the store with a short busy timeout, or a size
@@ -94,10 +94,12 @@ def test_a_full_state_disk_stops_the_run_and_the_next_run_loses_nothing(tmp_path
     created = [u.email for u in world.wp.users.values() if u.email.startswith("bulk")]
     assert created, "the disk should have held some links"
     unrecorded = {e for e in _unlinked(world) if e.startswith("bulk") and world.has_wp_user(e)}
-    assert len(unrecorded) == 1  # the create in flight when the disk filled up, and nothing after it
+    # The creates in flight when the disk filled up (two at a time: the default concurrency), and
+    # nothing after them.
+    assert 1 <= len(unrecorded) <= 2
 
     settled = world.run()  # a disk with room again
-    assert settled.code == 0 and settled.counts.get("link") == 1, settled.text()
+    assert settled.code == 0 and settled.counts.get("link") == len(unrecorded), settled.text()
     world.settle()
     bulk = {f"bulk{i:02d}@example.com": {"first_name": "Bulk", "last_name": f"N{i:02d}"} for i in range(40)}
     world.check({**POPULATION, **bulk}, edited_in_whmcs=["a2@example.com"])
