@@ -42,27 +42,22 @@ LIMITS: Mapping[Side, Mapping[str, int]] = {
     Side.WHMCS: {"email": 255, "first_name": 255, "last_name": 255, "company": 255, "phone": 64},
 }
 DEFAULT_LIMIT = 255
+#: WordPress's display_name column, which the adapter fills with "first last" on create.
+DISPLAY_NAME_LIMIT = 250
 
 # WordPress's is_email(): the stricter of the two sides, so an email valid here is one both
-# sides accept. Local part: these ASCII characters; domain: dot-separated ASCII labels.
-_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+")
-_LABEL = re.compile(r"[A-Za-z0-9\-]+")
+# sides accept. Local part: these ASCII characters; domain: at least two dot-separated ASCII
+# labels, none empty, none starting or ending with "-". One expression: the planner checks
+# every listed account on every run.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-]+@{_LABEL}(?:\.{_LABEL})+")
 
 
 def is_valid_email(value: str) -> bool:
     """True if ``value`` (trimmed) is an email address both sides accept (WordPress's is_email rules)."""
     email = value.strip()
-    if len(email) < 6 or "@" not in email[1:]:
-        return False
-    local, _, domain = email.partition("@")
-    if not _LOCAL.fullmatch(local):  # fullmatch: "$" would let a final newline through
-        return False
-    if ".." in domain or domain.strip(".") != domain:
-        return False
-    labels = domain.split(".")
-    if len(labels) < 2:
-        return False
-    return all(_LABEL.fullmatch(label) and label.strip("-") == label for label in labels)
+    # fullmatch, not match with "$": "$" would let a final newline through.
+    return len(email) >= 6 and _EMAIL.fullmatch(email) is not None
 
 
 # What WordPress does to a first or last name as it stores it (measured on 6.1, and modelled in
@@ -70,6 +65,7 @@ def is_valid_email(value: str) -> bool:
 # kses, then < > & escaped; the adapter reads the stored text back HTML-unescaped.
 _MARKUP = re.compile(r"<[^<>]*>")  # a "<" closed by a ">" before the next "<": a tag to WordPress
 _SCRIPT_STYLE = re.compile(r"<(script|style)[^>]*?>.*?</\1>", re.I | re.S)
+_LONE_LT = re.compile(r"<[^>]*?(?:(?=<)|>|$)", re.S)  # wp_pre_kses_less_than(): no ">" in it = a lone "<"
 _WP_SPACES = re.compile(r"[\r\n\t ]+")
 _WP_OCTET = re.compile(r"%[a-fA-F0-9]{2}")
 _WP_NULLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -96,11 +92,18 @@ def _normalised_entity(match: re.Match[str]) -> str:
     return f"&#x{hexadecimal.lstrip('0')};"
 
 
+def _escape_lone(match: re.Match[str]) -> str:
+    text = match.group()
+    if ">" in text:
+        return text  # a tag
+    return text.replace("<", "&lt;").replace('"', "&quot;").replace("'", "&#039;")  # esc_html()
+
+
 def _strip_tags(text: str) -> str | None:
-    """``text`` without its tags, script/style blocks and comments, as WordPress strips them; None
-    for markup PHP's strip_tags() and kses treat in ways not worth predicting (a space after
-    ``<``, quotes or ``<?`` in a tag)."""
-    text = _SCRIPT_STYLE.sub("", text)
+    """``text`` as WordPress strips it: a lone ``<`` escaped, script/style blocks removed, then
+    tags and comments; None for markup that PHP's strip_tags() and kses treat in ways not worth
+    predicting (a space after ``<``, quotes or ``<?`` in a tag)."""
+    text = _SCRIPT_STYLE.sub("", _LONE_LT.sub(_escape_lone, text))
     for tag in _MARKUP.finditer(text):
         inner = tag.group()[1:-1]
         if inner[:1] in (" ", "\t", "\n", "\r", "\x0b", "\x0c", "?") or "'" in inner or '"' in inner:
@@ -139,10 +142,7 @@ def _wordpress_name(value: str) -> tuple[int, str] | None:
         stored.append(_normalised_entity(match) if known else html.escape(match.group(), quote=False))
         read.append(html.unescape(match.group()) if known else match.group())
         position = match.end()
-    first_lt = text.find("<")
-    # A lone "<" is escaped with esc_html(), which also turns the quotes after it into entities.
-    quotes = 0 if first_lt < 0 else sum(text.count(q, first_lt) for q in "'\"")
-    return sum(map(len, stored)) + 5 * quotes, "".join(read)
+    return sum(map(len, stored)), "".join(read)
 
 
 def as_stored(side: Side, name: str, value: str) -> str:
@@ -194,7 +194,24 @@ def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
         bad = _control_chars(value.strip())  # a tab or newline around a value is whitespace, trimmed everywhere
         if bad:
             found.append((name, f"contains control characters ({', '.join(bad)})"))
+    if side is Side.WORDPRESS and "first_name" in fields and "last_name" in fields:
+        found += _display_name_problem(fields["first_name"], fields["last_name"])
     return found
+
+
+def _display_name_problem(first: str, last: str) -> list[tuple[str, str]]:
+    """The two names side by side must fit WordPress's display-name column too: a lone ``<`` at
+    the end of one escapes the quotes of the other, so two names that fit alone may not together
+    (a create WordPress then answers with a PHP fatal)."""
+    display = " ".join(p for p in (first.strip(), last.strip()) if p)
+    stored = _wordpress_name(display)
+    # Unpredictable markup: bound it by escaping every character that can grow.
+    length = stored[0] if stored is not None else sum(
+        6 if c in "'\"" else 5 if c == "&" else 4 if c in "<>" else 1 for c in display)
+    if length <= DISPLAY_NAME_LIMIT:
+        return []
+    return [("last_name", f"with the first name makes a display name of {length} characters as WordPress "
+                          f"stores it; WordPress stores at most {DISPLAY_NAME_LIMIT}")]
 
 
 def require_valid(side: Side, fields: Mapping[str, str], *, user: str) -> None:
