@@ -23,7 +23,9 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 HOSTILE = settings.get_profile("hostile")
-#: Whole runs (two runs, a state store and two emulators per example) get fewer examples.
+#: Adapter round trips (a dozen HTTP calls per example) and whole runs (two runs, a state store
+#: and two emulators per example) get fewer examples.
+HOSTILE_ADAPTERS = settings(HOSTILE, max_examples=100)
 HOSTILE_RUNS = settings(HOSTILE, max_examples=40)
 
 # -- pieces ---------------------------------------------------------------------------------
