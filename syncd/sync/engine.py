@@ -169,10 +169,11 @@ def execute(
     the store.
 
     With ``start`` (and no ``stop_after_actions``), consecutive creates of different users on
-    one side run at once, at most ``concurrency[side]`` in flight (default 1): each
-    is still a write of its own, its outcome handled and committed on this thread as soon as
-    it and the creates started before it are done, in plan order. A whole-side failure or a
-    stop request starts no new create, and commits the ones already sent before it stops.
+    one side run at once, at most ``concurrency[side]`` in flight (default 1): each is still
+    a write of its own, its outcome handled and committed on this thread as soon as it and
+    the creates started before it are done, in plan order, while the next create is already
+    on its way. A whole-side failure or a stop request starts no new create, and commits the
+    ones already sent before it stops.
     """
     runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
     if start is not None and stop_after_actions is None:  # the crash hooks count actions one by one
@@ -387,9 +388,10 @@ class _Execution:
 
     def _creates_at_once(self, batch: list[Create], should_stop: Callable[[], bool]) -> bool:
         """Run ``batch`` with up to ``widths[side]`` creates in flight per side; True if a stop
-        was requested. Outcomes are taken in plan order, each committed before the next is looked
-        at; after a whole-side failure nothing new starts, what was sent is still committed, and
-        the failure is raised at the end."""
+        was requested. Outcomes are taken in plan order; a finished create is committed while the
+        next one is on its way (so even one at a time, the commit costs no round trip). After a
+        whole-side or store failure nothing new starts, what was sent and can be recorded still
+        is, and the failure is raised at the end."""
         assert self.start is not None
         start = self.start
         waiting = list(batch)
@@ -397,26 +399,34 @@ class _Execution:
         busy = dict.fromkeys(Side, 0)
         failure: SyncdError | None = None
         stopped = False
-        while True:
+
+        def fill() -> None:
+            nonlocal stopped
             while waiting and failure is None and not stopped:
                 action = waiting[0]
                 if busy[action.target] >= self.widths.get(action.target, 1):
-                    break
+                    return
                 if should_stop():
                     stopped = True
-                    break
+                    return
                 waiting.pop(0)
                 if action.user in self.failed:
                     self.report.done += 1
                     continue
                 in_flight.append((action, start(partial(self._create, action))))
                 busy[action.target] += 1
+
+        while True:
+            fill()
             if not in_flight:
                 break
             action, started = in_flight.pop(0)
-            busy[action.target] -= 1
             try:
-                result = started.result()
+                try:
+                    result = started.result()
+                finally:
+                    busy[action.target] -= 1
+                fill()
                 if not isinstance(failure, StateError):  # the store failed: nothing more can be committed
                     self._commit(action, self.links.get(action.user, getattr(action, "link", None)), result)
             except PER_USER_ERRORS as exc:
