@@ -8,6 +8,7 @@ not the sum. A dry run, ``explain`` and ``status`` never take the lock and never
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -197,6 +198,31 @@ def render_report(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+class _Progress:
+    """A long run's progress on a terminal: one line every few seconds, with a rate and an ETA.
+
+    Plain log lines rather than a live bar, because each write is already an INFO line on the
+    same stderr and a redrawn bar would tear them apart.
+    """
+
+    EVERY_SECONDS = 5.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+        self.last = self.started
+
+    def __call__(self, done: int, planned: int) -> None:
+        now = self.clock()
+        if now - self.last < self.EVERY_SECONDS or planned <= 0 or done >= planned:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-6)
+        left = (planned - done) / rate if rate > 0 else 0.0
+        logger.info("progress: {}/{} actions ({:.0%}), {:.1f}/s, about {:.0f}s left",
+                    done, planned, done / planned, rate, left)
+
+
 def _test_crash_hooks() -> tuple[int | None, bool]:
     raw = os.environ.get(ENV_STOP_AFTER, "").strip()
     return (int(raw) if raw else None), os.environ.get(ENV_BEFORE_COMMIT, "") == "1"
@@ -236,7 +262,7 @@ def sync_once(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
             should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
             stop_after_actions=stop_after, crash_before_commit=before_commit, start=writers.submit,
-            concurrency=widths,
+            concurrency=widths, progress=_Progress() if progress else None,
         )
         return SyncResult(plan=the_plan, report=report, dry_run=False, guard=the_plan.guard)
     raise AssertionError("unreachable")  # pragma: no cover

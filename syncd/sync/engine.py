@@ -157,6 +157,7 @@ def execute(
     dry_run: bool = False,
     start: Start | None = None,
     concurrency: Mapping[Side, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """Execute ``plan`` action by action and record the run (``store.finish_run``).
 
@@ -174,8 +175,11 @@ def execute(
     the creates started before it are done, in plan order, while the next create is already
     on its way. A whole-side failure or a stop request starts no new create, and commits the
     ones already sent before it stops.
+
+    ``progress(done, planned)`` is called after each action (a terminal's progress display).
     """
     runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
+    runner.progress = progress
     if start is not None and stop_after_actions is None:  # the crash hooks count actions one by one
         runner.start = start
         runner.widths = {side: max(1, n) for side, n in (concurrency or {}).items()}
@@ -198,12 +202,18 @@ class _Execution:
                                 conflicts=list(plan.conflicts), problems=list(plan.problems),
                                 duplicates=list(plan.duplicates))
         self.start: Start | None = None
+        self.progress: Callable[[int, int], None] | None = None
         self.widths: dict[Side, int] = {}
         self.links: dict[int, Link | None] = {}
         self.latest: dict[int, dict[Side, Record]] = {}
         self.failed: set[int] = set()
 
     # -- the run ---------------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        self.report.done += 1
+        if self.progress is not None:
+            self.progress(self.report.done, self.report.planned)
 
     def _say(self, level: str, message: str) -> None:
         self.log(level, f"run {self.run_id}: {message}")
@@ -268,7 +278,7 @@ class _Execution:
             index += 1
             if action.user in self.failed:
                 self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
-                self.report.done += 1
+                self._advance()
                 continue
             hook = crash_before_commit and stop_after is not None and self.report.done + 1 == stop_after
             try:
@@ -290,7 +300,7 @@ class _Execution:
                 self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
                 self._finish_quietly("failed", f"internal error: {exc!r}")
                 raise
-            self.report.done += 1
+            self._advance()
             if stop_after is not None and self.report.done >= stop_after:
                 _crash(crash)
         if not stopped:
@@ -411,7 +421,7 @@ class _Execution:
                     return
                 waiting.pop(0)
                 if action.user in self.failed:
-                    self.report.done += 1
+                    self._advance()
                     continue
                 in_flight.append((action, start(partial(self._create, action))))
                 busy[action.target] += 1
@@ -441,7 +451,7 @@ class _Execution:
                 self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
                 self._finish_quietly("failed", f"internal error: {exc!r}")
                 raise
-            self.report.done += 1
+            self._advance()
         if failure is not None:
             message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
             self._finish_quietly("failed", message)
@@ -522,6 +532,7 @@ def run_sync(
     dry_run: bool = False,
     start: Start | None = None,
     concurrency: Mapping[Side, int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Plan, RunReport]:
     """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
     guard and execute. A listing that fails is recorded and re-raised before planning, so a
@@ -540,6 +551,6 @@ def run_sync(
     report = execute(
         the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, should_stop=should_stop,
         crash=crash, stop_after_actions=stop_after_actions, crash_before_commit=crash_before_commit, dry_run=dry_run,
-        start=start, concurrency=concurrency,
+        start=start, concurrency=concurrency, progress=progress,
     )
     return the_plan, report
