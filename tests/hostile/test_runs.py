@@ -24,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd import mapping
+from syncd.emulators import wordpress as wp_emulator
 from syncd.emulators.wordpress import is_email
 from syncd.model import Direction, Side, normalise, normalise_email
 from syncd.sync.engine import RunReport
@@ -135,6 +136,51 @@ def test_one_person_in_two_spellings_is_linked_not_duplicated(
     sent = world.writes_sent()
     world.run(direction=direction.value)
     assert world.writes_sent() == sent
+
+
+Edit = tuple[int, Side, str, str]  # user number, side edited, field, new value
+edits = st.lists(st.tuples(st.integers(0, 2), st.sampled_from([Side.WHMCS, Side.WORDPRESS]),
+                           st.sampled_from(["first_name", "last_name", "company", "email"]),
+                           names() | hostile_emails()), min_size=1, max_size=5)
+
+
+def apply_edit(world: World, number: int, side: Side, name: str, value: str) -> None:
+    """Edit a linked user on one side as a person would there (WordPress keeps what it keeps)."""
+    if side is Side.WHMCS:
+        client = next(c for c in world.whmcs.clients.values() if c.id == number + 1)
+        attribute = {"first_name": "firstname", "last_name": "lastname", "company": "companyname", "email": "email"}
+        setattr(client, attribute[name], value)
+        return
+    user = next(u for u in world.wp.users.values() if u.login == f"linked{number}")
+    if name == "email":
+        taken = {u.email.casefold() for u in world.wp.users.values() if u is not user}
+        if wp_emulator.is_email(value) and len(value) <= 100 and value.casefold() not in taken:
+            user.email = wp_emulator.sanitize_email(value)  # WordPress refuses anything else
+    elif name == "company":
+        user.meta["billing_company"] = value
+    else:
+        setattr(user, name, wp_emulator.sanitize_text(value))
+
+
+@HOSTILE_RUNS
+@given(changes=edits, direction=directions)
+def test_hostile_edits_of_linked_users_settle_in_one_run(changes: list[Edit], direction: Direction) -> None:
+    world = World()
+    for number in range(3):
+        world.whmcs.add_client(f"linked{number}@example.com", f"First{number}", f"Last{number}", f"Co{number}")
+        world.wp.add_user(f"linked{number}", f"linked{number}@example.com", f"First{number}", f"Last{number}",
+                          company=f"Co{number}")
+    world.run(direction=direction.value)
+    for number, side, name, value in changes:
+        apply_edit(world, number, side, name, value)
+    first = world.run(direction=direction.value)
+    assert first.outcome in ("ok", "errors"), first.message
+    assert_reported_per_user(first)
+    assert_nothing_sent_that_the_other_side_rejects(world)
+    sent = world.writes_sent()
+    second = world.run(direction=direction.value)
+    assert world.writes_sent() == sent, (world.wp_writes[-3:], world.whmcs_writes[-3:],
+                                         [e.message for e in second.errors])
 
 
 def test_the_same_email_twice_on_one_side_is_left_alone_while_the_rest_syncs() -> None:
