@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from syncd import mapping
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 SIDES = (Side.WHMCS, Side.WORDPRESS)
+_NONE: frozenset[str] = frozenset()
 Pending = Mapping[tuple[Side, str], Any]
 
 
@@ -146,7 +148,7 @@ def _active(record: Record) -> bool:
 class _Planner:
     def __init__(self, whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy, pending: Pending):
         self.snap = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
-        self.links = sorted(links, key=lambda link: (link.whmcs_id, link.wp_id))
+        self.links = sorted(links, key=attrgetter("whmcs_id"))  # the store keeps one link per client
         self.policy = policy
         self.pending = pending
         self.fields = tuple(f for f in policy.fields if f == "email" or (f in whmcs.fields and f in wp.fields))
@@ -161,8 +163,11 @@ class _Planner:
         self.settled: set[tuple[Side, str]] = set()
         self.by_id: dict[Side, dict[int, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
         self.blocked: dict[Side, set[int]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
-        self.keys: dict[Side, dict[str, list[Record]]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
-        self.dup: dict[Side, set[str]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
+        # The (first) account of each key; every account of a key two or more share, in ``dup``.
+        # No list per key: allocating 200,000 small lists makes the garbage collector walk
+        # every record several times.
+        self.keys: dict[Side, dict[str, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+        self.dup: dict[Side, dict[str, list[Record]]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
         self.pool: dict[Side, dict[str, Record]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
         # Accounts whose email an earlier action of this plan changes: their old key is free by
         # the time the creates (which come last) run.
@@ -184,51 +189,60 @@ class _Planner:
         return reasons
 
     def _index(self) -> None:
+        """Index both listings by remote id and key; set aside protected and invalid accounts,
+        and the keys two accounts share on one side; put the unlinked rest in the pools."""
         protected = self._protected_keys()
         excluded = self.policy.exclude_roles
-        for side in SIDES:
-            by_id = self.by_id[side]
-            keys = self.keys[side]
-            blocked = self.blocked[side]
-            for record in self.snap[side].records:
-                if record.remote_id in by_id:
-                    self.problems.append(Problem(record.key, side, "id", f"{side.display} listed #{record.remote_id} "
-                                                 "twice; the second entry is ignored"))
-                    continue
-                by_id[record.remote_id] = record
-                key = record.key
-                if side is Side.WORDPRESS and record.roles and not excluded.isdisjoint(record.roles):
-                    roles = ", ".join(sorted(excluded.intersection(record.roles)))
-                    self.skips.append(Skip(key, f"{record.label()} has the excluded role {roles}; never synchronised"))
-                    blocked.add(record.remote_id)
-                elif key in protected:
-                    self.skips.append(Skip(key, f"{side.account} #{record.remote_id}: {protected[key]}; "
-                                                "never synchronised"))
-                    blocked.add(record.remote_id)
-                elif not mapping.is_valid_email(record.email):
-                    self.problems.append(Problem(record.label(), side, "email",
-                                                 f"{record.email.strip()!r} is not a valid email address; "
-                                                 f"{side.account} #{record.remote_id} is not synchronised"))
-                    blocked.add(record.remote_id)
-                else:
-                    keys.setdefault(key, []).append(record)
-            for key, records in keys.items():
-                if len(records) > 1:
-                    self.dup[side].add(key)
-                    self.duplicates.append(Duplicate(key, side, tuple(sorted(r.remote_id for r in records))))
-
-    def _fill_pools(self) -> None:
+        valid_email = mapping.is_valid_email
         claimed = {
             Side.WHMCS: {link.whmcs_id for link in self.links},
             Side.WORDPRESS: {link.wp_id for link in self.links},
         }
         for side in SIDES:
+            by_id = self.by_id[side]
+            keys = self.keys[side]
+            blocked = self.blocked[side]
             pool = self.pool[side]
-            dup = self.dup[side]
             mine = claimed[side]
-            for key, records in self.keys[side].items():
-                if key not in dup and records[0].remote_id not in mine:
-                    pool[key] = records[0]
+            is_wp = side is Side.WORDPRESS
+            for record in self.snap[side].records:
+                remote_id = record.remote_id
+                if remote_id in by_id:
+                    self.problems.append(Problem(record.key, side, "id", f"{side.display} listed #{remote_id} "
+                                                 "twice; the second entry is ignored"))
+                    continue
+                by_id[remote_id] = record
+                key = record.key
+                if is_wp and record.roles and not excluded.isdisjoint(record.roles):
+                    roles = ", ".join(sorted(excluded.intersection(record.roles)))
+                    self.skips.append(Skip(key, f"{record.label()} has the excluded role {roles}; never synchronised"))
+                    blocked.add(remote_id)
+                elif key in protected:
+                    self.skips.append(Skip(key, f"{side.account} #{remote_id}: {protected[key]}; never synchronised"))
+                    blocked.add(remote_id)
+                elif not valid_email(record.email):
+                    self.problems.append(Problem(record.label(), side, "email",
+                                                 f"{record.email.strip()!r} is not a valid email address; "
+                                                 f"{side.account} #{remote_id} is not synchronised"))
+                    blocked.add(remote_id)
+                else:
+                    first = keys.get(key)
+                    if first is None:
+                        keys[key] = record
+                        if remote_id not in mine:
+                            pool[key] = record
+                    else:
+                        self.dup[side].setdefault(key, [first]).append(record)
+            for key in sorted(self.dup[side]):
+                pool.pop(key, None)
+                self.duplicates.append(Duplicate(key, side, tuple(sorted(r.remote_id for r in self.dup[side][key]))))
+
+    def _holders(self, side: Side, key: str) -> list[Record]:
+        """Every account of ``side`` with ``key`` (protected and invalid ones aside)."""
+        if key in self.dup[side]:
+            return self.dup[side][key]
+        first = self.keys[side].get(key)
+        return [] if first is None else [first]
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -263,7 +277,7 @@ class _Planner:
         """True (and reported) if another account on ``record``'s side already has ``email``: the
         side would refuse the write, and two accounts with one key are never made by sync."""
         side = record.side
-        holders = [r for r in self.keys[side].get(normalise_email(email), ())
+        holders = [r for r in self._holders(side, normalise_email(email))
                    if r.remote_id != record.remote_id and r.remote_id not in self.vacating[side]]
         if holders:
             ids = ", ".join(f"#{r.remote_id}" for r in holders)
@@ -343,17 +357,21 @@ class _Planner:
         policy = self.policy
         outcomes = []
         dummy_now: set[str] = set()
+        wf, pf = whmcs.fields, wp.fields
         for name in self.fields:
-            wv = whmcs.fields.get(name, "")
-            is_dummy = self._is_dummy(name, wv)
+            wv = wf.get(name, "")
+            is_dummy = name in self.dummy and self._is_dummy(name, wv)
             if is_dummy:
                 dummy_now.add(name)
+            elif wv == pf.get(name, ""):
+                outcomes.append(FieldOutcome(name, wv))  # the same value as it is: nothing to settle
+                continue
             outcomes.append(merge.first_contact_field(
                 name, wv, self._as_wp_keeps(name, wp.fields.get(name, ""), wv), direction=policy.direction,
                 priority=policy.priority, whmcs_dummy=is_dummy,
             ))
         base, writes, base_on, add, drop = self._settle(key, whmcs, wp, outcomes, dummy_now, first_contact=True)
-        return base, frozenset(dummy_now), writes, base_on, add, drop
+        return base, frozenset(dummy_now) if dummy_now else _NONE, writes, base_on, add, drop
 
     # -- 2. linked users -------------------------------------------------------------------
 
@@ -416,7 +434,7 @@ class _Planner:
             record = pool.get(key)
             if record is None or record.closed:
                 continue
-            others = [r for r in self.keys[side.other].get(key, ()) if survivor is None or r is not survivor]
+            others = [r for r in self._holders(side.other, key) if survivor is None or r is not survivor]
             if others:
                 continue  # that account has its own partner on the survivor's side: a first contact, not a return
             return key, record
@@ -558,7 +576,8 @@ class _Planner:
         base, dummy, writes, base_on, add, drop = self._first_contact(key, whmcs, wp)
         pair = LinkPair(user=user, key=key, whmcs=whmcs, wp=wp, base=base, dummy_fields=dummy, settles=settles)
         self.actions.append(pair)
-        self._updates(user, key, whmcs, wp, pair.link_after(None, None), writes, base_on, add, drop)
+        if writes[Side.WHMCS] or writes[Side.WORDPRESS]:
+            self._updates(user, key, whmcs, wp, pair.link_after(None, None), writes, base_on, add, drop)
 
     def _maybe_create(self, key: str, record: Record) -> None:
         side = record.side
@@ -578,7 +597,7 @@ class _Planner:
         if key in self.dup[target]:
             self.skips.append(Skip(key, f"several {target.account}s have this email; nothing is created"))
             return
-        taken = [r for r in self.keys[target].get(key, ()) if r.remote_id not in self.vacating[target]]
+        taken = [r for r in self._holders(target, key) if r.remote_id not in self.vacating[target]]
         if taken:
             ids = ", ".join(f"#{r.remote_id}" for r in taken)
             self.problems.append(Problem(key, target, "email", f"is already used by {target.account} {ids}, which is "
@@ -605,14 +624,37 @@ class _Planner:
 
     # -- 4. guard --------------------------------------------------------------------------
 
+    def _all_links(self) -> dict[Side, int]:
+        """Decide for every link; return how many links are not gone on each side (for the guard)."""
+        by_w, by_p = self.by_id[Side.WHMCS], self.by_id[Side.WORDPRESS]
+        fields = self.fields
+        gone_w = gone_p = 0
+        for link in self.links:
+            gone = link.gone
+            if gone:
+                gone_w += Side.WHMCS in gone
+                gone_p += Side.WORDPRESS in gone
+            else:
+                whmcs = by_w.get(link.whmcs_id)
+                wp = by_p.get(link.wp_id)
+                if whmcs is not None and wp is not None and not link.deactivated and not whmcs.closed:
+                    # The common case, first and cheap: nothing changed on either side since the
+                    # last sync (values as they are equal to the base). Nothing to do, whoever it is.
+                    base, wf, pf = link.base, whmcs.fields, wp.fields
+                    for name in fields:
+                        value = base.get(name)
+                        if value is None or wf.get(name, "") != value or pf.get(name, "") != value:
+                            break
+                    else:
+                        continue
+            self._link(link)
+        return {Side.WHMCS: len(self.links) - gone_w, Side.WORDPRESS: len(self.links) - gone_p}
+
     def run(self) -> Plan:
         self._index()
-        self._fill_pools()
-        for link in self.links:
-            self._link(link)
+        live = self._all_links()
         self._unlinked()
         self._forget_pending()
-        live = {s: sum(1 for link in self.links if s not in link.gone) for s in SIDES}
         empty = [s for s in SIDES if not self.snap[s].records]
         guard = guard_message(deletions=self.deletions, links=len(self.links), live_links=live, empty_sides=empty,
                               policy=self.policy)

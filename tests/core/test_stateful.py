@@ -306,12 +306,19 @@ class SyncMachine(RuleBasedStateMachine):
                         continue
                     if link is not None and link.remote_id(side.other) == partner.remote_id:
                         continue
-                    # Not linked together: acceptable only when this account is taken by a link
+                    # Not linked together: acceptable only when one of the two is taken by a link
                     # whose other account still exists (a client belongs to one user at a time).
-                    # Otherwise the partner should have been linked (first contact) or re-linked.
-                    assert link is not None, f"{side} #{account.remote_id} and its partner are not linked"
-                    assert link.remote_id(side.other) in accounts[side.other], (
-                        f"{side} #{account.remote_id}'s partner left, and the new one was not re-linked")
+                    # Otherwise they should have been linked (first contact) or re-linked.
+                    other_link = by_side[side.other].get(partner.remote_id)
+                    taken = [li for li, s in ((link, side), (other_link, side.other))
+                             if li is not None and li.remote_id(s.other) in accounts[s.other]]
+                    # A Closed client is not a return (closed is a deletion): it is not adopted into
+                    # a link already gone from WHMCS; it will be when it is made active again.
+                    client, user = (account, partner) if side is W else (partner, account)
+                    user_link = by_side[P].get(user.remote_id)
+                    closed_ok = (client.status == "Closed" and client.remote_id not in by_side[W]
+                                 and user_link is not None and W in user_link.gone)
+                    assert taken or closed_ok, f"{side} #{account.remote_id} and its partner are not linked"
                 elif not partners:
                     eligible = account.status == "Active" if side is W else bool(account.roles)
                     if eligible and policy.may_write(side.other):
