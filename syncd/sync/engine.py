@@ -207,6 +207,9 @@ class _Execution:
         self.links: dict[int, Link | None] = {}
         self.latest: dict[int, dict[Side, Record]] = {}
         self.failed: set[int] = set()
+        # Keys with an open issue: only their successes need resolve_issues, a write transaction
+        # that would otherwise cost every create of an import an fsync for nothing.
+        self.issue_keys: set[str] = set()
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -258,6 +261,7 @@ class _Execution:
                 self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
             self._report_items()
             return self._finish("dry-run")
+        self.issue_keys = {issue.key for issue in self.store.open_issues()}
         self._report_items()
         stopped = False
         index = 0
@@ -327,6 +331,7 @@ class _Execution:
             if not self.dry_run:
                 self.store.record_issue(self.run_id, key=problem.key, side=problem.side.value, kind="error",
                                         message=problem.describe())
+                self.issue_keys.add(problem.key)
 
     def _sweep_issues(self) -> None:
         """After a complete run, resolve the open issues of users this run found nothing wrong with."""
@@ -349,6 +354,7 @@ class _Execution:
             message += " (retried next run)"
         self._say("ERROR", message)
         self.store.record_issue(self.run_id, key=action.key, side=side, kind="error", message=message)
+        self.issue_keys.add(action.key)
         self.report.errors.append(UserError(action.key, side, message))
         self.failed.add(action.user)
 
@@ -375,7 +381,7 @@ class _Execution:
                 self.store.clear_pending_create(action.target, action.key)
         elif isinstance(action, LinkPair) and action.settles is not None:
             self.store.clear_pending_create(action.settles, action.key)
-        if action.side is not None:
+        if action.side is not None and action.key in self.issue_keys:
             self.store.resolve_issues(action.key, kind="error")
         self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
         self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())

@@ -1,6 +1,7 @@
 """Creates at once (``execute(start=..., concurrency=...)``): within each side's limit, each
 create isolated and committed in plan order, a whole-side failure or a stop request starting
 nothing new but committing what was sent, and the crash hooks keeping one action at a time.
+Also what a write costs the store: a resolve only for a user with an open issue.
 
 ``Deferred`` stands for the thread pool: a write "in flight" runs only when the engine asks
 for its result, so what is in flight at any moment is exact, with no thread and no timing.
@@ -15,6 +16,7 @@ import pytest
 from syncd.errors import OutcomeUnknown, RemoteRejected, Unreachable
 from syncd.model import Record
 from syncd.sync.engine import SimulatedCrash
+from tests.core.memory import MemoryStore
 from tests.core.scenario import P, W, World
 
 NAMES = ("ann", "bob", "cy", "dan", "eve")
@@ -149,3 +151,28 @@ def test_creates_of_both_sides_and_other_actions_keep_plan_order() -> None:
     assert world.agree() == [] and len(world.store.links()) == 5
     _plan, again = world.sync()
     assert again.counts == {}
+
+
+class CountingStore(MemoryStore):
+    """A store that counts ``resolve_issues`` calls (each is a write transaction in SQLite)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resolved: list[str] = []
+
+    def resolve_issues(self, key: str, *, kind: str | None = None) -> None:
+        self.resolved.append(key)
+        super().resolve_issues(key, kind=kind)
+
+
+def test_only_a_user_with_an_open_issue_costs_a_resolve_after_a_write() -> None:
+    world = World()
+    world.store = CountingStore()
+    clients(world)
+    world.wp.fail_next("create", RemoteRejected("WordPress refused the role", side="wordpress"), email="bob@x.io")
+    _plan, report = world.sync()
+    assert report.counts == {"create": 4} and world.store.resolved == []  # nobody had an issue to resolve
+    world.client(6, "fay@x.io", "Fay", "Lee")
+    _plan, report = world.sync()
+    assert report.counts == {"create": 2} and world.store.resolved == ["bob@x.io"]
+    assert world.store.open_issues() == []
