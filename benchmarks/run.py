@@ -567,6 +567,8 @@ class ImportRow:
     syncd_created: int
     syncd_calls: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str = ""
+    syncd_cpu: float = 0.0
+    load: str = ""  # the 1-minute load average before the raw run, before and after syncd's
 
     @property
     def raw_rate(self) -> float:
@@ -615,17 +617,21 @@ def import_benchmark(users: int, concurrencies: Sequence[int], knobs: Knobs, wor
     try:
         for c in concurrencies:
             site.reset()
+            load = [os.getloadavg()[0]]
             raw = raw_creates(site, f"raw{c}-", users, c)
             say(f"  raw REST creates at concurrency {c}: {users / raw:.1f} users/s")
             site.reset()
+            load.append(os.getloadavg()[0])
             with emulators(users, wp=False) as host:
                 state = work / f"import-{c}.db"
                 run_knobs = Knobs(knobs.whmcs_page_size, knobs.wp_page_size, c)
                 config = config_for(host.whmcs_url, site.url, site.admin_user, site.app_password,
                                     f"sqlite:///{state}", run_knobs, direction="whmcs_to_wp")
                 out = run_syncd(config, work / f"import-{c}.log")
+            load.append(os.getloadavg()[0])
             created = int(out.get("counts", {}).get("create", 0))
-            row = ImportRow(c, users, raw, out.get("wall", 0.0), created, out.get("calls", {}), out.get("error", ""))
+            row = ImportRow(c, users, raw, out.get("wall", 0.0), created, out.get("calls", {}), out.get("error", ""),
+                            out.get("cpu", 0.0), "/".join(f"{x:.1f}" for x in load))
             rows.append(row)
             say(f"  syncd import at concurrency {c}: {created} created, {row.syncd_rate:.1f} users/s "
                 f"({row.share:.2f} × raw) {row.error}")
@@ -637,12 +643,13 @@ def import_benchmark(users: int, concurrencies: Sequence[int], knobs: Knobs, wor
 def print_import(rows: Sequence[ImportRow]) -> None:
     print("\nInitial import into a real WordPress (WHMCS emulator → syncd → WordPress REST; raw = httpx POST /users)")
     head = ["concurrency", "users", "raw s", "raw users/s", "syncd s", "syncd users/s", "syncd ÷ raw", "target ≥ 0.80",
-            "syncd calls"]
+            "syncd CPU ms/user", "load avg", "syncd calls"]
     table = [head]
     for r in rows:
         table.append([str(r.concurrency), str(r.users), f"{r.raw_seconds:.1f}", f"{r.raw_rate:.1f}",
                       f"{r.syncd_seconds:.1f}", f"{r.syncd_rate:.1f}", f"{r.share:.2f}",
-                      "met" if r.share >= 0.8 else "not met",
+                      "met" if r.share >= 0.8 else "not met", f"{1000 * r.syncd_cpu / max(1, r.syncd_created):.1f}",
+                      r.load,
                       _calls_text(r.syncd_calls) + (f"  ERROR {r.error}" if r.error else "")])
     _print_table(table)
 
