@@ -142,8 +142,3 @@ class World:
                 "username": data["username"], "company": data["meta"].get("billing_company", ""),
             }
         return out
-
-
-def writes(report: RunReport) -> int:
-    """Writes a run made or tried: successful ones, and failed attempts (errors)."""
-    return report.writes() + len(report.errors)

@@ -9,15 +9,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from syncd import mapping
-from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import NewUsers, WordPressSettings
 from syncd.emulators.wordpress import WordPressEmulator
@@ -43,15 +41,6 @@ def wordpress_adapter(emulator: WordPressEmulator, scheme: str = "email") -> Wor
                                  retries=0, new_users=NewUsers(username=scheme))
     return WordPressAdapter(settings, SecretStr(password), exclude_roles=(), transport=emulator.transport(),
                             sleep=_no_sleep)
-
-
-@pytest.fixture
-def whmcs_adapter() -> Iterator[tuple[World, WhmcsAdapter]]:
-    world = World()
-    adapter, wp = world.adapters(world.settings())
-    wp.close()
-    yield world, adapter
-    adapter.close()
 
 
 def assert_kept(side: Side, record: Record, sent: Mapping[str, str], dummies: Mapping[str, str]) -> None:
@@ -104,8 +93,9 @@ def test_wordpress_adapter_round_trips_hostile_users(people: list[Fields], edits
         assert len({r.username.lower() for r in listed.values()}) == len(listed)
         for key, record in made.items():
             assert listed[key] == record
-            found = adapter.find_by_email(record.email.upper())
-            assert [r.remote_id for r in found] == [record.remote_id]
+            if mapping.is_valid_email(record.email):  # ASCII: upper() is a case variant (not so for "ß")
+                found = adapter.find_by_email(record.email.upper())
+                assert [r.remote_id for r in found] == [record.remote_id]
         taken = set(made)
         for record, edit in zip(made.values(), edits, strict=False):
             changes = {n: edit[n] for n in ("first_name", "last_name", "company")}
@@ -144,8 +134,9 @@ def test_whmcs_adapter_round_trips_hostile_clients(people: list[Fields], edits: 
             sent = next(f for f in people if normalise_email(f["email"]) == key)
             if valid_for(Side.WHMCS, sent):
                 assert_kept(Side.WHMCS, listed[key], sent, dummies)
-            found = adapter.find_by_email(f"  {record.email.upper()} ")
-            assert [r.remote_id for r in found] == [record.remote_id]
+            if mapping.is_valid_email(record.email):  # ASCII: upper() is a case variant (not so for "ß")
+                found = adapter.find_by_email(f"  {record.email.upper()} ")
+                assert [r.remote_id for r in found] == [record.remote_id]
         taken = set(listed)
         for key, edit in zip(list(made), edits, strict=False):
             record = listed[key]
