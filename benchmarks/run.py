@@ -35,7 +35,7 @@ Not a test: a script that prints tables (and writes JSON with ``--json``). Two b
 
 Run from the repository root::
 
-    python -m benchmarks.run                                   # everything (about 10 minutes on 2 cores)
+    python -m benchmarks.run                                   # everything (about 6 minutes on 2 cores)
     python -m benchmarks.run --sizes 1000,10000 --latency 0,20 --no-wordpress
     python -m benchmarks.run --no-emulators --import-users 300 # the WordPress import only
 
@@ -54,6 +54,7 @@ import platform
 import resource
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -69,10 +70,25 @@ from pathlib import Path
 from typing import Any, cast
 
 SPAWN = mp.get_context("spawn")  # a clean process per run: its peak RSS is the run's own
+ROOT = Path(__file__).resolve().parent.parent
+if not __package__ and str(ROOT) not in sys.path:  # run as a file (python benchmarks/run.py): tests/ must import
+    sys.path.insert(0, str(ROOT))
 
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _version() -> str:
+    """The commit measured, and whether syncd/ had uncommitted changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" + uncommitted changes in syncd/" if git("status", "--porcelain", "--", "syncd") else "")
 
 
 def user_fields(i: int, prefix: str = "user") -> dict[str, str]:
@@ -700,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="syncd-bench-"))
     say(f"{_now_iso()}: {platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"work directory {work}")
+        f"commit {_version()}, load average {os.getloadavg()[0]:.1f}, work directory {work}")
     started = time.perf_counter()
     no_change: list[NoChangeRow] = []
     imports: list[ImportRow] = []
@@ -713,7 +729,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"syncd benchmarks, {_now_iso()}, {os.cpu_count()} CPUs, total {time.perf_counter() - started:.0f} s")
+    print(f"syncd benchmarks, {_now_iso()}, {os.cpu_count()} CPUs, commit {_version()}, total "
+          f"{time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f} at the end")
     if no_change:
         print_no_change(no_change, knobs)
     if imports:
