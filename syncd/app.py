@@ -7,6 +7,7 @@ not the sum. A dry run, ``explain`` and ``status`` never take the lock and never
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,6 +90,36 @@ def _listed_together(whmcs: SideAdapter, wp: SideAdapter) -> Iterator[Adapters]:
         listed_whmcs = _Listed(whmcs, pool.submit(whmcs.snapshot))
         listed_wp = _Listed(wp, pool.submit(wp.snapshot))
         yield listed_whmcs, listed_wp  # _Listed delegates the rest of SideAdapter through __getattr__
+
+
+@contextmanager
+def _collector_paused() -> Iterator[Callable[[object], None]]:
+    """Python's cycle collector off while a run reads and plans, and what it read kept out of
+    later collections; ``resume`` (called once planning is done, and at the latest on exit)
+    turns it back on.
+
+    A listing builds a few objects per user and frees none of them: at 100,000 users a side the
+    collector rescanned that growing heap again and again, ~2 s of CPU per run (17 % of it) for
+    garbage that does not exist. Records, links and plans hold no cycles, so nothing is lost;
+    the little cyclic garbage of the HTTP calls waits until planning is over.
+    """
+    was_enabled = gc.isenabled()
+    resumed = False
+
+    def resume(_: object = None) -> None:
+        nonlocal resumed
+        if not resumed:
+            resumed = True
+            gc.freeze()  # the snapshots and links live until the run ends: never scan them again
+            if was_enabled:
+                gc.enable()
+
+    gc.disable()
+    try:
+        yield resume
+    finally:
+        resume()
+        gc.unfreeze()  # back into the oldest generation; refcounting frees them when the run is over
 
 
 @contextmanager
@@ -249,6 +280,7 @@ def sync_once(
     stop_after, before_commit = _test_crash_hooks()
     with ExitStack() as stack:
         stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
+        collector = stack.enter_context(_collector_paused())
         state = (store or SqlStateStore.open)(settings.sync.state_url)
         stack.callback(state.close)
         whmcs, wp = stack.enter_context(_opened(settings, adapters))
@@ -262,22 +294,28 @@ def sync_once(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
             should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
             stop_after_actions=stop_after, crash_before_commit=before_commit, start=writers.submit,
-            concurrency=widths, progress=_Progress() if progress else None,
+            concurrency=widths, progress=_Progress() if progress else None, planned=collector,
         )
         return SyncResult(plan=the_plan, report=report, dry_run=False, guard=the_plan.guard)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _snapshots(settings: Settings, adapters: AdapterFactory | None) -> tuple[Snapshot, Snapshot]:
+def _read_all(
+    settings: Settings, adapters: AdapterFactory | None, store: SqlStateStore | _NoStore
+) -> tuple[Snapshot, Snapshot, list[Link], dict[tuple[Side, str], datetime]]:
+    """Both listings, the links and the pending creates; the store is read while the listings
+    run on their threads."""
     with _opened(settings, adapters) as (whmcs, wp), _listed_together(whmcs, wp) as listed:
-        return listed[0].snapshot(), listed[1].snapshot()
+        links, pending = store.links(), store.pending_creates()
+        return listed[0].snapshot(), listed[1].snapshot(), links, pending
 
 
 def _dry_run(settings: Settings, policy: Policy, adapters: AdapterFactory | None) -> SyncResult:
     store = _read_only_store(settings.sync.state_url)
     try:
-        whmcs, wp = _snapshots(settings, adapters)
-        the_plan = make_plan(whmcs, wp, store.links(), policy, store.pending_creates())
+        with _collector_paused():
+            whmcs, wp, links, pending = _read_all(settings, adapters, store)
+            the_plan = make_plan(whmcs, wp, links, policy, pending)
     finally:
         store.close()
     for line in the_plan.describe():
@@ -377,8 +415,8 @@ def explain(settings: Settings, email: str, *, adapters: AdapterFactory | None =
     policy = Policy.from_settings(settings)
     store = _read_only_store(settings.sync.state_url)
     try:
-        whmcs, wp = _snapshots(settings, adapters)
-        data = explain_plan(email, whmcs, wp, store.links(), policy, store.pending_creates())
+        whmcs, wp, links, pending = _read_all(settings, adapters, store)
+        data = explain_plan(email, whmcs, wp, links, policy, pending)
     finally:
         store.close()
     return Explanation(dict(data))

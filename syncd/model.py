@@ -110,10 +110,14 @@ def digest(fields: Mapping[str, str], names: Iterable[str]) -> str:
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    # A read-only view of a private copy; one that is already such a view is kept as it is
+    # (dataclasses.replace hands it back), which saves a copy per record and per link.
+    if type(mapping) is MappingProxyType:
+        return mapping
     return MappingProxyType(dict(mapping))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One user as a side's adapter reports it, mapped to the common fields.
 
@@ -151,7 +155,7 @@ class Record:
         return self.email.strip() or f"{self.side.value} #{self.remote_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A complete listing of one side, taken at one moment.
 
@@ -166,7 +170,7 @@ class Snapshot:
     fields: tuple[str, ...] = DEFAULT_FIELDS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """A pairing of a WHMCS client and a WordPress user, with the agreed base values.
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, func, or_
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -252,9 +253,11 @@ class SqlStateStore:
         """Every link, gone ones included, by WHMCS client id."""
         # Plain driver rows, decoded here: every run reads every link, and at 100,000 links
         # ORM objects or SQLAlchemy's per-value type processing cost more than the rest.
+        # Streamed in batches rather than fetched all at once: 100,000 raw rows alive next to
+        # the links made from them cost ~100 MB of peak memory that the process kept afterwards.
         with self._session("reading the links", write=False) as s:
-            rows = s.connection().exec_driver_sql(_LINKS_QUERY).fetchall()
-            return [_link(*row) for row in rows]
+            result = s.connection().exec_driver_sql(_LINKS_QUERY)
+            return [_link(*row) for batch in result.partitions(_LINKS_BATCH) for row in batch]
 
     def save_link(self, link: Link) -> None:
         """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``.
@@ -469,18 +472,19 @@ class SqlStateStore:
 # --------------------------------------------------------------------- engine
 
 
-_DECODE = json.JSONDecoder().decode
+_LINKS_BATCH = 2000
 
 
 def _json_loads(text: str | bytes) -> Any:
-    if isinstance(text, bytes):  # psycopg hands SQLAlchemy undecoded bytes
-        text = text.decode("utf-8")
+    # orjson takes str or bytes alike (psycopg hands SQLAlchemy undecoded bytes) and is
+    # several times faster than json: every run decodes two JSON columns of every link.
     # Most links have no saved roles and no dummy fields: skip the decoder for those.
-    if text == "[]":
+    if text == "[]" or text == b"[]":
         return []
-    if text == "{}":
-        return {}
-    return _DECODE(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise StateError(f"the state store holds a value that is not JSON ({exc}); was it edited by hand?") from exc
 
 
 def _orig(exc: BaseException) -> BaseException:
@@ -586,7 +590,7 @@ _LINKS_QUERY = (
 
 def _json(value: Any) -> Any:
     # SQLite gives JSON columns as text; psycopg under SQLAlchemy as undecoded bytes.
-    return _json_loads(value) if isinstance(value, str | bytes) else value
+    return _json_loads(value) if type(value) is str or isinstance(value, bytes) else value
 
 
 def _link(

@@ -539,21 +539,27 @@ def run_sync(
     start: Start | None = None,
     concurrency: Mapping[Side, int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    planned: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, RunReport]:
     """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
     guard and execute. A listing that fails is recorded and re-raised before planning, so a
-    failed read is never taken for deletions. ``dry_run`` writes nothing, not even the run."""
+    failed read is never taken for deletions. ``dry_run`` writes nothing, not even the run.
+    ``planned`` is called with the plan before anything is executed."""
     run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
     try:
-        snapshots = (whmcs.snapshot(), wp.snapshot())
+        # The store first: where the listings already run on threads of their own (app.py),
+        # reading 100,000 links here overlaps them instead of adding seconds after them.
         links = store.links()
         pending = store.pending_creates()
+        snapshots = (whmcs.snapshot(), wp.snapshot())
     except SideError as exc:
         log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
             store.finish_run(run_id, outcome="failed", counts={}, errors=0, conflicts=0, message=str(exc))
         raise
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
+    if planned is not None:
+        planned(the_plan)
     report = execute(
         the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, should_stop=should_stop,
         crash=crash, stop_after_actions=stop_after_actions, crash_before_commit=crash_before_commit, dry_run=dry_run,

@@ -180,3 +180,31 @@ def test_a_bad_url_is_a_plain_state_error_without_its_password(url: str) -> None
     with pytest.raises(StateError, match="state_url") as caught:
         SqlStateStore.open(url)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_link_edited_into_bad_json_is_a_plain_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqlStateStore.open(_url(path))
+    store.save_link(Link(whmcs_id=1, wp_id=2, base={"email": "a@example.test"}))
+    store.save_link(Link(whmcs_id=3, wp_id=4, base={"email": "b@example.test"}))
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE links SET base = '{\"email\": ' WHERE whmcs_id = 3")
+    with pytest.raises(StateError, match="not JSON"):
+        store.links()
+    store.close()
+
+
+def test_many_links_are_read_back_in_order_across_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd.state import store as store_module
+
+    monkeypatch.setattr(store_module, "_LINKS_BATCH", 3)  # links are streamed in batches: cross a few of them
+    store = SqlStateStore.open(_url(tmp_path / "state.db"))
+    for i in range(1, 12):
+        store.save_link(Link(whmcs_id=i, wp_id=100 + i, base={"email": f"u{i}@example.test"},
+                             saved_roles=("customer",) if i % 2 else ()))
+    links = store.links()
+    assert [link.whmcs_id for link in links] == list(range(1, 12))
+    assert [link.wp_id for link in links] == list(range(101, 112))
+    assert links[0].saved_roles == ("customer",) and links[1].saved_roles == ()
+    assert links[-1].base["email"] == "u11@example.test"
+    store.close()
