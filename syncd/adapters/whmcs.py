@@ -26,9 +26,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
 
 API_PATH = "includes/api.php"
 
+_T = TypeVar("_T")
+
 #: Common field → WHMCS client parameter (UpdateClient / AddClient).
 CLIENT_KEYS: Mapping[str, str] = {
     "email": "email",
@@ -108,6 +111,41 @@ def new_password(length: int = 24) -> str:
     chars += [rng.choice(pool) for _ in range(length - len(chars))]
     rng.shuffle(chars)
     return "".join(chars)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A paged WHMCS listing: the action, its filter, and where its rows sit in a reply."""
+
+    action: str
+    params: Mapping[str, object]
+    key: str
+    inner: str
+
+
+_CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
+_USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
+_REMOTE_ID = attrgetter("remote_id")
+
+
+@dataclass
+class _Read:
+    """A listing read whole: its rows and their ids, in the order WHMCS sent them."""
+
+    rows: list[dict[str, Any]]
+    ids: list[int]
+
+
+class _Inline(Executor):
+    """An executor that runs each call at once in the caller's thread (``concurrency = 1``)."""
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to whoever reads the future, as a pool would
+            future.set_exception(exc)
+        return future
 
 
 class _Retry(Exception):
@@ -314,11 +352,11 @@ class WhmcsAdapter:
             )
         return rows, as_int(data.get("totalresults")), numreturned
 
-    def list_all(self, action: str, params: Mapping[str, object], key: str, inner: str) -> list[dict[str, Any]]:
-        """Every row of a paged WHMCS listing, or ``IncompleteListing``; never a partial list."""
+    def _first_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
+        """Page 1 of ``listing``: its rows, the listing's total and the page step it implies."""
         size = self._settings.page_size
-        first, total, _ = self._page(action, params, key, inner, 0, size)
-        what = f"WHMCS {action}"
+        first, total, _ = self._page(listing.action, listing.params, listing.key, listing.inner, 0, size)
+        what = f"WHMCS {listing.action}"
         if total is None:
             if len(first) < size:
                 total = len(first)  # one short page: the listing is all there
@@ -326,55 +364,46 @@ class WhmcsAdapter:
                 raise IncompleteListing(f"{what} did not say how many rows there are (no totalresults)", side=SIDE)
         if len(first) > total:
             raise IncompleteListing(f"{what} sent {len(first)} rows on page 1 but says there are {total}", side=SIDE)
-        rows = list(first)
-        if total > len(first):
-            step = len(first)
+        step = len(first)
+        if total > step:
             if step == 0:
                 raise IncompleteListing(f"{what} says there are {total} rows but its first page is empty", side=SIDE)
             if step < size:
                 logger.info("{what} sends at most {step} rows per page (asked {size}); paging by {step}",
                             what=what, step=step, size=size)
-            offsets = list(range(step, total, step))
+        return first, total, step
 
-            def fetch(offset: int) -> list[dict[str, Any]]:
-                last = offset + step >= total
-                # Ask the last page for one row more than the total leaves: a total that
-                # under-reports then shows up as an extra row instead of a silent miss.
-                num = step + 1 if last else step
-                try:
-                    page_rows, page_total, _ = self._page(action, params, key, inner, offset, num)
-                except (Transient, Unreachable, NotAnApi) as exc:
-                    raise IncompleteListing(f"{what}: the page at offset {offset} failed: {exc}", side=SIDE) from exc
-                expected = min(step, total - offset)
-                if page_total is not None and page_total != total:
-                    raise IncompleteListing(
-                        f"{what} changed while it was being read (total {total}, then {page_total}); "
-                        "the next run reads it again",
-                        side=SIDE,
-                    )
-                if len(page_rows) != expected:
-                    raise IncompleteListing(
-                        f"{what} sent {len(page_rows)} rows at offset {offset}, expected {expected} "
-                        f"of a total of {total}",
-                        side=SIDE,
-                    )
-                return page_rows
+    def _later_page(self, listing: _Listing, offset: int, step: int, total: int) -> list[dict[str, Any]]:
+        """The page of ``listing`` at ``offset`` (after page 1), checked against page 1's total."""
+        what = f"WHMCS {listing.action}"
+        last = offset + step >= total
+        # Ask the last page for one row more than the total leaves: a total that
+        # under-reports then shows up as an extra row instead of a silent miss.
+        num = step + 1 if last else step
+        try:
+            rows, page_total, _ = self._page(listing.action, listing.params, listing.key, listing.inner, offset, num)
+        except (Transient, Unreachable, NotAnApi) as exc:
+            raise IncompleteListing(f"{what}: the page at offset {offset} failed: {exc}", side=SIDE) from exc
+        expected = min(step, total - offset)
+        if page_total is not None and page_total != total:
+            raise IncompleteListing(
+                f"{what} changed while it was being read (total {total}, then {page_total}); "
+                "the next run reads it again",
+                side=SIDE,
+            )
+        if len(rows) != expected:
+            raise IncompleteListing(
+                f"{what} sent {len(rows)} rows at offset {offset}, expected {expected} of a total of {total}",
+                side=SIDE,
+            )
+        return rows
 
-            workers = min(self._settings.concurrency, len(offsets))
-            if workers <= 1:
-                for offset in offsets:
-                    rows.extend(fetch(offset))
-            else:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whmcs-page") as pool:
-                    futures = [pool.submit(fetch, offset) for offset in offsets]
-                    try:
-                        for future in futures:
-                            rows.extend(future.result())
-                    finally:
-                        for future in futures:
-                            future.cancel()
-        ids = [as_int(r.get("id")) for r in rows]
-        if any(i is None for i in ids):
+    @staticmethod
+    def _complete(listing: _Listing, rows: list[dict[str, Any]], total: int) -> list[int]:
+        """The ids of ``rows``, once they are proved to be the whole listing (else ``IncompleteListing``)."""
+        what = f"WHMCS {listing.action}"
+        ids = [i if type(i) is int else as_int(i) for i in (r.get("id") for r in rows)]
+        if None in ids:
             raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
         if len(set(ids)) != len(ids):
             repeated = sorted(i for i, n in Counter(ids).items() if n > 1 and i is not None)[:5]
@@ -384,7 +413,55 @@ class WhmcsAdapter:
             )
         if len(rows) != total:
             raise IncompleteListing(f"{what} sent {len(rows)} rows but says there are {total}", side=SIDE)
-        return rows
+        return cast(list[int], ids)
+
+    def _read(self, pool: Executor, listings: Sequence[_Listing],
+              first_pages: Sequence[Future[tuple[list[dict[str, Any]], int, int]]],
+              watch: Sequence[Future[Any]] = ()) -> list[_Read]:
+        """Every listing complete, each page 1 (and any ``watch`` ed call) already in ``pool``.
+
+        A listing's later pages go to the pool as soon as its own page 1 has told the total,
+        so no listing waits for another's. When a call fails, nothing more is scheduled and
+        the error of the first failed call in the order ``watch``, ``first_pages`` is raised.
+        """
+        later: dict[int, list[Future[list[dict[str, Any]]]]] = {}
+        order = {id(f): n for n, f in enumerate(first_pages)}
+        for done in as_completed([*watch, *first_pages]):
+            if done.exception() is not None:
+                for call in (*watch, *first_pages):
+                    call.result()  # raises the first error, in order
+            n = order.get(id(done))
+            if n is None:
+                continue
+            _, total, step = done.result()
+            if total > step:
+                later[n] = [pool.submit(self._later_page, listings[n], offset, step, total)
+                            for offset in range(step, total, step)]
+        reads = []
+        for n, (listing, first) in enumerate(zip(listings, first_pages, strict=True)):
+            rows, total, _ = first.result()
+            rows = list(rows)
+            for page in later.get(n, ()):
+                rows.extend(page.result())
+            reads.append(_Read(rows, self._complete(listing, rows, total)))
+        return reads
+
+    def list_all(self, action: str, params: Mapping[str, object], key: str, inner: str) -> list[dict[str, Any]]:
+        """Every row of a paged WHMCS listing, or ``IncompleteListing``; never a partial list."""
+        listing = _Listing(action, params, key, inner)
+        with self._pool() as pool:
+            first = pool.submit(self._first_page, listing)
+            try:
+                [read] = self._read(pool, [listing], [first])
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        return read.rows
+
+    def _pool(self) -> Executor:
+        """Where a listing's calls run: up to ``concurrency`` at once (inline for 1)."""
+        if self._settings.concurrency <= 1:
+            return _Inline()
+        return ThreadPoolExecutor(max_workers=self._settings.concurrency, thread_name_prefix="whmcs-page")
 
     def _record(self, row: Mapping[str, Any], owner: int | None) -> Record:
         record = client_record(row, owner)
@@ -398,29 +475,61 @@ class WhmcsAdapter:
         A denied GetAdminUsers raises ``PermissionDenied``: admin exclusion is never skipped.
         """
         if self._admin_emails is None or refresh:
-            data = self.call("GetAdminUsers", {"include_disabled": 1})
-            admins = as_list(data.get("admin_users", data.get("admins")), "admin_user")
-            self._admin_emails = frozenset(
-                normalise_email(as_str(a.get("email"))) for a in admins if as_str(a.get("email")).strip()
-            )
+            self._admin_emails = self._read_admins()
         return self._admin_emails
+
+    def _read_admins(self) -> frozenset[str]:
+        data = self.call("GetAdminUsers", {"include_disabled": 1})
+        admins = as_list(data.get("admin_users", data.get("admins")), "admin_user")
+        return frozenset(normalise_email(as_str(a.get("email"))) for a in admins if as_str(a.get("email")).strip())
+
+    def _first_users_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
+        """Page 1 of GetUsers; an empty listing where WHMCS has no GetUsers (before 8.1)."""
+        try:
+            return self._first_page(listing)
+        except UnknownAction:
+            logger.info("this WHMCS has no GetUsers (before 8.1): owner users are looked up when needed")
+            return [], 0, 0
 
     def owners(self) -> dict[int, int]:
         """client id → owner user id for every client (GetUsers, complete); {} before WHMCS 8.1."""
         try:
-            users = self.list_all("GetUsers", {"sorting": "ASC"}, "users", "user")
+            users = self.list_all(*_USERS)
         except UnknownAction:
             logger.info("this WHMCS has no GetUsers (before 8.1): owner users are looked up when needed")
             return {}
         return owners_from_users(users)
 
     def snapshot(self) -> Snapshot:
-        """Every client (all pages), each with its owner user, and the admins' emails."""
-        admins = self.admin_emails(refresh=True)
-        rows = self.list_all("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
-        owners = self.owners()
-        records = sorted((self._record(r, owners.get(as_int(r.get("id")) or 0)) for r in rows),
-                         key=lambda r: r.remote_id)
+        """Every client (all pages), each with its owner user, and the admins' emails.
+
+        Page 1 of GetClients first, alone; then GetAdminUsers, page 1 of GetUsers and the
+        later pages of GetClients at once, and the later pages of GetUsers as soon as its
+        page 1 told the total: always ``concurrency`` calls in flight until the end. When
+        several fail, the admins' error is raised first, then the clients', then the users'.
+        """
+        clients, users = _Listing(*_CLIENTS), _Listing(*_USERS)
+        with self._pool() as pool:
+            try:
+                # Page 1 of GetClients goes alone: a refused IP or credential then costs one
+                # failed call, not a burst (WHMCS bans IPs, and WAFs block, on repeated failures).
+                first_clients = pool.submit(self._first_page, clients)
+                first_clients.result()
+                admins_call = pool.submit(self._read_admins)
+                firsts = [first_clients, pool.submit(self._first_users_page, users)]
+                try:
+                    client_read, user_read = self._read(pool, [clients, users], firsts, watch=[admins_call])
+                except BaseException:
+                    admins_call.result()  # a failed GetAdminUsers is the error to report
+                    raise
+                admins = admins_call.result()
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        self._admin_emails = admins
+        owners = owners_from_users(user_read.rows)
+        records = [self._record(row, owners.get(cid)) for row, cid in zip(client_read.rows, client_read.ids,
+                                                                          strict=True)]
+        records.sort(key=_REMOTE_ID)
         logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
         return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=DEFAULT_FIELDS)
 
@@ -430,8 +539,7 @@ class WhmcsAdapter:
         key = normalise_email(email)
         if not key:
             return []
-        rows = self.list_all("GetClients", {"search": email.strip(), "orderby": "id", "sorting": "ASC"},
-                             "clients", "client")
+        rows = self.list_all("GetClients", {**_CLIENTS[1], "search": email.strip()}, "clients", "client")
         found = []
         for row in rows:
             if normalise_email(as_str(row.get("email"))) != key:
