@@ -460,7 +460,8 @@ class Status:
         if not self.runs:
             lines.append("  none")
         for run in self.runs:
-            took = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else "running"
+            took = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else (
+                "still going" if run.outcome == "running" else "never finished")
             lines.append(
                 f"  #{run.run_id} {run.started_at.isoformat(timespec='seconds')} {run.outcome:<7} "
                 f"{run.direction}{' full' if run.full else ''}, {took}: {_counts_line(run.counts)}; "

@@ -64,7 +64,7 @@ class RunSummary:
     finished_at: datetime | None
     direction: str
     full: bool
-    outcome: str  # "ok" | "errors" | "guard" | "failed" | "running"
+    outcome: str  # "ok" | "errors" | "guard" | "failed" | "running" | "interrupted"
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: int = 0
     conflicts: int = 0
@@ -111,7 +111,8 @@ class StateStore(Protocol):
     def clear_pending_create(self, side: Side, key: str) -> None: ...
 
     def begin_run(self, *, direction: str, full: bool) -> int:
-        """Record a run as started and return its id."""
+        """Record a run as started and return its id. Runs still recorded as ``running`` become
+        ``interrupted``: a run begins under the run lock, so none of them can still be going."""
         ...
 
     def finish_run(

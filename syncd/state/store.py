@@ -33,6 +33,10 @@ from syncd.state.tables import IssueRow, LinkRow, PendingCreateRow, RunRow
 
 #: Outcomes of a run that got to the end (per-user errors are counted, not fatal).
 COMPLETED_OUTCOMES = ("ok", "errors")
+INTERRUPTED_MESSAGE = (
+    "the run stopped without recording its end (the process was killed or the machine went down); "
+    "a later run read both sides again and carried on"
+)
 
 _SQLITE_KINDS = {5: "locked", 6: "locked", 8: "readonly", 10: "io", 11: "corrupt", 13: "full", 14: "cantopen",
                  26: "notadb"}
@@ -330,8 +334,13 @@ class SqlStateStore:
     # ----------------------------------------------------------------- runs
 
     def begin_run(self, *, direction: str, full: bool) -> int:
-        """Record a run as started (outcome ``running``) and return its id."""
+        """Record a run as started (outcome ``running``) and return its id; earlier runs still
+        ``running`` (their process was killed, or the machine went down) become ``interrupted``."""
         with self._session("recording the start of a run", write=True) as s:
+            for stale in s.exec(select(RunRow).where(col(RunRow.outcome) == "running")).all():
+                stale.outcome = "interrupted"
+                stale.message = INTERRUPTED_MESSAGE
+                s.add(stale)
             row = RunRow(started_at=self._now(), direction=direction, full_run=full, outcome="running")
             s.add(row)
             s.flush()

@@ -348,6 +348,7 @@ class MemoryStore:
         self._pending.pop((side, key), None)
 
     def begin_run(self, *, direction: str, full: bool) -> int:
+        self._runs = [replace(r, outcome="interrupted") if r.outcome == "running" else r for r in self._runs]
         run_id = len(self._runs) + 1
         self._runs.append(RunSummary(run_id=run_id, started_at=self.now(), finished_at=None, direction=direction,
                                      full=full, outcome="running"))

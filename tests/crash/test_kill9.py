@@ -52,6 +52,8 @@ def test_kill_9_in_the_middle_of_a_run(tmp_path: Path) -> None:
 
     recovery = world.run()
     assert recovery.code == 0 and recovery.counts, recovery.text()  # the killed run left work behind
+    with SqlStateStore.open(world.state_url, create=False, read_only=True) as store:
+        assert [r.outcome for r in store.runs(2)] == ["ok", "interrupted"]  # status no longer shows it running
     world.settle()
     scenario.check_converged(world)
     scenario.come_back(world)

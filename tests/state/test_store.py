@@ -222,3 +222,15 @@ def test_dump_is_plain_json(store: SqlStateStore) -> None:
     (pending,) = dumped["pending_creates"]
     assert (pending["side"], pending["key"]) == ("wordpress", "b@example.com")
     assert dumped["last_success"] == dumped["runs"][0]["finished_at"]
+
+
+def test_a_run_left_running_is_interrupted_when_the_next_one_begins(store: SqlStateStore) -> None:
+    killed = store.begin_run(direction="both", full=False)  # its process died: finish_run never came
+    done = store.begin_run(direction="both", full=False)
+    store.finish_run(done, outcome="ok", counts={}, errors=0, conflicts=0)
+    latest = store.begin_run(direction="both", full=False)
+    by_id = {r.run_id: r for r in store.runs()}
+    assert by_id[killed].outcome == "interrupted" and by_id[killed].finished_at is None
+    assert "killed" in by_id[killed].message
+    assert by_id[done].outcome == "ok"
+    assert by_id[latest].outcome == "running"
