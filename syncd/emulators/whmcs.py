@@ -44,7 +44,6 @@ file is JSON, every key optional::
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -55,6 +54,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from syncd.emulators.whmcs_state import EMAIL_GENERATION, FAULT_KINDS, EmuAdmin, EmuClient, EmuUser, Fault
 
@@ -350,7 +350,7 @@ class WhmcsEmulator:
                 status, data = self._dispatch(action, raw_action, form, client_ip)
                 if fault is not None and data.get("result") == "success":
                     self._twist_listing(fault, data)
-        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
         if kind == "timeout_after_commit" and fault is not None:
             raise EmulatedTimeout(fault.seconds)
         if kind == "empty_after_commit":
@@ -434,6 +434,12 @@ class WhmcsEmulator:
             out["clients"] = [{"id": str(c["id"]), "isOwner": "1" if c["isOwner"] else "0"} for c in row["clients"]]
         return out
 
+    def _rows(self, items: list[Any]) -> list[Any]:
+        """The listing rows of ``items``, typed as the switches say."""
+        if self.ids_as_strings:
+            return [self._typed(item.row()) for item in items]
+        return [item.row() for item in items]
+
     def _count(self, value: int) -> int | str:
         return str(value) if self.ids_as_strings else value
 
@@ -503,7 +509,7 @@ class WhmcsEmulator:
             key = key_of.get(orderby, key_of["id"])
             clients.sort(key=lambda c: (key(c), c.id), reverse=descending)
             total, page = len(clients), clients[start : start + num]
-        rows = [self._typed(c.row()) for c in page]
+        rows = self._rows(page)
         out: dict[str, Any] = {"totalresults": self._count(total), "startnumber": self._count(start),
                                "numreturned": self._count(len(rows))}
         wrapped = self._wrap_clients(rows)
@@ -557,7 +563,7 @@ class WhmcsEmulator:
                     form["search"], u.email, u.firstname, u.lastname, f"{u.firstname} {u.lastname}")]
             total, page = len(users), users[start : start + num]
         return {"totalresults": self._count(total), "startnumber": self._count(start),
-                "numreturned": self._count(len(page)), "users": [self._typed(u.row()) for u in page]}
+                "numreturned": self._count(len(page)), "users": self._rows(page)}
 
     def _a_getadminusers(self, form: Mapping[str, str]) -> dict[str, Any]:
         admins = sorted(self.admins.values(), key=lambda a: a.id)
