@@ -30,7 +30,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_complete
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import tenacity
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
 API_PATH = "includes/api.php"
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 _T = TypeVar("_T")
 
@@ -178,6 +179,8 @@ class WhmcsAdapter:
         self._settings = settings
         self._secret = secret
         self.endpoint = api_endpoint(settings.url)
+        self._url = httpx.URL(self.endpoint)
+        self._host = urlsplit(self.endpoint).netloc
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.calls: Counter[str] = Counter()
@@ -305,9 +308,12 @@ class WhmcsAdapter:
     ) -> dict[str, Any]:
         with self._lock:
             self.calls[action] += 1
-        host = urlsplit(self.endpoint).netloc
+        host = self._host
         try:
-            response = self._http.post(self.endpoint, data=self._form(action, params))
+            # The form encoded here and the URL parsed once: httpx's own form and URL handling
+            # in pure Python cost more CPU per call than the reply's JSON.
+            response = self._http.post(self._url, content=urlencode(self._form(action, params)).encode("utf-8"),
+                                       headers=_FORM_HEADERS)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             reason = redact(str(exc)) or type(exc).__name__
             error = Unreachable(f"cannot connect to WHMCS at {host} ({action}): {reason}", side=SIDE)
