@@ -490,7 +490,7 @@ def status(settings: Settings) -> Status:
     try:
         return Status(
             location=store.location, runs=store.runs(10), issues=store.open_issues(),
-            link_stats=store.link_stats(), last_success=store.last_success(), dump=store.dump(),
+            link_stats=store.link_stats(), last_success=store.last_success(), dump=store.dump(links=False),
         )
     finally:
         store.close()

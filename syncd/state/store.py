@@ -13,12 +13,12 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, func, or_
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, delete, event, func, or_
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
@@ -33,6 +33,9 @@ from syncd.state.tables import IssueRow, LinkRow, PendingCreateRow, RunRow
 
 #: Outcomes of a run that got to the end (per-user errors are counted, not fatal).
 COMPLETED_OUTCOMES = ("ok", "errors")
+#: History kept by the store: resolved issues and runs younger than this, and at least the latest KEEP_RUNS runs.
+KEEP_DAYS = 90
+KEEP_RUNS = 100
 INTERRUPTED_MESSAGE = (
     "the run stopped without recording its end (the process was killed or the machine went down); "
     "a later run read both sides again and carried on"
@@ -335,17 +338,32 @@ class SqlStateStore:
 
     def begin_run(self, *, direction: str, full: bool) -> int:
         """Record a run as started (outcome ``running``) and return its id; earlier runs still
-        ``running`` (their process was killed, or the machine went down) become ``interrupted``."""
+        ``running`` (their process was killed, or the machine went down) become ``interrupted``,
+        and history older than KEEP_DAYS is pruned (``_prune``)."""
         with self._session("recording the start of a run", write=True) as s:
+            now = self._now()
+            self._prune(s, now)
             for stale in s.exec(select(RunRow).where(col(RunRow.outcome) == "running")).all():
                 stale.outcome = "interrupted"
                 stale.message = INTERRUPTED_MESSAGE
                 s.add(stale)
-            row = RunRow(started_at=self._now(), direction=direction, full_run=full, outcome="running")
+            row = RunRow(started_at=now, direction=direction, full_run=full, outcome="running")
             s.add(row)
             s.flush()
             assert row.id is not None
             return row.id
+
+    def _prune(self, s: Session, now: datetime) -> None:
+        """Forget old history, so a daemon running every few minutes does not grow the store
+        forever: issues resolved more than KEEP_DAYS ago, and runs started before then, except
+        the latest KEEP_RUNS runs and any run an open or kept issue points at."""
+        cutoff = now - timedelta(days=KEEP_DAYS)
+        s.execute(delete(IssueRow).where(col(IssueRow.resolved_at) < cutoff))
+        floor = s.exec(select(RunRow.id).order_by(col(RunRow.id).desc()).offset(KEEP_RUNS - 1).limit(1)).first()
+        if floor is not None:
+            s.execute(delete(RunRow).where(
+                col(RunRow.started_at) < cutoff, col(RunRow.id) < floor, col(RunRow.id).not_in(select(IssueRow.run_id)),
+            ))
 
     def finish_run(
         self,
@@ -445,13 +463,14 @@ class SqlStateStore:
         with self._errors("reading the schema version"), self._engine.connect() as conn:
             return migrate.current(conn)
 
-    def dump(self, *, runs_limit: int = 10) -> dict[str, Any]:
-        """Everything ``syncd status --json`` may show, as JSON-ready values (times in ISO 8601 UTC)."""
+    def dump(self, *, runs_limit: int = 10, links: bool = True) -> dict[str, Any]:
+        """Everything ``syncd status --json`` may show, as JSON-ready values (times in ISO 8601 UTC);
+        ``links=False`` leaves out the links themselves (100,000 of them are for ``explain``)."""
         return {
             "location": self.location,
             "schema_revision": self.schema_revision(),
             "link_stats": self.link_stats(),
-            "links": [_link_json(link) for link in self.links()],
+            **({"links": [_link_json(link) for link in self.links()]} if links else {}),
             "pending_creates": [
                 {"side": side.value, "key": key, "since": since.isoformat()}
                 for (side, key), since in sorted(self.pending_creates().items())

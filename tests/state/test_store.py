@@ -234,3 +234,26 @@ def test_a_run_left_running_is_interrupted_when_the_next_one_begins(store: SqlSt
     assert "killed" in by_id[killed].message
     assert by_id[done].outcome == "ok"
     assert by_id[latest].outcome == "running"
+
+
+def test_old_history_is_pruned_but_recent_runs_and_open_issues_stay(
+    store: SqlStateStore, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.state import store as store_module
+
+    monkeypatch.setattr(store_module, "KEEP_RUNS", 2)
+    a, b, c, d = (store.begin_run(direction="both", full=False) for _ in range(4))
+    store.record_issue(a, key="open@example.com", side="whmcs", kind="error", message="still failing")
+    store.record_issue(b, key="fixed@example.com", side="whmcs", kind="error", message="failed once")
+    store.resolve_issues("fixed@example.com")
+    clock.now += timedelta(days=store_module.KEEP_DAYS - 1)
+    store.begin_run(direction="both", full=False)  # nothing is old enough yet
+    assert len(store.runs(limit=100)) == 5
+    clock.now += timedelta(days=2)
+    e = store.begin_run(direction="both", full=False)
+    kept = [r.run_id for r in store.runs(limit=100)]
+    # b and c are old and not among the latest two (d and the run in between): gone, b's issue was
+    # resolved long ago; a stays, an open issue points at it.
+    assert kept == [e, e - 1, d, a]
+    assert c not in kept
+    assert [i.key for i in store.open_issues()] == ["open@example.com"]
