@@ -171,7 +171,7 @@ class SyncResult:
         if self.dry_run:
             return 4 if self.guard and self.plan is not None and self.plan.blocked else 0
         assert self.report is not None
-        return 1 if self.report.outcome == "errors" else 0
+        return {"errors": 1, "refused": 3}.get(self.report.outcome, 0)
 
     def to_json(self) -> dict[str, Any]:
         if self.dry_run:

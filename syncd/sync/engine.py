@@ -23,6 +23,7 @@ from syncd.errors import (
     GuardTripped,
     InvalidRecord,
     OutcomeUnknown,
+    PermissionDenied,
     RefusedWrite,
     RemoteRejected,
     SideError,
@@ -89,7 +90,8 @@ class RunReport:
 
     ``outcome``: "ok", "errors" (some users failed or could not be synchronised: exit 1),
     "stopped" (a stop was requested: the rest waits for the next run), "guard", "failed" (a
-    side failed: exit 3) or "dry-run".
+    side failed: exit 3), "refused" (a side refused a permission mid-run: the users who need it
+    failed, the others were synchronised; exit 3) or "dry-run".
     """
 
     run_id: int
@@ -207,6 +209,9 @@ class _Execution:
         self.links: dict[int, Link | None] = {}
         self.latest: dict[int, dict[Side, Record]] = {}
         self.failed: set[int] = set()
+        # (side, action kind) → the refusal: a permission taken away mid-run fails the users who
+        # need it (the first one tried, the rest without a call) and the run goes on for the others.
+        self.denied: dict[tuple[Side | None, str], PermissionDenied] = {}
         # Keys with an open issue: only their successes need resolve_issues, a write transaction
         # that would otherwise cost every create of an import an fsync for nothing.
         self.issue_keys: set[str] = set()
@@ -284,11 +289,16 @@ class _Execution:
                 self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
                 self._advance()
                 continue
+            if self._refused_before(action):
+                self._advance()
+                continue
             hook = crash_before_commit and stop_after is not None and self.report.done + 1 == stop_after
             try:
                 self._one(action, (lambda: _crash(crash)) if hook else None)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
+            except PermissionDenied as exc:
+                self._denied(action, exc)
             except SideError as exc:
                 message = f"stopped: {exc}"
                 self._say("ERROR", message)
@@ -311,7 +321,23 @@ class _Execution:
             self._sweep_issues()
         if stopped:
             return self._finish("stopped", "stopped on request")
+        if self.denied:  # the others went on; the run still ends as a side that refused (exit 3)
+            refusal = next(iter(self.denied.values()))
+            return self._finish("refused", f"the users who need what {refusal.side} refused failed, the others "
+                                           f"were synchronised: {refusal}")
         return self._finish("errors" if self.report.failed_users else "ok")
+
+    def _denied(self, action: Action, exc: PermissionDenied) -> None:
+        self._user_failed(action, exc)
+        self.denied.setdefault((action.side, action.kind), exc)
+
+    def _refused_before(self, action: Action) -> bool:
+        """Fail ``action`` without a call if its side refused this kind of write earlier in the run."""
+        refusal = self.denied.get((action.side, action.kind))
+        if refusal is None:
+            return False
+        self._user_failed(action, refusal, tried=False)
+        return True
 
     def _report_items(self) -> None:
         """Conflicts, duplicates and problems: logged, and kept as issues for ``syncd status``."""
@@ -342,9 +368,11 @@ class _Execution:
         for key in sorted(stale):
             self.store.resolve_issues(key)
 
-    def _user_failed(self, action: Action, exc: SyncdError) -> None:
+    def _user_failed(self, action: Action, exc: SyncdError, *, tried: bool = True) -> None:
         side = exc.side if isinstance(exc, SideError) else (action.side.value if action.side else "")
         message = f"could not {action.describe()}: {exc}"
+        if not tried:
+            message = f"did not try to {action.describe()}: {side} refused this kind of write earlier in the run: {exc}"
         if isinstance(exc, OutcomeUnknown) and isinstance(action, Create):
             message += f" (it will be looked up in {action.target.display} before any new attempt)"
             self.store.mark_pending_create(action.target, action.key)
@@ -426,7 +454,7 @@ class _Execution:
                     stopped = True
                     return
                 waiting.pop(0)
-                if action.user in self.failed:
+                if action.user in self.failed or self._refused_before(action):
                     self._advance()
                     continue
                 in_flight.append((action, start(partial(self._create, action))))
@@ -447,6 +475,8 @@ class _Execution:
                     self._commit(action, self.links.get(action.user, getattr(action, "link", None)), result)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
+            except PermissionDenied as exc:
+                self._denied(action, exc)
             except (SideError, StateError) as exc:
                 if failure is None:  # the same words as one action at a time; the creates sent still count
                     failure = exc

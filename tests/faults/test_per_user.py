@@ -1,7 +1,7 @@
-"""Faults that concern one user, or one permission: the others go on (or, for a permission the
-side takes away in the middle of a run, the run stops as DESIGN §5.1/§6 and errors.py say:
-exit 3, naming the permission), nothing is duplicated, nobody is wrongly deactivated, and the
-next run finishes the job.
+"""Faults that concern one user, or one permission: the others go on (for a permission the
+side takes away in the middle of a run, the users who need it fail and the run ends with exit 3
+naming the permission, as a side that refused, DESIGN §3), nothing is duplicated, nobody is
+wrongly deactivated, and the next run finishes the job.
 
 - a create whose outcome is unknown (the side committed but the answer was lost) is looked
   up before any new attempt, so the next run links instead of creating a second account;
@@ -187,7 +187,7 @@ def test_a_create_the_side_rejects_fails_for_that_user_only_and_says_why(tmp_pat
 # --- a permission taken away in the middle of a run ----------------------------------------------
 
 
-def test_an_api_permission_removed_after_the_listing_stops_the_run_and_names_it(tmp_path: Path) -> None:
+def test_an_api_permission_removed_after_the_listing_fails_who_needs_it_and_names_it(tmp_path: Path) -> None:
     world = populated(tmp_path)
     world.wp.users[world.wp_user("a3@example.com").id].last_name = "Edited"  # needs UpdateClient
 
@@ -199,10 +199,17 @@ def test_an_api_permission_removed_after_the_listing_stops_the_run_and_names_it(
     stopped = world.run()
 
     assert stopped.code == 3, stopped.text()
-    assert 'does not allow "UpdateClient"' in stopped.error and "API Roles" in stopped.error
+    assert stopped.result is not None and stopped.result.report is not None
+    assert stopped.result.report.outcome == "refused"
+    assert 'does not allow "UpdateClient"' in stopped.result.report.message and "API Roles" in stopped.text()
+    assert list(stopped.failures()) == ["a3@example.com"]  # the only user who needed UpdateClient
     world.check({})  # no duplicate, every link sound
     nobody_deactivated(world)
     assert world.client("a3@example.com").lastname == "Linked"
+    # Everyone else went on: both new users were created, the WHMCS edit reached WordPress.
+    assert stopped.counts == {"create": 2, "update": 1}, stopped.text()
+    assert world.has_wp_user("newc@example.com")
+    assert world.wp_user("a2@example.com").first_name == "Annie"
 
     heal(world)
     world.settle()
@@ -210,7 +217,53 @@ def test_an_api_permission_removed_after_the_listing_stops_the_run_and_names_it(
                 edited_in_whmcs=["a2@example.com"])
 
 
-def test_a_wordpress_role_taken_away_after_the_listing_stops_the_run_and_names_the_capability(
+def test_a_refused_permission_is_tried_once_not_once_per_user(tmp_path: Path) -> None:
+    world = populated(tmp_path)
+    for email in ("a3@example.com", "a4@example.com", "a5@example.com"):  # three edits that need UpdateClient
+        world.wp.users[world.wp_user(email).id].last_name = "Edited"
+
+    def take_away(method: str, result: object) -> None:
+        if method == "snapshot":
+            world.whmcs.deny("UpdateClient")
+
+    world.whmcs_hook = take_away
+    before = world.whmcs.calls["UpdateClient"]
+    stopped = world.run()
+
+    assert stopped.code == 3, stopped.text()
+    assert world.whmcs.calls["UpdateClient"] - before == 1  # WHMCS is not asked again for what it refused
+    failures = stopped.failures()
+    assert sorted(failures) == ["a3@example.com", "a4@example.com", "a5@example.com"]
+    assert sum("did not try" in m and 'does not allow "UpdateClient"' in m for m in failures.values()) == 2
+    assert stopped.counts == {"create": 2, "update": 1}, stopped.text()  # the others went on
+    nobody_deactivated(world)
+
+    heal(world)
+    world.settle()
+    world.check({**POPULATION, **{e: {"first_name": e[:2].upper(), "last_name": "Edited"}
+                                  for e in ("a3@example.com", "a4@example.com", "a5@example.com")}},
+                edited_in_whmcs=["a2@example.com"])
+
+
+def test_creates_sent_at_once_stop_at_a_refused_permission_and_the_other_side_goes_on(tmp_path: Path) -> None:
+    world = World(tmp_path, whmcs_conf={"concurrency": 2})
+    for i in range(6):
+        world.wp.add_user(f"w{i}", f"w{i}@example.com", f"W{i}", "Press")
+    world.whmcs.add_client("c@example.com", "C", "Client")
+    world.whmcs.deny("AddClient")
+
+    outcome = world.run()
+
+    assert outcome.code == 3, outcome.text()
+    assert world.whmcs.calls["AddClient"] <= 2  # at most the ones already in flight when the first was refused
+    assert sorted(outcome.failures()) == [f"w{i}@example.com" for i in range(6)]
+    assert world.has_wp_user("c@example.com") and outcome.counts == {"create": 1}
+    heal(world)
+    world.settle()
+    assert all(world.has_client(f"w{i}@example.com") for i in range(6))
+
+
+def test_a_wordpress_role_taken_away_after_the_listing_fails_its_writes_and_names_the_capability(
     tmp_path: Path,
 ) -> None:
     world = populated(tmp_path)
@@ -223,9 +276,13 @@ def test_a_wordpress_role_taken_away_after_the_listing_stops_the_run_and_names_t
     stopped = world.run()
 
     assert stopped.code == 3, stopped.text()
+    assert stopped.result is not None and stopped.result.report is not None
     # The first write it tried was an update, which re-reads the user in context=edit first.
-    assert "lacks the list_users capability" in stopped.error and "Administrator role" in stopped.error
+    assert "lacks the list_users capability" in stopped.result.report.message
+    assert "Administrator role" in stopped.result.report.message
+    assert sorted(stopped.failures()) == ["a2@example.com", "newc@example.com"]  # both WordPress writes
     assert not world.has_wp_user("newc@example.com")
+    assert stopped.counts == {"create": 1}, stopped.text()  # the WHMCS side went on: neww was created there
     world.check({})
     nobody_deactivated_but_admin = [u.email for u in world.wp.users.values() if not u.roles]
     assert not nobody_deactivated_but_admin

@@ -104,7 +104,7 @@ def test_a_create_whose_answer_is_lost_is_linked_by_the_next_run(site: WordPress
     assert sorted(link.key for link in world.links()) == ["ann@example.com", "bea@example.com"]
 
 
-def test_the_account_demoted_after_the_listing_stops_the_run_naming_the_capability(
+def test_the_account_demoted_after_the_listing_fails_its_writes_naming_the_capability(
     site: WordPressSite, tmp_path: Path
 ) -> None:
     password = site.add_user("syncdops", "administrator", "syncdops@example.com")  # the account syncd uses
@@ -120,9 +120,13 @@ def test_the_account_demoted_after_the_listing_stops_the_run_naming_the_capabili
     stopped = world.run()
 
     assert stopped.code == 3, stopped.text()
-    assert "the WordPress account lacks the" in stopped.error and "capability" in stopped.error
-    assert "give it the Administrator role" in stopped.error
+    assert stopped.result is not None and stopped.result.report is not None
+    message = stopped.result.report.message
+    assert "the WordPress account lacks the" in message and "capability" in message
+    assert "give it the Administrator role" in message
+    assert list(stopped.failures()) == ["ann@example.com"]
     assert not _by_email(all_users(site), "ann@example.com")
+    assert world.has_client("ben@example.com")  # the WHMCS side went on
     assert not emails_held_twice(all_users(site)) and len(world.whmcs.clients) <= 2
 
     world.wp_hook = None
