@@ -391,3 +391,23 @@ def test_listing_pages_ask_in_a_stable_order(make_adapter: AdapterFactory, emula
     forms = recorder.sent("GetClients")
     assert all(f["orderby"] == "id" and f["sorting"] == "ASC" and f["limitnum"] in ("2", "3") for f in forms)
     assert sorted(f["limitstart"] for f in forms) == ["0", "2", "4"]
+
+
+def test_when_several_snapshot_calls_fail_the_admins_error_is_the_one_raised(
+    make_adapter: AdapterFactory, emulator: WhmcsEmulator
+) -> None:
+    # GetAdminUsers, GetUsers page 1 and the later GetClients pages are in flight together.
+    emulator.deny("GetAdminUsers", "GetUsers")
+    with pytest.raises(PermissionDenied) as caught:
+        make_adapter(page_size=2, concurrency=3).snapshot()
+    assert caught.value.action == "GetAdminUsers"
+
+
+def test_a_refused_credential_costs_one_call_whatever_the_concurrency(
+    make_adapter: AdapterFactory, emulator: WhmcsEmulator
+) -> None:
+    emulator.secret = "another-secret"
+    adapter = make_adapter(page_size=2, concurrency=4)
+    with pytest.raises(BadCredentials):
+        adapter.snapshot()
+    assert dict(adapter.calls) == {"GetClients": 1}
