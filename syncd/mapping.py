@@ -53,6 +53,22 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-]+@{_LABEL}(?:\.{_LABEL})+")
 
 
+def is_matchable_email(value: str) -> bool:
+    """True if ``value`` can be a user's key: valid as it is, or once its internationalised
+    domain is written in punycode (``ann@bücher.de``: WordPress only takes ``ann@xn--bcher-kva.de``,
+    the same mailbox, which may be the partner it must be linked with). Writing such an email
+    to WordPress is still refused (``problems``)."""
+    if is_valid_email(value):
+        return True
+    local, at, domain = value.strip().rpartition("@")
+    if not at or domain.isascii():
+        return False
+    try:
+        return is_valid_email(f"{local}@{domain.encode('idna').decode('ascii')}")
+    except UnicodeError:
+        return False
+
+
 def is_valid_email(value: str) -> bool:
     """True if ``value`` (trimmed) is an email address both sides accept (WordPress's is_email rules)."""
     email = value.strip()

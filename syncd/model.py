@@ -7,6 +7,7 @@ while the values themselves are kept and written as the sides gave them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import unicodedata
@@ -71,8 +72,15 @@ DEFAULT_FIELDS: tuple[str, ...] = ("email", "first_name", "last_name", "company"
 
 
 def normalise_email(value: str) -> str:
-    """The key of DESIGN §2: trimmed, NFC, case-folded."""
-    return unicodedata.normalize("NFC", value.strip()).casefold()
+    """The key of DESIGN §2: trimmed, NFC, case-folded, with an internationalised domain in
+    one spelling: ``ann@xn--bcher-kva.de`` (how WordPress must store it, it refuses the other)
+    and ``ann@bücher.de`` (how WHMCS may hold it) are the same mailbox, so the same key."""
+    text = value.strip()
+    local, at, domain = text.rpartition("@")
+    if at and "xn--" in domain.lower() and domain.isascii():
+        with contextlib.suppress(UnicodeError):  # not valid punycode: compared as it is written
+            text = f"{local}@{domain.lower().encode('ascii').decode('idna')}"
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def normalise_phone(value: str, default_region: str = "US") -> str:

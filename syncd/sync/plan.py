@@ -193,7 +193,7 @@ class _Planner:
         and the keys two accounts share on one side; put the unlinked rest in the pools."""
         protected = self._protected_keys()
         excluded = self.policy.exclude_roles
-        valid_email = mapping.is_valid_email
+        valid_email = mapping.is_matchable_email
         claimed = {
             Side.WHMCS: {link.whmcs_id for link in self.links},
             Side.WORDPRESS: {link.wp_id for link in self.links},

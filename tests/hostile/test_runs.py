@@ -230,3 +230,22 @@ def test_an_email_wordpress_cannot_take_is_reported_and_never_sent() -> None:
     assert set(world.wp_users()) == {"ok@example.com", "padded@example.com"}
     assert all(len(str(body.get("email", ""))) <= 100 for _m, _p, body in world.wp_writes)
     assert not report.errors
+
+
+def test_an_internationalised_domain_in_either_spelling_is_one_user() -> None:
+    # WHMCS may hold the Unicode spelling; WordPress only takes the punycode one (measured,
+    # test_wordpress_facts.py). Same mailbox, same key: linked, never created twice, no loop.
+    world = World()
+    world.whmcs.add_client("ann@bücher.de", "Ann", "Idn")
+    world.wp.add_user("ann", "ann@xn--bcher-kva.de", "Ann", "Idn")
+    world.whmcs.add_client("bob@XN--BCHER-KVA.de", "Bob", "Idn")
+    world.wp.add_user("bob", "Bob@bücher.de", "Bob", "Idn")
+    world.whmcs.add_client("cy@bücher.de", "Cy", "Alone")  # no partner: WordPress cannot take this spelling
+    first = world.run()
+    assert first.counts == {"link": 2}, first
+    assert [(p.key, p.side, p.field) for p in first.problems] == [("cy@bücher.de", Side.WORDPRESS, "email")]
+    assert not first.errors and not world.wp_writes and not world.whmcs_writes
+    again = world.run()
+    assert again.counts == {} and len(again.problems) == 1
+    assert normalise_email("ann@xn--bcher-kva.de") == normalise_email("Ann@Bücher.DE") == "ann@bücher.de"
+    assert normalise_email("x@xn--zz.de") == "x@xn--zz.de"  # not valid punycode: compared as written
