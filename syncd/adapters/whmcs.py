@@ -122,8 +122,23 @@ class _Listing:
     params: Mapping[str, object]
     key: str
     inner: str
+    #: What of each row to keep, applied as each page arrives: a snapshot holds every page
+    #: until the last one is in, and at 100,000 clients the fields nobody reads (dates, the
+    #: users' names and emails) were ~100 MB of the run's peak memory.
+    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
+def _client_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What ``client_record`` reads of a GetClients row."""
+    return {k: row[k] for k in _CLIENT_KEYS if k in row}
+
+
+def _user_links(row: dict[str, Any]) -> dict[str, Any]:
+    """What ``owners_from_users`` reads of a GetUsers row: its id and its clients."""
+    return {"id": row.get("id"), "clients": row.get("clients")}
+
+
+_CLIENT_KEYS = ("id", "client_id", "userid", "email", "firstname", "lastname", "companyname", "status")
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
@@ -377,7 +392,7 @@ class WhmcsAdapter:
             if step < size:
                 logger.info("{what} sends at most {step} rows per page (asked {size}); paging by {step}",
                             what=what, step=step, size=size)
-        return first, total, step
+        return (first if listing.keep is None else [listing.keep(r) for r in first]), total, step
 
     def _later_page(self, listing: _Listing, offset: int, step: int, total: int) -> list[dict[str, Any]]:
         """The page of ``listing`` at ``offset`` (after page 1), checked against page 1's total."""
@@ -402,7 +417,7 @@ class WhmcsAdapter:
                 f"{what} sent {len(rows)} rows at offset {offset}, expected {expected} of a total of {total}",
                 side=SIDE,
             )
-        return rows
+        return rows if listing.keep is None else [listing.keep(r) for r in rows]
 
     @staticmethod
     def _complete(listing: _Listing, rows: list[dict[str, Any]], total: int) -> list[int]:
@@ -514,7 +529,7 @@ class WhmcsAdapter:
         page 1 told the total: always ``concurrency`` calls in flight until the end. When
         several fail, the admins' error is raised first, then the clients', then the users'.
         """
-        clients, users = _Listing(*_CLIENTS), _Listing(*_USERS)
+        clients, users = _Listing(*_CLIENTS, keep=_client_fields), _Listing(*_USERS, keep=_user_links)
         with self._pool() as pool:
             try:
                 # Page 1 of GetClients goes alone: a refused IP or credential then costs one
