@@ -22,7 +22,7 @@ from loguru import logger
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
-from syncd.model import Direction, Link, Side, Snapshot
+from syncd.model import Direction, Link, Record, Side, Snapshot
 from syncd.ports import RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
@@ -69,7 +69,8 @@ def default_adapters(settings: Settings) -> Adapters:
 
 
 class _Listed:
-    """A side whose snapshot was taken ahead (concurrently with the other side's)."""
+    """A side whose snapshot was taken ahead (concurrently with the other side's); every other
+    method of the SideAdapter port goes to the adapter itself."""
 
     def __init__(self, adapter: SideAdapter, snapshot: Future[Snapshot]) -> None:
         self._adapter = adapter
@@ -79,8 +80,23 @@ class _Listed:
     def snapshot(self) -> Snapshot:
         return self._snapshot.result()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adapter, name)
+    def find_by_email(self, email: str) -> list[Record]:
+        return self._adapter.find_by_email(email)
+
+    def create(self, fields: Mapping[str, str]) -> Record:
+        return self._adapter.create(fields)
+
+    def update(self, record: Record, changes: Mapping[str, str]) -> Record:
+        return self._adapter.update(record, changes)
+
+    def deactivate(self, record: Record) -> Record:
+        return self._adapter.deactivate(record)
+
+    def reactivate(self, record: Record, roles: Sequence[str] = ()) -> Record:
+        return self._adapter.reactivate(record, roles)
+
+    def close(self) -> None:
+        self._adapter.close()
 
 
 @contextmanager
@@ -89,7 +105,7 @@ def _listed_together(whmcs: SideAdapter, wp: SideAdapter) -> Iterator[Adapters]:
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="listing") as pool:
         listed_whmcs = _Listed(whmcs, pool.submit(whmcs.snapshot))
         listed_wp = _Listed(wp, pool.submit(wp.snapshot))
-        yield listed_whmcs, listed_wp  # _Listed delegates the rest of SideAdapter through __getattr__
+        yield listed_whmcs, listed_wp
 
 
 @contextmanager
