@@ -5,28 +5,13 @@ of creating it again, carry over the rest, and then write nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from syncd import app
 from syncd.config import load
-from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.model import Side
 from syncd.state.store import SqlStateStore
 from syncd.sync.actions import Create
-from tests.e2e.harness import WHMCS_SECRET, Sides
+from tests.e2e.harness import Sides
 from tests.faults.real import all_users, emails_held_twice
-from tests.fixtures_wordpress import WordPressSite
-
-
-@pytest.fixture
-def sides(wordpress_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    wordpress_site.reset()
-    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
-    with whmcs.serve() as url:
-        yield Sides(whmcs=whmcs, whmcs_url=url, site=wordpress_site, tmp=tmp_path)
 
 
 def test_killed_between_a_wordpress_create_and_its_commit(sides: Sides) -> None:

@@ -11,11 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from syncd.emulators.whmcs import WhmcsEmulator
 from tests.fixtures_wordpress import WordPressSite
@@ -133,3 +135,13 @@ class Sides:
     def wp_state(self) -> dict[str, Any]:
         return {email: (u["id"], u["first_name"], u["last_name"], tuple(u["roles"]), u["meta"].get("billing_company"))
                 for email, u in self.wp_users().items()}
+
+
+@pytest.fixture
+def sides(wordpress_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
+    """The WHMCS emulator on loopback and the real WordPress, emptied (a pytest fixture, shared
+    through tests/conftest.py)."""
+    wordpress_site.reset()
+    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
+    with whmcs.serve() as url:
+        yield Sides(whmcs=whmcs, whmcs_url=url, site=wordpress_site, tmp=tmp_path)

@@ -6,23 +6,8 @@ explain, status and the exit codes of DESIGN §3.1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.service.lock import run_lock
 from tests.e2e.harness import WHMCS_SECRET, Sides
-from tests.fixtures_wordpress import WordPressSite
-
-
-@pytest.fixture
-def sides(wordpress_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    wordpress_site.reset()
-    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
-    with whmcs.serve() as url:
-        yield Sides(whmcs=whmcs, whmcs_url=url, site=wordpress_site, tmp=tmp_path)
 
 
 def _seed_three(s: Sides) -> None:
@@ -68,7 +53,7 @@ def test_edits_on_both_sides_to_different_fields_are_both_kept(sides: Sides) -> 
     assert sides.syncd("sync").code == 0
     ann_wp = sides.wp_users()["ann@example.com"]
     sides.wp_update(ann_wp["id"], last_name="Archer-Smith")  # WordPress edits the last name
-    sides.whmcs.clients[sides.whmcs.client_by_email("ann@example.com")].firstname = "Annie"  # WHMCS the first
+    sides.client("ann@example.com").firstname = "Annie"  # WHMCS the first
     assert sides.syncd("sync").code == 0
     ann = sides.client("ann@example.com")
     assert (ann.firstname, ann.lastname) == ("Annie", "Archer-Smith")
