@@ -37,6 +37,7 @@ import tenacity
 from loguru import logger
 from pydantic import SecretStr
 
+from syncd.adapters import tls
 from syncd.adapters.whmcs_wire import (
     SIDE,
     WRITE_ACTIONS,
@@ -204,7 +205,7 @@ class WhmcsAdapter:
         self._http = httpx.Client(
             transport=transport,
             timeout=httpx.Timeout(settings.timeout_seconds),
-            verify=settings.verify_tls,
+            verify=tls.client_context(settings.verify_tls),
             limits=httpx.Limits(max_connections=max(4, 2 * settings.concurrency)),
             follow_redirects=False,
             headers={"User-Agent": "syncd (WHMCS client)"},
