@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypedDict, Unpack
 
 from syncd.errors import (
     GuardTripped,
@@ -141,6 +141,19 @@ class RunReport:
 
 
 _WRITE_KINDS = frozenset({"create", "update", "deactivate", "reactivate"})
+
+
+class ExecuteOptions(TypedDict, total=False):
+    """How ``execute`` runs a plan, beyond what it runs it on (see its docstring for each)."""
+
+    should_stop: Callable[[], bool]
+    crash: Callable[[], None] | None
+    stop_after_actions: int | None
+    crash_before_commit: bool
+    dry_run: bool
+    start: Start | None
+    concurrency: Mapping[Side, int] | None
+    progress: Callable[[int, int], None] | None
 
 
 def execute(
@@ -561,20 +574,14 @@ def run_sync(
     policy: Policy,
     log: Log,
     now: Callable[[], datetime],
-    should_stop: Callable[[], bool] = _never,
-    crash: Callable[[], None] | None = None,
-    stop_after_actions: int | None = None,
-    crash_before_commit: bool = False,
-    dry_run: bool = False,
-    start: Start | None = None,
-    concurrency: Mapping[Side, int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
     planned: Callable[[Plan], None] | None = None,
+    **options: Unpack[ExecuteOptions],
 ) -> tuple[Plan, RunReport]:
     """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
     guard and execute. A listing that fails is recorded and re-raised before planning, so a
     failed read is never taken for deletions. ``dry_run`` writes nothing, not even the run.
-    ``planned`` is called with the plan before anything is executed."""
+    ``planned`` is called with the plan before anything is executed; ``options`` go to ``execute``."""
+    dry_run = options.get("dry_run", False)
     run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
     try:
         # The store first: where the listings already run on threads of their own (app.py),
@@ -590,9 +597,5 @@ def run_sync(
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
     if planned is not None:
         planned(the_plan)
-    report = execute(
-        the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, should_stop=should_stop,
-        crash=crash, stop_after_actions=stop_after_actions, crash_before_commit=crash_before_commit, dry_run=dry_run,
-        start=start, concurrency=concurrency, progress=progress,
-    )
+    report = execute(the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, **options)
     return the_plan, report
