@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -50,6 +50,13 @@ if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
 USERS = "/wp/v2/users"
+#: What a listing, a search and ``/users/me`` ask of each user (``_fields``, WordPress's response
+#: filter): all that ``_record``, ``protection`` and ``verify`` read. A page of 100 users is then
+#: about a third of the JSON, and WordPress skips the avatar URLs, links and extra capabilities.
+#: ``meta`` must be named whole: WordPress 6.1's users controller computes a field only when its
+#: exact name is listed, so ``meta.billing_company`` would drop the meta altogether (measured;
+#: tests/wordpress/contract.py holds the proof on the real site and the emulator).
+USER_FIELDS = "id,username,email,first_name,last_name,roles,capabilities,meta"
 DEFAULT_COMPANY_KEY = "billing_company"
 
 #: A user holding any of these can manage users or the site: an administrator in effect,
@@ -90,12 +97,21 @@ def _name(value: object) -> str:
     """A name as the person wrote it: WordPress stores names through kses, which turns ``&`` into
     ``&amp;`` (measured on 6.1: "AT&T" reads back as "AT&amp;T"); undo that so a written name
     reads back equal and never looks like a change."""
-    return html.unescape(_text(value))
+    text = value if type(value) is str else _text(value)
+    return html.unescape(text) if "&" in text else text
 
 
 def _capabilities(data: Mapping[str, Any]) -> frozenset[str]:
     caps = data.get("capabilities")
     return frozenset(k for k, v in caps.items() if v) if isinstance(caps, dict) else frozenset()
+
+
+def _admin_powers(caps: object) -> list[str]:
+    """The capabilities in ``caps`` (a user's ``capabilities`` object) that make an administrator
+    in effect, sorted."""
+    if not isinstance(caps, dict) or ADMIN_CAPABILITIES.isdisjoint(caps):
+        return []
+    return sorted(c for c in ADMIN_CAPABILITIES.intersection(caps) if caps[c])
 
 
 def _meta(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,12 +127,16 @@ def _user(data: Any, what: str) -> Mapping[str, Any]:
         or "email" not in data
         or not isinstance(data.get("roles"), list)
     ):
-        raise NotAnApi(
-            f"WordPress answered {what} without a user's id, email and roles: the REST API ignored "
-            "context=edit (a plugin filtering user data?)",
-            side=SIDE,
-        )
+        raise _short_user(what)
     return data
+
+
+def _short_user(what: str) -> NotAnApi:
+    return NotAnApi(
+        f"WordPress answered {what} without a user's id, email and roles: the REST API ignored "
+        "context=edit (a plugin filtering user data?)",
+        side=SIDE,
+    )
 
 
 @dataclass(frozen=True)
@@ -218,7 +238,7 @@ class WordPressAdapter:
             return self._account
         info = self.discover()
         try:
-            reply = self._rest.call("me", "GET", f"{USERS}/me", params={"context": "edit"})
+            reply = self._rest.call("me", "GET", f"{USERS}/me", params={"context": "edit", "_fields": USER_FIELDS})
         except BadCredentials as exc:
             if not info.app_passwords_available:
                 raise BadCredentials(
@@ -271,23 +291,48 @@ class WordPressAdapter:
     # -- reading ---------------------------------------------------------------------------
 
     def _record(self, data: Any, what: str = "a user") -> Record:
-        user = _user(data, what)
-        fields = {
-            "email": _text(user.get("email")),
-            "first_name": _name(user.get("first_name")),
-            "last_name": _name(user.get("last_name")),
-        }
-        if self.supports_company:
-            fields["company"] = _text(_meta(user).get(self.company_key))
-        roles = tuple(str(r) for r in user["roles"])
-        return Record(
-            side=Side.WORDPRESS,
-            remote_id=int(user["id"]),
-            fields=fields,
-            roles=roles,
-            active=bool(roles),
-            username=_text(user.get("username")),
-        )
+        return self._records([data], what)[0][0]
+
+    def _records(self, users: Sequence[Any], what: str) -> tuple[tuple[Record, ...], frozenset[str]]:
+        """``users`` (context=edit objects) as records, and the normalised emails of the protected
+        ones (``protection``); NotAnApi for a user without id, email and roles.
+
+        One pass, with the account, company key and excluded roles looked up once: a listing
+        runs this for every user of the site, and per-user lookups and helper calls were about
+        half of syncd's CPU per page."""
+        account = self.verify()
+        key = self.company_key if self.company_key in account.meta_keys else None
+        own, excluded = account.id, self.exclude_roles
+        records: list[Record] = []
+        protected: set[str] = set()
+        for user in users:
+            if not isinstance(user, dict):
+                raise _short_user(what)
+            uid, roles = user.get("id"), user.get("roles")
+            if not isinstance(uid, int) or "email" not in user or not isinstance(roles, list):
+                raise _short_user(what)
+            email = user["email"]
+            if type(email) is not str:
+                email = _text(email)
+            fields = {"email": email, "first_name": _name(user.get("first_name")),
+                      "last_name": _name(user.get("last_name"))}
+            if key is not None:
+                meta = user.get("meta")
+                fields["company"] = _text(meta.get(key)) if isinstance(meta, dict) else ""
+            role_names = tuple(map(str, roles))
+            username = user.get("username")
+            records.append(Record(
+                side=Side.WORDPRESS,
+                remote_id=int(uid),
+                fields=MappingProxyType(fields),  # a fresh dict: Record keeps the view without a copy
+                roles=role_names,
+                active=bool(role_names),
+                username=username if type(username) is str else _text(username),
+            ))
+            if email and (uid == own or not excluded.isdisjoint(role_names)
+                          or _admin_powers(user.get("capabilities"))):
+                protected.add(normalise_email(email))
+        return tuple(records), frozenset(protected)
 
     def protection(self, data: Mapping[str, Any]) -> str:
         """Why syncd must never write to this user ("" if it may), from its current roles and caps."""
@@ -297,7 +342,7 @@ class WordPressAdapter:
         excluded = sorted(roles & self.exclude_roles)
         if excluded:
             return f"it has the excluded role {', '.join(excluded)}"
-        powers = sorted(_capabilities(data) & ADMIN_CAPABILITIES)
+        powers = _admin_powers(data.get("capabilities"))
         if powers:
             return f"its capabilities include {', '.join(powers)} (an administrator in effect)"
         return ""
@@ -316,6 +361,7 @@ class WordPressAdapter:
     def _page(self, page: int) -> Reply:
         params = {
             "context": "edit", "per_page": self.settings.page_size, "page": page, "orderby": "id", "order": "asc",
+            "_fields": USER_FIELDS,
         }
         try:
             return self._rest.call("list_page", "GET", USERS, params=params)
@@ -323,43 +369,57 @@ class WordPressAdapter:
             raise IncompleteListing(f"page {page} of the WordPress users could not be read: {exc}",
                                     side=SIDE) from exc
 
-    def _read_page(self, number: int) -> _PageRead:
-        """One page of the listing, turned into records at once (on the worker that fetched it,
-        while the other pages are in flight): 100,000 users kept as parsed ``context=edit`` JSON
-        until the last page arrived made a listing's peak memory about twice what it is now."""
-        reply = self._page(number)
+    def _read_page(self, number: int, reply: Reply) -> _PageRead:
+        """One fetched page of the listing as records (NotAnApi if it is not a list of users)."""
         total, pages = self._totals(reply, number)
         if not isinstance(reply.data, list):
             raise NotAnApi(f"WordPress answered page {number} of the users with something other than a list",
                            side=SIDE)
-        what = f"page {number} of the users"
-        records = tuple(self._record(u, what) for u in reply.data)  # validates each user (NotAnApi)
-        protected = frozenset(
-            normalise_email(_text(u.get("email"))) for u in reply.data if _text(u.get("email")) and self.protection(u)
-        )
+        records, protected = self._records(reply.data, f"page {number} of the users")
         return _PageRead(number, total, pages, records, protected)
 
+    def _first_page(self, pool: ThreadPoolExecutor) -> Reply:
+        """Page 1, fetched while ``/users/me`` proves the credentials (when concurrency allows two
+        requests): one round trip less before the parallel part. Wrong credentials run as
+        anonymous in WordPress, so page 1 is used only once ``verify()`` succeeded; if it
+        failed, its error is the one raised and page 1's answer is dropped."""
+        if self._account is not None or self.settings.concurrency < 2:
+            self.verify()
+            return self._page(1)
+        self.discover()  # the index first: it says where the API lives
+        first = pool.submit(self._page, 1)
+        try:
+            self.verify()
+        except BaseException:
+            first.cancel()
+            raise
+        return first.result()
+
     def _list_users(self) -> tuple[list[Record], frozenset[str]]:
-        """Every user as a record, and the emails of the protected ones (``protection``)."""
+        """Every user as a record, and the emails of the protected ones (``protection``).
+
+        The workers only fetch and decode; this thread turns each page into records in page
+        order while the next pages are in flight, so ``concurrency`` requests stay out the
+        whole time (a worker that also built the records kept one fewer out while it did)."""
         size = self.settings.page_size
-        first = self._read_page(1)
-        total, pages = first.total, first.pages
-        if pages != math.ceil(total / size):
-            raise IncompleteListing(
-                f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
-                side=SIDE,
-            )
-        reads = [first]
-        if pages > 1:
-            workers = max(1, min(self.settings.concurrency, pages - 1))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wp-list") as pool:
-                futures = [pool.submit(self._read_page, n) for n in range(2, pages + 1)]
-                try:
-                    reads.extend(future.result() for future in futures)
-                except BaseException:
-                    for future in futures:  # one page failed: the listing is lost, read no more
-                        future.cancel()
-                    raise
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="wp-list") as pool:
+            reply = self._first_page(pool)
+            total, pages = self._totals(reply, 1)
+            if pages != math.ceil(total / size):
+                raise IncompleteListing(
+                    f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
+                    side=SIDE,
+                )
+            futures = [pool.submit(self._page, n) for n in range(2, pages + 1)]
+            try:
+                reads = [self._read_page(1, reply)]
+                del reply
+                for number, future in enumerate(futures, start=2):
+                    reads.append(self._read_page(number, future.result()))
+            except BaseException:
+                for future in futures:  # one page failed: the listing is lost, read no more
+                    future.cancel()
+                raise
         for read in reads:
             if read.total != total:
                 raise _ListingShifted(
@@ -379,7 +439,6 @@ class WordPressAdapter:
 
     def snapshot(self) -> Snapshot:
         """Every user (complete or IncompleteListing), the admins' emails and the storable fields."""
-        self.verify()
         for attempt in range(1, self.LISTING_ATTEMPTS + 1):
             try:
                 records, admins = self._list_users()
@@ -402,11 +461,12 @@ class WordPressAdapter:
         page = 1
         while True:
             # A term with "@" searches the email column only (WordPress 6.1).
-            params = {"context": "edit", "search": term, "per_page": 100, "page": page, "orderby": "id"}
+            params = {"context": "edit", "search": term, "per_page": 100, "page": page, "orderby": "id",
+                      "_fields": USER_FIELDS}
             reply = self._rest.call("search", "GET", USERS, params=params, who=term)
             if not isinstance(reply.data, list):
                 raise NotAnApi("WordPress answered a user search with something other than a list", side=SIDE)
-            found.extend(r for r in (self._record(u, "a user search") for u in reply.data) if r.key == key)
+            found.extend(r for r in self._records(reply.data, "a user search")[0] if r.key == key)
             _, pages = self._totals(reply, page)
             if page >= pages:
                 return found

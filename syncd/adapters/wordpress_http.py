@@ -22,6 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import stamina
 from pydantic import SecretStr
 
@@ -128,6 +129,13 @@ class _Body:
 
 def _read_body(response: httpx.Response) -> _Body:
     raw = response.content
+    try:
+        # orjson: a page of 100 users decodes in about a third of json's time. It refuses what
+        # json accepts (a UTF-8 byte-order mark that a PHP file left before the JSON, NaN), so
+        # a body it refuses gets json's verdict, and the classification stays json's.
+        return _Body("json", orjson.loads(raw))
+    except orjson.JSONDecodeError:
+        pass
     text = raw.lstrip()
     if not text:
         return _Body("empty")

@@ -3,7 +3,8 @@
 It answers as the real WordPress was measured to (reference/wordpress.md): the same JSON
 shapes per context, headers, status codes and error codes, the same paging, search and
 validation quirks (a duplicate email on create is a 500; wrong credentials run as
-anonymous; ``roles: []`` leaves no role; unregistered meta is silently dropped). It passes
+anonymous; ``roles: []`` leaves no role; unregistered meta is silently dropped), and the
+``_fields`` response filter on the users routes. It passes
 the same contract tests as a real WordPress. Switches reproduce what goes wrong in the
 field: latency, REST disabled, plain permalinks, Application Passwords unavailable,
 faults on a chosen call. Use it in-process (``transport()``) or over loopback HTTP
@@ -171,6 +172,85 @@ def _php_json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).replace("/", "\\/").encode("ascii")
 
 
+@dataclass(frozen=True)
+class FieldSpec:
+    """A request's ``_fields``, as WordPress 6.1 applies it to the users routes (measured, see
+    tests/wordpress/contract.py): ``computed`` are the top-level fields the users controller
+    fills in (a name given exactly, and ``id`` always: its ``in_array`` checks ignore a dotted
+    ``meta.key`` or ``capabilities.read``, which therefore drop that field altogether);
+    ``links`` whether ``_links`` is added (``rest_is_field_included``: ``_links`` or
+    ``_links.self`` asks for it); ``tree`` what ``rest_filter_response_fields`` keeps of each
+    item, nested for dotted names."""
+
+    fields: tuple[str, ...]
+    computed: frozenset[str]
+    links: bool
+    tree: Mapping[str, Any]
+
+
+def requested_fields(query_order: Sequence[tuple[str, str]]) -> FieldSpec | None:
+    """The ``_fields`` of a query (PHP's rules: the last ``_fields`` or run of ``_fields[]`` wins),
+    or None when there is none or it lists nothing (then nothing is filtered)."""
+    raw: list[str] | None = None
+    listed = False
+    for key, value in query_order:
+        if key == "_fields":
+            raw, listed = re.split(r"[\s,]+", value), False  # wp_parse_list on a string
+        elif re.fullmatch(r"_fields\[\d*\]", key):
+            raw = [*raw, value] if listed and raw is not None else [value]
+            listed = True
+    if raw is None:
+        return None
+    fields = tuple(f.strip() for f in raw if f.strip() or listed)
+    if not fields:
+        return None
+    tree: dict[str, Any] = {}
+    for name in fields:
+        *parents, last = name.split(".")
+        ref = tree
+        for part in parents:
+            if ref.get(part) is True:
+                return _spec(fields, tree)  # WordPress's `break 2`: the rest of the list is ignored
+            ref = ref.setdefault(part, {})
+        ref[last] = True
+    return _spec(fields, tree)
+
+
+def _spec(fields: tuple[str, ...], tree: dict[str, Any]) -> FieldSpec:
+    links = any(f in ("_links", "_embedded") or f.startswith(("_links.", "_embedded.")) for f in fields)
+    return FieldSpec(fields, frozenset(f for f in fields if "." not in f) | {"id"}, links, tree)
+
+
+def _intersect(data: Mapping[str, Any], tree: Mapping[str, Any]) -> Any:
+    """``_rest_array_intersect_key_recursive``: the keys of ``tree``, in ``data``'s order; an
+    array left empty is PHP's empty array, ``[]`` in JSON."""
+    out = {
+        k: _intersect(v, tree[k]) if isinstance(v, dict) and isinstance(tree[k], dict) else v
+        for k, v in data.items() if k in tree
+    }
+    return out if out else []
+
+
+def trim_user(data: Mapping[str, Any], spec: FieldSpec, *, listed: bool = True) -> Any:
+    """One serialised user as WordPress answers it under ``_fields``. In a listing each user's
+    ``_links`` are part of its data when the filter runs (so ``_links.self`` keeps only self);
+    a single user's links are added after it, whole, when asked for at all."""
+    if listed:
+        return _intersect({k: v for k, v in data.items() if k in spec.computed or (k == "_links" and spec.links)},
+                          spec.tree)
+    out = _intersect({k: v for k, v in data.items() if k in spec.computed}, spec.tree)
+    if spec.links and "_links" in data:
+        out = {**(out or {}), "_links": data["_links"]}
+    return out
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A response body already encoded (a listing assembled from each user's cached JSON)."""
+
+    body: bytes
+
+
 @dataclass
 class EmuUser:
     """One user row with its usermeta, as the emulator keeps it."""
@@ -278,6 +358,11 @@ class WordPressEmulator:
         self._next_id = 1
         self._ordered: list[EmuUser] = []
         self._ordered_key = (-1, -1)
+        # Each user's JSON as a listing shows it, per listing shape (context, _fields, site, and
+        # what roles and registered meta are); an entry is used only while the user's own
+        # fingerprint (every attribute its JSON is made of) is unchanged, so any write, even a
+        # test setting an attribute directly, is seen without explicit invalidation.
+        self._rendered: dict[tuple[Any, ...], dict[int, tuple[tuple[Any, ...], bytes]]] = {}
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -465,10 +550,28 @@ class WordPressEmulator:
             out[key] = user.meta.get(key, default)
         return out
 
-    def _serialise(self, user: EmuUser, context: str, site: str, *, pretty: bool) -> dict[str, Any]:
+    @staticmethod
+    def _avatars(user: EmuUser) -> dict[str, str]:
         digest = hashlib.md5(user.email.strip().lower().encode()).hexdigest()  # Gravatar's hash, not security
         host = int(digest[0], 16) % 3
-        avatars = {str(s): f"http://{host}.gravatar.com/avatar/{digest}?s={s}&d=mm&r=g" for s in (24, 48, 96)}
+        return {str(s): f"http://{host}.gravatar.com/avatar/{digest}?s={s}&d=mm&r=g" for s in (24, 48, 96)}
+
+    def _serialise(self, user: EmuUser, context: str, site: str, *, pretty: bool) -> dict[str, Any]:
+        """The user as WordPress shows it in ``context``."""
+        caps = self._capabilities(user) if context == "edit" else {}
+        return self._shape(user, context, site, pretty, self._avatars(user), caps)
+
+    def _listed(self, user: EmuUser, context: str, site: str, pretty: bool, spec: FieldSpec | None) -> Any:
+        """The user as a listing shows it, trimmed by ``_fields`` if given (and then what it leaves
+        out, avatars and capabilities, is never computed)."""
+        if spec is None:
+            return self._serialise(user, context, site, pretty=pretty)
+        avatars = self._avatars(user) if "avatar_urls" in spec.computed else {}
+        caps = self._capabilities(user) if context == "edit" and "capabilities" in spec.computed else {}
+        return trim_user(self._shape(user, context, site, pretty, avatars, caps), spec)
+
+    def _shape(self, user: EmuUser, context: str, site: str, pretty: bool, avatars: dict[str, str],
+               caps: dict[str, bool]) -> dict[str, Any]:
         link = f"{site}/author/{user.slug}/" if pretty else f"{site}/?author={user.id}"
         url = site if user.id == self.admin_id and not user.url else user.url
         links = {
@@ -476,7 +579,6 @@ class WordPressEmulator:
             "collection": [{"href": self._rest_url(site, "/wp/v2/users", pretty)}],
         }
         if context == "edit":
-            caps = self._capabilities(user)
             return {
                 "id": user.id, "username": user.login, "name": user.display_name, "first_name": user.first_name,
                 "last_name": user.last_name, "email": user.email, "url": url, "description": user.description,
@@ -753,10 +855,14 @@ class WordPressEmulator:
             status, payload, extra = error.status, error.body(), []
         if method == "HEAD":
             payload = None
+        elif status < 400 and kind in ("me", "get", "create", "update") and isinstance(payload, dict):
+            spec = requested_fields(query_order)
+            if spec is not None:
+                payload = trim_user(payload, spec, listed=False)
         out_headers = self._headers(site, pretty) + extra
         if not any(name == "Link" for name, _ in extra):
             out_headers.append(api_link)
-        content = b"" if payload is None else _php_json(payload)
+        content = b"" if payload is None else payload.body if isinstance(payload, _Raw) else _php_json(payload)
         if fault is not None:
             if fault.fault == "empty_after_commit":
                 return EmuResponse(fault.status or 500, [("Content-Type", "text/html; charset=UTF-8")], b"")
@@ -909,7 +1015,7 @@ class WordPressEmulator:
         pages = math.ceil(total / per_page) if total else 0
         start = offset if offset is not None else (page - 1) * per_page
         chunk = users[start:start + per_page]
-        body = [self._serialise(u, context, site, pretty=pretty) for u in chunk]
+        body = _Raw(self._render(chunk, context, site, pretty, requested_fields(query_order)))
         extra = [("X-WP-Total", str(total)), ("X-WP-TotalPages", str(pages))]
         links = []
         base = self._rest_url(site, "/wp/v2/users", pretty)
@@ -932,6 +1038,30 @@ class WordPressEmulator:
             extra.append(("Link", ", ".join(links)))
         extra.append(("Allow", "GET, POST"))
         return 200, body, extra
+
+    def _render(self, users: Sequence[EmuUser], context: str, site: str, pretty: bool,
+                spec: FieldSpec | None) -> bytes:
+        """A listing's JSON, each user's part reused from ``_rendered`` while that user is unchanged:
+        serialising 100 users (capabilities, avatar hashes, json) for every page made a page of
+        a large site cost 5-8 ms of the emulator's time; reused, it is a fraction of one."""
+        shape = (context, site, pretty, spec.fields if spec else None, self.admin_id,
+                 tuple(self.registered_meta.items()), tuple(self.roles.items()))
+        cache = self._rendered.get(shape)
+        if cache is None:
+            if len(self._rendered) >= 4:  # bounded: a run lists in one or two shapes
+                self._rendered.clear()
+            cache = self._rendered[shape] = {}
+        parts = []
+        for user in users:
+            mark = (user.login, user.email, user.first_name, user.last_name, user.display_name, user.nickname,
+                    user.slug, user.url, user.description, user.registered, tuple(user.roles),
+                    tuple(user.meta.items()))
+            hit = cache.get(user.id)
+            if hit is None or hit[0] != mark:
+                hit = (mark, _php_json(self._listed(user, context, site, pretty, spec)))
+                cache[user.id] = hit
+            parts.append(hit[1])
+        return b"[" + b",".join(parts) + b"]"
 
     def _options(self) -> dict[str, Any]:
         return {

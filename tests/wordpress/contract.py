@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.adapters.wordpress import WordPressAdapter
+from syncd.adapters.wordpress import USER_FIELDS, WordPressAdapter
 from syncd.errors import (
     BadCredentials,
     DuplicateEmail,
@@ -94,11 +94,17 @@ class WordPressContract:
     def test_wrong_application_password_fails_loudly(self, site: Site, adapter_factory: AdapterFactory,
                                                      secret_sink: list[str]) -> None:
         wrong = "Wrong0pass1Wrong2pass3xyz"
-        adapter = adapter_factory(password=wrong)
+        adapter = adapter_factory(password=wrong, concurrency=2)
         with pytest.raises(BadCredentials) as caught:
             adapter.snapshot()
-        assert "application password" in str(caught.value)
-        assert adapter.calls["list_page"] == 0  # nothing is listed as anonymous
+        # /users/me's verdict, not the anonymous listing's: page 1 went out alongside /users/me
+        # (one round trip less) and its answer is dropped; no further page is asked for.
+        assert "did not accept the application password" in str(caught.value)
+        assert adapter.calls["me"] == 1 and adapter.calls["list_page"] <= 1
+        serial = adapter_factory(password=wrong, concurrency=1)
+        with pytest.raises(BadCredentials, match="did not accept the application password"):
+            serial.snapshot()
+        assert serial.calls["list_page"] == 0  # one request at a time: /users/me alone first
         assert_no_secret([str(caught.value), repr(adapter), *secret_sink], {wrong, site.app_password})
 
     def test_unknown_user_fails_loudly(self, adapter_factory: AdapterFactory) -> None:
@@ -175,6 +181,89 @@ class WordPressContract:
         record = next(r for r in snapshot.records if r.remote_id == uid)
         with pytest.raises(RefusedWrite, match="administrator in effect"):
             adapter.update(record, {"first_name": "X"})
+
+    # -- _fields: what the adapter asks for (measured on WordPress 6.1) ----------------------
+
+    def test_fields_trims_the_listing_to_the_same_values(self, site: Site) -> None:
+        p = unique("f")
+        rest_create_users(site, [
+            {"username": f"{p}ann", "email": f"{p}ann@example.test", "first_name": "A&B", "last_name": "O'Lee",
+             "meta": {"billing_company": "Lee & Co"}},
+            {"username": f"{p}ed", "email": f"{p}ed@example.test", "roles": ["editor"]},
+            {"username": f"{p}off", "email": f"{p}off@example.test", "roles": []},
+        ])
+        wanted = USER_FIELDS.split(",")
+        base = {"context": "edit", "per_page": 2, "orderby": "id", "order": "asc"}
+        with site.client() as c:
+            full = c.get(site.rest_url("/users"), params=base)
+            total = int(full.headers["X-WP-Total"])
+            last = {**base, "page": math.ceil(total / 2)}
+            for params in (base, last):
+                whole = c.get(site.rest_url("/users"), params=params)
+                trimmed = c.get(site.rest_url("/users"), params={**params, "_fields": USER_FIELDS})
+                assert trimmed.status_code == 200
+                for header in ("X-WP-Total", "X-WP-TotalPages"):  # the totals survive
+                    assert trimmed.headers[header] == whole.headers[header], header
+                for rel in ('rel="next"', 'rel="prev"'):  # and so does paging
+                    assert (rel in trimmed.headers.get("Link", "")) == (rel in whole.headers.get("Link", "")), rel
+                assert [u["id"] for u in trimmed.json()] == [u["id"] for u in whole.json()]
+                for small, big in zip(trimmed.json(), whole.json(), strict=True):
+                    # the same values, in WordPress's own order (not the request's); no _links
+                    assert small == {k: v for k, v in big.items() if k in wanted}
+                    assert list(small) == [k for k in big if k in wanted]
+                    assert "_links" in big and "_links" not in small and "avatar_urls" not in small
+            # Every user the adapter must protect is still told apart by the trimmed listing.
+            ours = c.get(site.rest_url("/users"), params={"context": "edit", "per_page": 100, "search": p,
+                                                           "_fields": USER_FIELDS}).json()
+            by_login = {u["username"]: u for u in ours}
+            assert by_login[f"{p}ann"]["meta"]["billing_company"] == "Lee & Co"
+            assert by_login[f"{p}ann"]["first_name"] == "A&amp;B"  # kses-escaped, as without _fields
+            assert by_login[f"{p}ed"]["roles"] == ["editor"] and by_login[f"{p}off"]["roles"] == []
+            me = c.get(site.rest_url("/users/me"), params={"context": "edit", "_fields": USER_FIELDS}).json()
+            assert set(me) == set(wanted) and me["capabilities"]["list_users"] is True
+
+    def test_fields_quirks(self, site: Site) -> None:
+        """What WordPress 6.1 does with ``_fields`` beyond plain names; the emulator must agree."""
+        (uid,) = rest_create_users(site, [{"username": unique("q"), "email": f"{unique('q')}@example.test",
+                                           "meta": {"billing_company": "Q Ltd"}}])
+        one = site.rest_url(f"/users/{uid}")
+
+        def get(fields: Any, route: str = one) -> Any:
+            key = "_fields[]" if isinstance(fields, list) else "_fields"
+            with site.client() as c:
+                r = c.get(route, params={"context": "edit", key: fields})
+            assert r.status_code == 200
+            return r.json()
+
+        # The users controller computes meta, capabilities and avatars only when named exactly:
+        # a dotted name drops the field altogether (meta.billing_company would lose the company).
+        assert get("id,meta.billing_company") == {"id": uid}
+        assert get("id,capabilities.read") == {"id": uid}
+        assert get("avatar_urls.24,id") == {"id": uid}
+        assert get("id,meta")["meta"]["billing_company"] == "Q Ltd"
+        assert get("id,meta.billing_company,meta")["meta"]["billing_company"] == "Q Ltd"
+        # A dotted name under one already asked for whole ends the list (WordPress's `break 2`).
+        assert list(get("meta,meta.billing_company,id")) == ["meta"]
+        # _links only when asked for; a single user's whole, a listed user's trimmed like any object.
+        assert "_links" not in get("id,email")
+        assert list(get("id,_links.self")["_links"]) == ["self", "collection"]
+        assert set(get("_links")) == {"_links"} and set(get("ID,_links")) == {"_links"}
+        with site.client() as c:
+            def listed(fields: str) -> Any:
+                r = c.get(site.rest_url("/users"), params={"context": "edit", "per_page": 1, "_fields": fields})
+                return r.json()[0]
+
+            assert list(listed("id,_links.self")["_links"]) == ["self"]
+            assert listed("_links.nope") == {"_links": []}
+        # Case-sensitive names; whitespace and commas separate; an empty list filters nothing.
+        assert get("ID,Email") == []
+        assert get(" id  email,,") == {"id": uid, "email": get("email")["email"]}
+        assert "avatar_urls" in get(",")
+        assert get(["id", "email"]) == {"id": uid, "email": get("email")["email"]}
+        assert get("id.x") == {"id": uid}
+        with site.client() as c:
+            listed = c.get(site.rest_url("/users"), params={"context": "edit", "per_page": 1, "_fields": "ID"})
+            assert listed.json() == [[]] and int(listed.headers["X-WP-TotalPages"]) >= 1
 
     # -- find_by_email ---------------------------------------------------------------------
 
