@@ -305,6 +305,7 @@ class WordPressAdapter:
         own, excluded = account.id, self.exclude_roles
         records: list[Record] = []
         protected: set[str] = set()
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         for user in users:
             if not isinstance(user, dict):
                 raise _short_user(what)
@@ -320,6 +321,7 @@ class WordPressAdapter:
                 meta = user.get("meta")
                 fields["company"] = _text(meta.get(key)) if isinstance(meta, dict) else ""
             role_names = tuple(map(str, roles))
+            role_names = shared.setdefault(role_names, role_names)  # one tuple per role set: less to keep and scan
             username = user.get("username")
             records.append(Record(
                 side=Side.WORDPRESS,
