@@ -193,11 +193,11 @@ class WordPressContract:
             {"username": f"{p}off", "email": f"{p}off@example.test", "roles": []},
         ])
         wanted = USER_FIELDS.split(",")
-        base = {"context": "edit", "per_page": 2, "orderby": "id", "order": "asc"}
+        base: dict[str, str | int] = {"context": "edit", "per_page": 2, "orderby": "id", "order": "asc"}
         with site.client() as c:
             full = c.get(site.rest_url("/users"), params=base)
             total = int(full.headers["X-WP-Total"])
-            last = {**base, "page": math.ceil(total / 2)}
+            last: dict[str, str | int] = {**base, "page": math.ceil(total / 2)}
             for params in (base, last):
                 whole = c.get(site.rest_url("/users"), params=params)
                 trimmed = c.get(site.rest_url("/users"), params={**params, "_fields": USER_FIELDS})
@@ -262,8 +262,8 @@ class WordPressContract:
         assert get(["id", "email"]) == {"id": uid, "email": get("email")["email"]}
         assert get("id.x") == {"id": uid}
         with site.client() as c:
-            listed = c.get(site.rest_url("/users"), params={"context": "edit", "per_page": 1, "_fields": "ID"})
-            assert listed.json() == [[]] and int(listed.headers["X-WP-TotalPages"]) >= 1
+            shown = c.get(site.rest_url("/users"), params={"context": "edit", "per_page": 1, "_fields": "ID"})
+            assert shown.json() == [[]] and int(shown.headers["X-WP-TotalPages"]) >= 1
 
     # -- find_by_email ---------------------------------------------------------------------
 
