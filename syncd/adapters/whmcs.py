@@ -37,7 +37,7 @@ import tenacity
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import tls
+from syncd.adapters import net
 from syncd.adapters.whmcs_wire import (
     SIDE,
     WRITE_ACTIONS,
@@ -202,11 +202,12 @@ class WhmcsAdapter:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._admin_emails: frozenset[str] | None = None
+        limits = httpx.Limits(max_connections=max(4, 2 * settings.concurrency))
         self._http = httpx.Client(
-            transport=transport,
+            transport=transport or net.transport(settings.verify_tls, limits),
             timeout=httpx.Timeout(settings.timeout_seconds),
-            verify=tls.client_context(settings.verify_tls),
-            limits=httpx.Limits(max_connections=max(4, 2 * settings.concurrency)),
+            verify=net.client_context(settings.verify_tls),  # for a proxy from the environment
+            limits=limits,
             follow_redirects=False,
             headers={"User-Agent": "syncd (WHMCS client)"},
         )

@@ -26,7 +26,7 @@ import orjson
 import stamina
 from pydantic import SecretStr
 
-from syncd.adapters.tls import client_context
+from syncd.adapters import net
 from syncd.errors import (
     AccessDenied,
     BadCredentials,
@@ -199,8 +199,8 @@ class RestClient:
         self._http = httpx.Client(
             auth=httpx.BasicAuth(username, password.get_secret_value()),
             timeout=httpx.Timeout(timeout),
-            verify=client_context(verify_tls),  # made once per process (~50 ms of CPU per client otherwise)
-            transport=transport,
+            verify=net.client_context(verify_tls),  # for a proxy from the environment
+            transport=transport or net.transport(verify_tls),
             follow_redirects=False,  # a redirected POST becomes a GET; redirects are diagnosed instead
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )

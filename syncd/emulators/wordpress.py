@@ -350,6 +350,9 @@ class WordPressEmulator:
         self.calls: Counter[str] = Counter()
         self.mail: list[dict[str, str]] = []
         self.latency = 0.0
+        #: Served connections stay open for the next request (as WordPress behind nginx or
+        #: Apache); by default each answer closes its connection, as ``php -S`` does.
+        self.keep_alive = False
         self.rest_disabled: Literal["all", "anonymous", "html"] | None = None
         self.plain_permalinks = False
         self.environment: Literal["local", "production"] = "local"
@@ -666,6 +669,7 @@ class WordPressEmulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            _headers_buffer: list[bytes]
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -679,11 +683,13 @@ class WordPressEmulator:
                 for name, value in answer.headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
-                self.send_header("Connection", "close")  # as php -S does
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(answer.body)
-                self.close_connection = True
+                if not emulator.keep_alive:
+                    self.send_header("Connection", "close")  # as php -S does
+                    self.close_connection = True
+                # Headers and body in one write: two writes meet Nagle's algorithm and the
+                # client's delayed ACK, which cost milliseconds per call on loopback.
+                self._headers_buffer.append(b"\r\n" + (answer.body if self.command != "HEAD" else b""))
+                self.flush_headers()
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
