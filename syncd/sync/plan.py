@@ -629,6 +629,7 @@ class _Planner:
         by_w, by_p = self.by_id[Side.WHMCS], self.by_id[Side.WORDPRESS]
         fields = self.fields
         gone_w = gone_p = 0
+        changed: list[Link] = []
         for link in self.links:
             gone = link.gone
             if gone:
@@ -647,8 +648,29 @@ class _Planner:
                             break
                     else:
                         continue
+            changed.append(link)
+        # Users taking an email another account holds now go last: that account may give it up
+        # in this same run (its Update, planned first, then runs first). A stable sort: the
+        # order is otherwise the links' own.
+        for link in sorted(changed, key=self._takes_a_held_email):
             self._link(link)
         return {Side.WHMCS: len(self.links) - gone_w, Side.WORDPRESS: len(self.links) - gone_p}
+
+    def _takes_a_held_email(self, link: Link) -> bool:
+        """True if this run would give one of the link's accounts an email another account on
+        that side has now (a cheap look at the email field alone; ``_linked`` decides for real)."""
+        whmcs = self.by_id[Side.WHMCS].get(link.whmcs_id)
+        wp = self.by_id[Side.WORDPRESS].get(link.wp_id)
+        base = link.base.get("email")
+        if whmcs is None or wp is None or link.gone or base is None:
+            return False
+        outcome = merge.merge_field("email", base, whmcs.email, wp.email, direction=self.policy.direction,
+                                    priority=self.policy.priority)
+        if outcome is None or outcome.write is None:
+            return False
+        target = whmcs if outcome.write is Side.WHMCS else wp
+        wanted = normalise_email(outcome.value)
+        return wanted != target.key and any(r is not target for r in self._holders(target.side, wanted))
 
     def run(self) -> Plan:
         self._index()

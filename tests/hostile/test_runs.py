@@ -249,3 +249,22 @@ def test_an_internationalised_domain_in_either_spelling_is_one_user() -> None:
     assert again.counts == {} and len(again.problems) == 1
     assert normalise_email("ann@xn--bcher-kva.de") == normalise_email("Ann@Bücher.DE") == "ann@bücher.de"
     assert normalise_email("x@xn--zz.de") == "x@xn--zz.de"  # not valid punycode: compared as written
+
+
+def test_an_email_given_up_by_one_user_is_taken_by_another_in_the_same_run() -> None:
+    # Found by Hypothesis: in a whmcs_to_wp run, WHMCS gives user 0 the email that user 1 was
+    # given in WordPress (where WHMCS's value wins, so user 1 gets its own back). User 1's
+    # update must be planned and run first, or user 0's email waits a run for no reason.
+    world = World()
+    for number in range(2):
+        world.whmcs.add_client(f"linked{number}@example.com", f"First{number}", f"Last{number}")
+        world.wp.add_user(f"linked{number}", f"linked{number}@example.com", f"First{number}", f"Last{number}")
+    world.run(direction="whmcs_to_wp")
+    apply_edit(world, 0, Side.WHMCS, "email", "moved@example.com")
+    apply_edit(world, 1, Side.WORDPRESS, "email", "moved@example.com")
+    report = world.run(direction="whmcs_to_wp")
+    assert report.counts == {"update": 2} and not report.problems and not report.errors, report
+    assert [body["email"] for _m, _p, body in world.wp_writes] == ["linked1@example.com", "moved@example.com"]
+    assert set(world.wp_users()) == {"moved@example.com", "linked1@example.com"}
+    sent = world.writes_sent()
+    assert world.run(direction="whmcs_to_wp").counts == {} and world.writes_sent() == sent
