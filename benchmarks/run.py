@@ -157,9 +157,6 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
     emulator.handle = handle
     if kind == "wordpress":
         emulator.keep_alive = True  # as a production WordPress behind nginx or Apache
-    # Each emulator answers two or more requests at once; a thread waking from its latency must
-    # not wait the default 5 ms for another one's rendering to give up the GIL.
-    sys.setswitchinterval(0.0005)
     with emulator.serve() as url:
         conn.send({"url": url, "password": password, "seed_seconds": seeded})
         while True:
@@ -470,6 +467,7 @@ class NoChangeRow:
     target_wall: float | None = None
     server_ms: dict[str, float] = field(default_factory=dict)
     rig_target_wall: float | None = None
+    bare_fetch: float | None = None  # seconds for a bare client to fetch the WordPress side's bound calls
 
     @property
     def total_calls(self) -> int:
@@ -525,6 +523,35 @@ def _row(n: int, latency_ms: float, what: str, out: Mapping[str, Any], server: M
     )
 
 
+def bare_fetch(host: EmulatorHost, n: int, knobs: Knobs) -> float:
+    """Seconds a client that does nothing else takes to fetch what a no-change run must from
+    WordPress (the slower side): the REST index, then /users/me and every listing page,
+    ``concurrency`` at a time, sent as syncd sends them (the same requests, httpx with syncd's
+    transport). Even more favourable than syncd's own schedule (no page waits for page 1's
+    totals). The floor of this rig: what a run takes beyond it is syncd's own cost."""
+    import httpx
+
+    from syncd.adapters import net
+    from syncd.adapters.wordpress import USER_FIELDS
+
+    api = host.wp_url.rstrip("/") + "/wp-json/wp/v2/users"
+    pages = math.ceil((n + 1) / knobs.wp_page_size)
+    listing = {"context": "edit", "per_page": knobs.wp_page_size, "orderby": "id", "order": "asc",
+               "_fields": USER_FIELDS}
+    with httpx.Client(auth=("admin", host.wp_password), transport=net.transport(True)) as client, \
+            ThreadPoolExecutor(max_workers=knobs.concurrency) as pool:
+        def one(page: int) -> None:
+            if page == 0:
+                client.get(api + "/me", params={"context": "edit", "_fields": USER_FIELDS}).raise_for_status()
+            else:
+                client.get(api, params={**listing, "page": page}).raise_for_status()
+
+        started = time.perf_counter()
+        client.get(host.wp_url.rstrip("/") + "/wp-json/").raise_for_status()
+        list(pool.map(one, range(pages + 1)))
+        return time.perf_counter() - started
+
+
 def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], knobs: Knobs, work: Path,
                         say: Callable[[str], None], bulk_above: int) -> list[NoChangeRow]:
     rows: list[NoChangeRow] = []
@@ -545,6 +572,7 @@ def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], kno
                 host.reset_calls()
                 out = run_syncd(config, work / f"syncd-{n}.log")
                 row = _row(n, latency, "no change", out, host.calls(), host.own_ms_per_call(), knobs)
+                row.bare_fetch = min(bare_fetch(host, n, knobs) for _ in range(2))
                 rows.append(row)
                 say(f"  no change at {latency:g} ms: {row.wall:.2f} s, calls {row.total_calls}/{row.total_bound}, "
                     f"RSS {row.maxrss_mb:.0f} MB, plan {row.plan_cpu:.2f} s CPU {row.error}")
@@ -554,7 +582,8 @@ def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], kno
 def print_no_change(rows: Sequence[NoChangeRow], knobs: Knobs) -> None:
     print(f"\nNo-change runs against the emulators over loopback HTTP (WHMCS page size {knobs.whmcs_page_size}, "
           f"WordPress per_page {knobs.wp_page_size}, concurrency {knobs.concurrency} per side)")
-    head = ["users", "latency", "run", "wall s", "target s", "rig-adj. s", "emulator ms/call W/WP", "listing W/WP s",
+    head = ["users", "latency", "run", "wall s", "target s", "rig-adj. s", "bare fetch s", "emulator ms/call W/WP",
+            "listing W/WP s",
             "calls", "bound", "÷bound",
             "peak RSS MB", "plan CPU s", "plan RSS MB", "run CPU s", "actions", "calls by action"]
     table = [head]
@@ -563,6 +592,7 @@ def print_no_change(rows: Sequence[NoChangeRow], knobs: Knobs) -> None:
             f"{r.users:,}", f"{r.latency_ms:g} ms", r.what, f"{r.wall:.2f}",
             f"{r.target_wall:.2f}" if r.target_wall is not None else "",
             f"{r.rig_target_wall:.2f}" if r.rig_target_wall is not None else "",
+            f"{r.bare_fetch:.2f}" if r.bare_fetch is not None else "",
             f"{r.server_ms.get('whmcs', 0):.1f}/{r.server_ms.get('wordpress', 0):.1f}",
             f"{r.listing_whmcs:.2f}/{r.listing_wp:.2f}",
             str(r.total_calls), str(r.total_bound), f"{r.ratio:.2f}", f"{r.maxrss_mb:.0f}", f"{r.plan_cpu:.2f}",
