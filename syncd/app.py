@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -108,29 +109,38 @@ def _listed_together(whmcs: SideAdapter, wp: SideAdapter) -> Iterator[Adapters]:
         yield listed_whmcs, listed_wp
 
 
+#: How often the objects a run has read so far are taken out of the cycle collector's reach.
+FREEZE_EVERY_SECONDS = 0.2
+
+
 @contextmanager
 def _collector_paused() -> Iterator[Callable[[object], None]]:
-    """Python's cycle collector off while a run reads and plans, and what it read kept out of
-    later collections; ``resume`` (called once planning is done, and at the latest on exit)
-    turns it back on.
+    """While a run reads and plans, what it has read so far is frozen out of the cycle
+    collector's reach every ``FREEZE_EVERY_SECONDS``; ``resume`` (called once planning is done,
+    and at the latest on exit) freezes one last time and stops; on exit all is unfrozen.
 
     A listing builds a few objects per user and frees none of them: at 100,000 users a side the
-    collector rescanned that growing heap again and again, ~2 s of CPU per run (17 % of it) for
-    garbage that does not exist. Records, links and plans hold no cycles, so nothing is lost;
-    the little cyclic garbage of the HTTP calls waits until planning is over.
+    collector rescanned that growing heap again and again, ~2-4 s of CPU per run for garbage that
+    does not exist (records, links and plans hold no cycles). Switching the collector off instead
+    saved as much but kept the small cycles each HTTP call leaves (requests, retry state) until
+    the end: ~80 MB more at the peak of a 100k run (measured, BENCHMARKS.md). Frozen, they are
+    still collected young, before the next freeze.
     """
-    was_enabled = gc.isenabled()
-    resumed = False
+    stop = threading.Event()
+
+    def freeze_now_and_then() -> None:
+        while not stop.wait(FREEZE_EVERY_SECONDS):
+            gc.freeze()
+
+    freezer = threading.Thread(target=freeze_now_and_then, name="gc-freeze", daemon=True)
 
     def resume(_: object = None) -> None:
-        nonlocal resumed
-        if not resumed:
-            resumed = True
+        if not stop.is_set():
+            stop.set()
+            freezer.join()
             gc.freeze()  # the snapshots and links live until the run ends: never scan them again
-            if was_enabled:
-                gc.enable()
 
-    gc.disable()
+    freezer.start()
     try:
         yield resume
     finally:
