@@ -75,12 +75,14 @@ def normalise_email(value: str) -> str:
     """The key of DESIGN §2: trimmed, NFC, case-folded, with an internationalised domain in
     one spelling: ``ann@xn--bcher-kva.de`` (how WordPress must store it, it refuses the other)
     and ``ann@bücher.de`` (how WHMCS may hold it) are the same mailbox, so the same key."""
-    text = value.strip()
-    local, at, domain = text.rpartition("@")
-    if at and "xn--" in domain.lower() and domain.isascii():
+    key = unicodedata.normalize("NFC", value.strip()).casefold()
+    if "xn--" not in key:  # nearly every email: one check, this runs for every record of a run
+        return key
+    local, at, domain = key.rpartition("@")
+    if at and "xn--" in domain and domain.isascii():
         with contextlib.suppress(UnicodeError):  # not valid punycode: compared as it is written
-            text = f"{local}@{domain.lower().encode('ascii').decode('idna')}"
-    return unicodedata.normalize("NFC", text).casefold()
+            key = unicodedata.normalize("NFC", f"{local}@{domain.encode('ascii').decode('idna')}").casefold()
+    return key
 
 
 def normalise_phone(value: str, default_region: str = "US") -> str:
