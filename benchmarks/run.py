@@ -316,8 +316,8 @@ def _store_links_in_bulk() -> None:
     The links are what syncd's engine decided; the next (no-change) run checks them, as it
     must plan nothing. Every link must be new (the initial link of an empty store).
     """
-    from syncd.model import Link, Side
-    from syncd.state.store import SqlStateStore
+    from syncd.model import Link
+    from syncd.state.store import SqlStateStore, link_values
     from syncd.state.tables import LinkRow
 
     buffered: list[Link] = []
@@ -328,15 +328,7 @@ def _store_links_in_bulk() -> None:
 
     def finish_run(self: SqlStateStore, run_id: int, **kwargs: Any) -> None:
         now = datetime.now(UTC)
-        rows = [{
-            "whmcs_id": link.whmcs_id, "wp_id": link.wp_id, "owner_user_id": link.owner_user_id,
-            "base": dict(link.base), "digests": dict(link.digests),
-            "gone_whmcs": Side.WHMCS in link.gone, "gone_wordpress": Side.WORDPRESS in link.gone,
-            "deactivated_whmcs": Side.WHMCS in link.deactivated,
-            "deactivated_wordpress": Side.WORDPRESS in link.deactivated,
-            "saved_roles": list(link.saved_roles), "dummy_fields": sorted(link.dummy_fields),
-            "created_at": now, "updated_at": now,
-        } for link in buffered]
+        rows = [{**link_values(link), "created_at": now, "updated_at": now} for link in buffered]
         if rows:
             with self.engine.execution_options(syncd_write=True).begin() as connection:
                 connection.execute(LinkRow.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -274,14 +274,7 @@ class SqlStateStore:
         """
         # SQLAlchemy Core, not ORM objects: building a LinkRow costs ~1 ms of CPU (pydantic
         # inspects its default factories on every construction), and every action saves a link.
-        values = {
-            "whmcs_id": link.whmcs_id, "wp_id": link.wp_id, "owner_user_id": link.owner_user_id,
-            "base": dict(link.base), "digests": dict(link.digests),
-            "gone_whmcs": Side.WHMCS in link.gone, "gone_wordpress": Side.WORDPRESS in link.gone,
-            "deactivated_whmcs": Side.WHMCS in link.deactivated,
-            "deactivated_wordpress": Side.WORDPRESS in link.deactivated,
-            "saved_roles": list(link.saved_roles), "dummy_fields": sorted(link.dummy_fields),
-        }
+        values = link_values(link)
         with self._session(f"saving the link of WHMCS client {link.whmcs_id}", write=True) as s:
             connection = s.connection()
             rows = connection.execute(_LINK_ROWS, {"whmcs_id": link.whmcs_id, "wp_id": link.wp_id}).all()
@@ -622,6 +615,18 @@ _LINKS_QUERY = (
     "SELECT whmcs_id, wp_id, base, owner_user_id, digests, gone_whmcs, gone_wordpress, deactivated_whmcs, "
     "deactivated_wordpress, saved_roles, dummy_fields FROM links ORDER BY whmcs_id"
 )
+
+
+def link_values(link: Link) -> dict[str, Any]:
+    """The column values of ``link``'s row in the links table (its times aside)."""
+    return {
+        "whmcs_id": link.whmcs_id, "wp_id": link.wp_id, "owner_user_id": link.owner_user_id,
+        "base": dict(link.base), "digests": dict(link.digests),
+        "gone_whmcs": Side.WHMCS in link.gone, "gone_wordpress": Side.WORDPRESS in link.gone,
+        "deactivated_whmcs": Side.WHMCS in link.deactivated,
+        "deactivated_wordpress": Side.WORDPRESS in link.deactivated,
+        "saved_roles": list(link.saved_roles), "dummy_fields": sorted(link.dummy_fields),
+    }
 
 
 def _json(value: Any) -> Any:
