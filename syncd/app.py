@@ -114,7 +114,7 @@ FREEZE_EVERY_SECONDS = 0.2
 
 
 @contextmanager
-def _collector_paused() -> Iterator[Callable[[object], None]]:
+def _reads_frozen() -> Iterator[Callable[[object], None]]:
     """While a run reads and plans, what it has read so far is frozen out of the cycle
     collector's reach every ``FREEZE_EVERY_SECONDS``; ``resume`` (called once planning is done,
     and at the latest on exit) freezes one last time and stops; on exit all is unfrozen.
@@ -306,7 +306,7 @@ def sync_once(
     stop_after, before_commit = _test_crash_hooks()
     with ExitStack() as stack:
         stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
-        collector = stack.enter_context(_collector_paused())
+        collector = stack.enter_context(_reads_frozen())
         state = (store or SqlStateStore.open)(settings.sync.state_url)
         stack.callback(state.close)
         whmcs, wp = stack.enter_context(_opened(settings, adapters))
@@ -339,7 +339,7 @@ def _read_all(
 def _dry_run(settings: Settings, policy: Policy, adapters: AdapterFactory | None) -> SyncResult:
     store = _read_only_store(settings.sync.state_url)
     try:
-        with _collector_paused():
+        with _reads_frozen():
             whmcs, wp, links, pending = _read_all(settings, adapters, store)
             the_plan = make_plan(whmcs, wp, links, policy, pending)
     finally:

@@ -1,7 +1,7 @@
 """What a run read is frozen out of the cycle collector's reach while it reads and plans, and
 always given back.
 
-``app._collector_paused`` saves seconds of CPU per 100,000-user run (BENCHMARKS.md); these tests
+``app._reads_frozen`` saves seconds of CPU per 100,000-user run (BENCHMARKS.md); these tests
 prove what it must never do: leave a process (the daemon runs many runs) without its collector
 or with the run's objects frozen after it, whether the run succeeds or a listing fails.
 """
