@@ -425,7 +425,7 @@ class WhmcsAdapter:
     def _complete(listing: _Listing, rows: list[dict[str, Any]], total: int) -> list[int]:
         """The ids of ``rows``, once they are proved to be the whole listing (else ``IncompleteListing``)."""
         what = f"WHMCS {listing.action}"
-        ids = [i if type(i) is int else as_int(i) for i in (r.get("id") for r in rows)]
+        ids = [as_int(r.get("id")) for r in rows]
         if None in ids:
             raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
         if len(set(ids)) != len(ids):

@@ -205,33 +205,13 @@ def owners_from_users(users: list[dict[str, Any]]) -> dict[int, int]:
     """client id → owner user id, from GetUsers rows (``clients: [{"id", "isOwner"}]``)."""
     owners: dict[int, int] = {}
     for user in users:
-        uid = user.get("id")
-        if type(uid) is not int:
-            uid = as_int(uid)
-            if uid is None:
-                continue
-        links = user.get("clients")
-        if type(links) is not list:
-            links = as_list(links, "client")
-        for link in links:
-            if type(link) is not dict:
-                continue
-            # The documented shape (an int id and a JSON bool isOwner) needs no coercion;
-            # this runs once per client of a 100k listing.
-            flag = link.get("isOwner")
-            if flag is False:
-                continue
-            if flag is not True:
-                if flag is None:
-                    flag = link.get("is_owner", link.get("owner"))
-                if not as_bool(flag):
-                    continue
-            cid = link.get("id")
-            if type(cid) is not int:
-                cid = as_int(cid)
-                if cid is None:
-                    continue
-            owners[cid] = uid
+        uid = as_int(user.get("id"))
+        if uid is None:
+            continue
+        for link in as_list(user.get("clients"), "client"):
+            cid = as_int(link.get("id"))
+            if cid is not None and as_bool(link.get("isOwner", link.get("is_owner", link.get("owner")))):
+                owners[cid] = uid
     return owners
 
 
@@ -242,22 +222,20 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
     neither. Values are kept as WHMCS sent them (normalising is the core's business).
     """
     raw_id = row.get("id") if "id" in row else row.get("client_id", row.get("userid"))
-    client_id = raw_id if type(raw_id) is int else as_int(raw_id)
+    client_id = as_int(raw_id)
     if client_id is None:
         return None
-    status = row.get("status")
-    status = status.strip() if type(status) is str else as_str(status).strip()
+    status = as_str(row.get("status")).strip()
     low = status.lower()
-    email, first, last, company = row.get("email"), row.get("firstname"), row.get("lastname"), row.get("companyname")
     return Record(
         side=Side.WHMCS,
         remote_id=client_id,
         # A read-only view of a dict nobody else holds: Record keeps it as it is, uncopied.
         fields=MappingProxyType({
-            "email": email if type(email) is str else as_str(email),
-            "first_name": first if type(first) is str else as_str(first),
-            "last_name": last if type(last) is str else as_str(last),
-            "company": company if type(company) is str else as_str(company),
+            "email": as_str(row.get("email")),
+            "first_name": as_str(row.get("firstname")),
+            "last_name": as_str(row.get("lastname")),
+            "company": as_str(row.get("companyname")),
         }),
         active=low == "active",
         closed=low == "closed",

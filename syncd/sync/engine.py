@@ -64,8 +64,11 @@ class Started(Protocol):
 #: fits). Injected by the caller: the core has no threads of its own.
 Start = Callable[[Callable[[], Record | None]], Started]
 
-#: Failures that concern one user only: recorded, and the run goes on (DESIGN §5.1 step 4).
-PER_USER_ERRORS: tuple[type[SyncdError], ...] = (RemoteRejected, OutcomeUnknown, InvalidRecord, RefusedWrite, Transient)
+#: Failures that concern one user only: recorded, and the run goes on (DESIGN §5.1 step 4). A
+#: PermissionDenied concerns one kind of write: the users who need it fail (``_user_failed``).
+PER_USER_ERRORS: tuple[type[SyncdError], ...] = (
+    RemoteRejected, OutcomeUnknown, InvalidRecord, RefusedWrite, Transient, PermissionDenied,
+)
 
 
 class SimulatedCrash(Exception):
@@ -310,8 +313,6 @@ class _Execution:
                 self._one(action, (lambda: _crash(crash)) if hook else None)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
-            except PermissionDenied as exc:
-                self._denied(action, exc)
             except SideError as exc:
                 message = f"stopped: {exc}"
                 self._say("ERROR", message)
@@ -339,10 +340,6 @@ class _Execution:
             return self._finish("refused", f"the users who need what {refusal.side} refused failed, the others "
                                            f"were synchronised: {refusal}")
         return self._finish("errors" if self.report.failed_users else "ok")
-
-    def _denied(self, action: Action, exc: PermissionDenied) -> None:
-        self._user_failed(action, exc)
-        self.denied.setdefault((action.side, action.kind), exc)
 
     def _refused_before(self, action: Action) -> bool:
         """Fail ``action`` without a call if its side refused this kind of write earlier in the run."""
@@ -398,6 +395,8 @@ class _Execution:
         self.issue_keys.add(action.key)
         self.report.errors.append(UserError(action.key, side, message))
         self.failed.add(action.user)
+        if isinstance(exc, PermissionDenied):  # the next writes of this kind are failed without a call
+            self.denied.setdefault((action.side, action.kind), exc)
 
     # -- one action ------------------------------------------------------------------------
 
@@ -488,8 +487,6 @@ class _Execution:
                     self._commit(action, self.links.get(action.user, getattr(action, "link", None)), result)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
-            except PermissionDenied as exc:
-                self._denied(action, exc)
             except (SideError, StateError) as exc:
                 if failure is None:  # the same words as one action at a time; the creates sent still count
                     failure = exc
