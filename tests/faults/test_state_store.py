@@ -14,7 +14,8 @@ import functools
 from pathlib import Path
 
 from syncd.state.store import SqlStateStore
-from tests.faults.world import POPULATION, SqliteHolder, World, everything, page_count, populated
+from tests.faults.world import POPULATION, World, everything, page_count, populated
+from tests.sqlite_holder import SqliteHolder
 
 
 def _short_wait(url: str) -> SqlStateStore:

@@ -15,8 +15,6 @@ duplicated, none wrongly deactivated, and exactly one link per pair.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -344,33 +342,7 @@ def check_world(
             assert len(mine) == 1, f"{email}: {len(mine)} links to its accounts (WHMCS #{client.id}, WP #{user.id})"
 
 
-# -- another process holding the state database -----------------------------------------------
-
-_HOLD = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("held", flush=True)
-sys.stdin.read()
-connection.execute("ROLLBACK")
-"""
-
-
-class SqliteHolder:
-    """Another program holding an exclusive transaction on an SQLite file until ``release()``."""
-
-    def __init__(self, path: Path) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(path)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline().strip()
-        assert line == "held", f"the holder did not take the lock: {line!r}"
-
-    def release(self) -> None:
-        if self._proc.poll() is None:
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            self._proc.wait(timeout=30)
+# -- the state database's size -------------------------------------------------------------------
 
 
 def page_count(path: Path) -> int:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,29 +11,7 @@ import pytest
 from syncd.errors import StateError
 from syncd.model import Link
 from syncd.state.store import SqlStateStore
-
-# Holds an exclusive SQLite transaction in another process until its stdin closes.
-_HOLD_EXCLUSIVE = """
-import sqlite3, sys
-connection = sqlite3.connect(sys.argv[1], isolation_level=None)
-connection.execute("BEGIN EXCLUSIVE")
-print("held", flush=True)
-sys.stdin.read()
-connection.execute("ROLLBACK")
-"""
-
-
-@contextmanager
-def exclusive_lock_in_another_process(path: Path) -> Iterator[None]:
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD_EXCLUSIVE, str(path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-        yield
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        proc.wait(timeout=30)
+from tests.sqlite_holder import exclusive_lock_in_another_process
 
 
 def _url(path: Path) -> str:
