@@ -57,6 +57,15 @@ def valid_for(side: Side, fields: Mapping[str, str]) -> bool:
     return not mapping.problems(side, fields)
 
 
+def edit_for(side: Side, edit: Mapping[str, str], taken: set[str]) -> dict[str, str]:
+    """The changes of ``edit`` to send to ``side``: the names and company, and the email when the
+    side can take it and no other account there has it."""
+    changes = {n: edit[n] for n in ("first_name", "last_name", "company")}
+    if valid_for(side, edit) and normalise_email(edit["email"]) not in taken:
+        changes["email"] = edit["email"]
+    return changes
+
+
 def attempt(action: str, call: object, *args: object) -> Record | SyncdError:
     """Call an adapter method; a ``SyncdError`` is returned, anything else fails the test."""
     try:
@@ -98,9 +107,7 @@ def test_wordpress_adapter_round_trips_hostile_users(people: list[Fields], edits
                 assert [r.remote_id for r in found] == [record.remote_id]
         taken = set(made)
         for record, edit in zip(made.values(), edits, strict=False):
-            changes = {n: edit[n] for n in ("first_name", "last_name", "company")}
-            if valid_for(Side.WORDPRESS, edit) and normalise_email(edit["email"]) not in taken:
-                changes["email"] = edit["email"]
+            changes = edit_for(Side.WORDPRESS, edit, taken)
             updated = attempt("update", adapter.update, record, changes)
             if isinstance(updated, SyncdError):
                 assert not valid_for(Side.WORDPRESS, changes), f"{changes!r} was refused: {updated}"
@@ -140,9 +147,7 @@ def test_whmcs_adapter_round_trips_hostile_clients(people: list[Fields], edits: 
         taken = set(listed)
         for key, edit in zip(list(made), edits, strict=False):
             record = listed[key]
-            changes = {n: edit[n] for n in ("first_name", "last_name", "company")}
-            if valid_for(Side.WHMCS, edit) and normalise_email(edit["email"]) not in taken:
-                changes["email"] = edit["email"]
+            changes = edit_for(Side.WHMCS, edit, taken)
             updated = attempt("update", adapter.update, record, changes)
             if isinstance(updated, SyncdError):
                 assert not valid_for(Side.WHMCS, changes), f"{changes!r} was refused: {updated}"
