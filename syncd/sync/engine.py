@@ -324,9 +324,8 @@ class _Execution:
                 raise
             except SimulatedCrash:
                 raise
-            except Exception as exc:  # a bug: record the run as failed rather than leave it "running"
-                self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
-                self._finish_quietly("failed", f"internal error: {exc!r}")
+            except Exception as exc:
+                self._internal_error(action, exc)
                 raise
             self._advance()
             if stop_after is not None and self.report.done >= stop_after:
@@ -340,6 +339,11 @@ class _Execution:
             return self._finish("refused", f"the users who need what {refusal.side} refused failed, the others "
                                            f"were synchronised: {refusal}")
         return self._finish("errors" if self.report.failed_users else "ok")
+
+    def _internal_error(self, action: Action, exc: Exception) -> None:
+        """A bug: record the run as failed rather than leave it "running" (the caller re-raises)."""
+        self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
+        self._finish_quietly("failed", f"internal error: {exc!r}")
 
     def _refused_before(self, action: Action) -> bool:
         """Fail ``action`` without a call if its side refused this kind of write earlier in the run."""
@@ -493,9 +497,8 @@ class _Execution:
                     self._say("ERROR", f"stopped: {exc}" if isinstance(exc, SideError) else
                               f"the state store failed while trying to {action.describe()}: {exc}")
                 continue
-            except Exception as exc:  # a bug: record the run as failed rather than leave it "running"
-                self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
-                self._finish_quietly("failed", f"internal error: {exc!r}")
+            except Exception as exc:
+                self._internal_error(action, exc)
                 raise
             self._advance()
         if failure is not None:
