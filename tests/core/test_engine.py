@@ -371,3 +371,14 @@ def test_report_times_come_from_the_injected_clock() -> None:
     report = execute(world.plan(), whmcs=world.whmcs, wp=world.wp, store=world.store, run_id=run_id,
                      log=lambda lvl, msg: None, now=lambda: next(ticks))
     assert report.duration_seconds == 1.0
+
+
+def test_a_bug_in_an_action_records_the_run_as_failed_and_surfaces() -> None:
+    world = World()
+    three_clients(world)
+    world.wp.fail_next("create", RuntimeError("a bug"), email="bob@x.io")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="a bug"):
+        world.sync()
+    run = world.store.runs()[0]
+    assert run.outcome == "failed" and "internal error" in run.message and "a bug" in run.message
+    assert any(level == "ERROR" and "internal error while trying to create" in msg for level, msg in world.logs)
