@@ -441,15 +441,9 @@ class _Planner:
         return None
 
     def _linked(self, link: Link, whmcs: Record, wp: Record) -> None:
+        """A live link with something to settle (``_all_links`` has set aside the unchanged ones)."""
         base = link.base
         wf, pf = whmcs.fields, wp.fields
-        if not link.deactivated:
-            for name in self.fields:
-                value = base.get(name)
-                if value is None or wf.get(name, "") != value or pf.get(name, "") != value:
-                    break
-            else:
-                return  # the common case: nothing changed on either side since the last sync
         policy = self.policy
         outcomes: list[FieldOutcome] = []
         dummy_now: set[str] = set()
