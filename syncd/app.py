@@ -56,6 +56,33 @@ def _hard_exit() -> None:  # pragma: no cover - runs only in the crash suite's c
     os._exit(137)
 
 
+def policy_of(
+    settings: Settings, *, direction: Direction | None = None, force: bool = False, full: bool = False
+) -> Policy:
+    """The policy of ``settings`` (``direction`` overrides the configured one for this run)."""
+    sync = settings.sync
+    new_clients = settings.whmcs.new_clients
+    dummy: dict[str, str] = {}
+    if new_clients.missing_fields == "dummy":
+        dummy = {
+            "first_name": new_clients.dummy.firstname,
+            "last_name": new_clients.dummy.lastname,
+            "phone": new_clients.dummy.phonenumber,
+        }
+    return Policy(
+        direction=direction or sync.direction,
+        priority=sync.priority,
+        on_delete=sync.on_delete,
+        exclude_roles=frozenset(sync.exclude_wp_roles),
+        max_deletes=sync.max_deletes,
+        max_delete_percent=sync.max_delete_percent,
+        force=force,
+        full=full,
+        dummy_values=dummy,
+        new_user_role=settings.wordpress.new_users.role,
+    )
+
+
 # --- adapters -----------------------------------------------------------------------------
 
 
@@ -300,7 +327,7 @@ def sync_once(
     """One run (DESIGN §5.1). A dry run reads both sides and the store and writes nothing;
     a real run holds the lock for its whole duration. ``store`` opens the state store of a
     real run (default ``SqlStateStore.open``)."""
-    policy = Policy.from_settings(settings, direction=direction, force=force, full=full)
+    policy = policy_of(settings, direction=direction, force=force, full=full)
     if dry_run:
         return _dry_run(settings, policy, adapters)
     stop_after, before_commit = _test_crash_hooks()
@@ -438,7 +465,7 @@ def _link_line(link: Mapping[str, Any]) -> str:
 
 def explain(settings: Settings, email: str, *, adapters: AdapterFactory | None = None) -> Explanation:
     """Both sides' records for one user, the link, and what a run would do and why (read-only, no lock)."""
-    policy = Policy.from_settings(settings)
+    policy = policy_of(settings)
     store = _read_only_store(settings.sync.state_url)
     try:
         whmcs, wp, links, pending = _read_all(settings, adapters, store)

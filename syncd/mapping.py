@@ -15,9 +15,9 @@ from collections.abc import Collection, Iterable, Mapping
 from html.entities import name2codepoint
 from typing import Literal
 
-from syncd.adapters.wordpress_usernames import MAX_LOGIN, base_username, candidates, is_valid_login
 from syncd.errors import InvalidRecord
 from syncd.model import Side, normalise
+from syncd.usernames import MAX_LOGIN, base_username, candidates, is_valid_login
 
 __all__ = [
     "LIMITS",

@@ -4,7 +4,7 @@ Wrong credentials do not fail in WordPress (the request runs as anonymous), so `
 asks ``/users/me?context=edit`` before anything else and learns the account's own id. A
 listing is complete or raises; writes re-read the user first and refuse administrators,
 excluded roles and the account syncd itself uses. Wire details live in ``wordpress_http``,
-usernames in ``wordpress_usernames``; the behaviour relied on is measured in
+usernames in ``syncd.usernames``; the behaviour relied on is measured in
 reference/wordpress.md.
 """
 
@@ -29,7 +29,6 @@ from loguru import logger
 from pydantic import SecretStr
 
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
-from syncd.adapters.wordpress_usernames import MAX_EMAIL, base_username, candidates
 from syncd.config import FORBIDDEN_ROLES, Settings, WordPressSettings
 from syncd.errors import (
     BadCredentials,
@@ -45,6 +44,7 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.usernames import MAX_EMAIL, base_username, candidates
 
 if TYPE_CHECKING:
     from syncd.ports import SideAdapter

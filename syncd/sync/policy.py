@@ -1,9 +1,8 @@
 """What a run may do: direction, priority, exclusions, deletions, and the safety guard (DESIGN §5.6-5.7).
 
-``Policy`` is plain data built by the caller (the CLI or the daemon) from the settings and
-the command line; ``Policy.from_settings`` does that for the usual case without importing
-the configuration layer at run time. ``guard_message`` is the safety guard: it says, in
-plain words, why a plan must not run, or None.
+``Policy`` is plain data built by the caller from the settings and the command line
+(``syncd.app.policy_of``): the core never imports the configuration layer. ``guard_message``
+is the safety guard: it says, in plain words, why a plan must not run, or None.
 """
 
 from __future__ import annotations
@@ -11,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from syncd.model import DEFAULT_FIELDS, Direction, Side
-
-if TYPE_CHECKING:  # only for the annotation: the core never imports the config layer at run time
-    from syncd.config import Settings
 
 OnDelete = Literal["ignore", "deactivate"]
 
@@ -59,33 +55,6 @@ class Policy:
 
     def may_write(self, side: Side) -> bool:
         return self.direction.allows_write_to(side)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, direction: Direction | None = None, force: bool = False, full: bool = False
-    ) -> Policy:
-        """The policy of ``settings`` (``direction`` overrides the configured one for this run)."""
-        sync = settings.sync
-        new_clients = settings.whmcs.new_clients
-        dummy: dict[str, str] = {}
-        if new_clients.missing_fields == "dummy":
-            dummy = {
-                "first_name": new_clients.dummy.firstname,
-                "last_name": new_clients.dummy.lastname,
-                "phone": new_clients.dummy.phonenumber,
-            }
-        return cls(
-            direction=direction or sync.direction,
-            priority=sync.priority,
-            on_delete=sync.on_delete,
-            exclude_roles=frozenset(sync.exclude_wp_roles),
-            max_deletes=sync.max_deletes,
-            max_delete_percent=sync.max_delete_percent,
-            force=force,
-            full=full,
-            dummy_values=dummy,
-            new_user_role=settings.wordpress.new_users.role,
-        )
 
 
 def guard_message(

@@ -344,8 +344,9 @@ def test_explain() -> None:
     assert "whmcs #1" in text and "wordpress #101" in text and "a run would link" in text
 
 
-def test_policy_from_settings() -> None:
+def test_policy_of_settings() -> None:
     from syncd import config
+    from syncd.app import policy_of
 
     settings = config.parse({
         "whmcs": {"url": "https://b.example.com/", "identifier": "i", "secret": "s"},
@@ -353,12 +354,12 @@ def test_policy_from_settings() -> None:
         "sync": {"direction": "wp_to_whmcs", "priority": "wordpress", "on_delete": "deactivate",
                  "exclude_wp_roles": ["editor"], "max_deletes": 3, "max_delete_percent": 20},
     }, env={})
-    policy = Policy.from_settings(settings, force=True)
+    policy = policy_of(settings, force=True)
     assert policy.direction is Direction.WP_TO_WHMCS and policy.priority is Side.WORDPRESS
     assert policy.on_delete == "deactivate" and policy.max_deletes == 3 and policy.max_delete_percent == 20
     assert policy.exclude_roles >= {"editor", "administrator"} and policy.force
     assert policy.dummy_values["first_name"] == "Not provided"
-    assert Policy.from_settings(settings, direction=Direction.BOTH).direction is Direction.BOTH
+    assert policy_of(settings, direction=Direction.BOTH).direction is Direction.BOTH
 
 
 def test_report_times_come_from_the_injected_clock() -> None:

@@ -48,7 +48,7 @@ def test_a_new_login_is_always_valid_unique_and_stable(
     free = mapping.unique_username(scheme, fields, set())  # type: ignore[arg-type]
     assert_wordpress_login(free)
     # Take the login and its first numbered variants, in other cases: the next one is still valid and free.
-    from syncd.adapters.wordpress_usernames import candidates
+    from syncd.usernames import candidates
 
     taken = {c.lower() for c in candidates(free, taken_count + 1)}
     taken |= {t.upper() for t in taken}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncd.adapters.wordpress_usernames import (
+from syncd.usernames import (
     MAX_LOGIN,
     ascii_fold,
     base_username,
