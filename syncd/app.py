@@ -29,8 +29,8 @@ from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from syncd.sync.engine import RunReport, run_sync
+from syncd.sync.explain import explain as explain_plan
 from syncd.sync.plan import Plan
-from syncd.sync.plan import explain as explain_plan
 from syncd.sync.plan import plan as make_plan
 from syncd.sync.policy import Policy
 

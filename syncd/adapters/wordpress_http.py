@@ -324,7 +324,7 @@ class RestClient:
             raise
         raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
 
-    def _backoff(self, exc: Exception, retry: Retry, state: _Attempt) -> bool | float:
+    def _backoff(self, exc: BaseException, retry: Retry, state: _Attempt) -> bool | float:
         """stamina's hook: retry or not, and wait here through the injected ``sleep``.
 
         The wait happens in this hook (and stamina is told to wait 0) so that time stays a

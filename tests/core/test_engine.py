@@ -21,7 +21,7 @@ from syncd.errors import (
 )
 from syncd.model import Direction, Side
 from syncd.sync.engine import SimulatedCrash, run_sync
-from syncd.sync.plan import explain, render_explain
+from syncd.sync.explain import explain, render_explain
 from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, MemorySide, MemoryStore
 from tests.core.scenario import P, W, World, now
