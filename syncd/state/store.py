@@ -165,8 +165,13 @@ class SqlStateStore:
 
     def _prepare(self, *, create: bool, read_only: bool) -> None:
         with self._errors("reading the schema version"), self._engine.connect() as conn:
+            # Tables first, revision second: another process creating the store commits both at
+            # once, so seen in this order a half-made schema can only be a real one (read the
+            # other way round, its commit could fall between the two reads).
+            ours = migrate.foreign_tables(conn)
             found = migrate.current(conn)
-            ours = migrate.foreign_tables(conn) if found is None else []
+            if found is not None:
+                ours = []
             conn.rollback()
         head = migrate.head()
         if found == head:
