@@ -33,11 +33,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import tenacity
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net
+from syncd.adapters import net, retry
 from syncd.adapters.whmcs_wire import (
     SIDE,
     WRITE_ACTIONS,
@@ -87,11 +86,10 @@ CLIENT_KEYS: Mapping[str, str] = {
 #: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
 USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
 
-# Backoff: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter.
-WAIT_INITIAL = 0.5
-WAIT_MAX = 20.0
-#: A Retry-After longer than this is not waited for in a run: the next run will try again.
-MAX_RETRY_AFTER = 120.0
+#: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter. A Retry-After longer than
+#: two minutes is not waited for in a run: the call fails and the next run tries again.
+BACKOFF = retry.Backoff(initial=0.5, cap=20.0, jitter=0.5, relative_jitter=False, retry_after_limit=120.0,
+                        give_up_beyond_limit=True)
 
 
 def api_endpoint(url: str) -> str:
@@ -163,15 +161,6 @@ class _Inline(Executor):
         except BaseException as exc:  # handed to whoever reads the future, as a pool would
             future.set_exception(exc)
         return future
-
-
-class _Retry(Exception):
-    """Internal: ``error`` may be retried (nothing reached WHMCS, or it was a read)."""
-
-    def __init__(self, error: SideError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
 
 
 class WhmcsAdapter:
@@ -260,50 +249,9 @@ class WhmcsAdapter:
         """
         action = canonical_action(action)
         is_write = action in WRITE_ACTIONS if write is None else write
-        attempts = self._settings.retries + 1
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= attempts:
-                return True
-            exc = state.outcome.exception() if state.outcome else None
-            return isinstance(exc, _Retry) and (exc.retry_after or 0.0) > MAX_RETRY_AFTER
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            backoff = min(WAIT_MAX, WAIT_INITIAL * 2 ** (state.attempt_number - 1))
-            delay: float = backoff + self._rng.uniform(0, WAIT_INITIAL)
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry) and exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            return delay
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            logger.warning(
-                "{reason}; trying again in {delay:.1f}s ({n} of {m})",
-                reason=exc,
-                delay=delay,
-                n=state.attempt_number,
-                m=attempts - 1,
-            )
-
-        retrying = tenacity.Retrying(
-            stop=stop,
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_Retry),
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._once, action, params or {}, is_write, self._redactor(hide))
-        except _Retry as final:
-            failure = final
-        # Raised outside the except block, so the error does not chain to _Retry (or to itself).
-        error, cause = failure.error, failure.__cause__
-        if cause is None or cause is error:
-            raise error
-        raise error from cause
+        redact = self._redactor(hide)
+        return retry.call(lambda: self._once(action, params or {}, is_write, redact),
+                          attempts=self._settings.retries + 1, backoff=BACKOFF, sleep=self._sleep, rng=self._rng)
 
     def _form(self, action: str, params: Mapping[str, object]) -> dict[str, str]:
         form = {
@@ -331,32 +279,15 @@ class WhmcsAdapter:
             # in pure Python cost more CPU per call than the reply's JSON.
             response = self._http.post(self._url, content=urlencode(self._form(action, params)).encode("utf-8"),
                                        headers=_FORM_HEADERS)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            reason = redact(str(exc)) or type(exc).__name__
-            error = Unreachable(f"cannot connect to WHMCS at {host} ({action}): {reason}", side=SIDE)
-            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate" in reason.lower():
-                raise Unreachable(
-                    f"WHMCS at {host} presented a TLS certificate that is not trusted ({reason}): fix the "
-                    "certificate, or for a lab only set [whmcs] verify_tls = false",
-                    side=SIDE,
-                ) from exc
-            # Nothing reached WHMCS: safe to retry, writes included.
-            raise _Retry(error) from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            reason = redact(str(exc)) or type(exc).__name__
-            if write:
-                raise OutcomeUnknown(
-                    f"WHMCS did not answer {action} ({reason}) after it was sent; "
-                    "it may or may not have happened",
-                    side=SIDE,
-                ) from exc
-            raise _Retry(Transient(f"WHMCS did not answer {action} at {host}: {reason}", side=SIDE)) from exc
         except httpx.HTTPError as exc:
-            raise Unreachable(f"request to WHMCS at {host} failed ({action}): {redact(str(exc))}", side=SIDE) from exc
+            failed = net.failure(exc, side=SIDE, where=host, what=action, write=write, redact=redact)
+            if failed.retry:
+                raise retry.TryAgain(failed.error) from exc
+            raise failed.error from exc
         try:
             data = decode(action, response.status_code, response.headers, response.content, write=write, redact=redact)
         except Transient as exc:
-            raise _Retry(exc, exc.retry_after) from exc
+            raise retry.TryAgain(exc) from exc
         logger.debug("WHMCS {action}: ok", action=action)
         return data
 

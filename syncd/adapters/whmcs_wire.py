@@ -23,14 +23,14 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 from loguru import logger
 
+from syncd.adapters.retry import retry_after_seconds
 from syncd.errors import (
     AccessDenied,
     BadCredentials,
@@ -242,24 +242,6 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
         owner_user_id=owner,
         status=status,
     )
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header (seconds or an HTTP date) in seconds; None if absent or bad."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 # --- decoding one reply ----------------------------------------------------------------
