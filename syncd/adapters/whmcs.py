@@ -26,17 +26,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
+from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net, retry
+from syncd.adapters import net, paging, retry
 from syncd.adapters.whmcs_wire import (
     SIDE,
     WRITE_ACTIONS,
@@ -72,8 +73,6 @@ if TYPE_CHECKING:
 
 API_PATH = "includes/api.php"
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
-
-_T = TypeVar("_T")
 
 #: Common field → WHMCS client parameter (UpdateClient / AddClient).
 CLIENT_KEYS: Mapping[str, str] = {
@@ -143,24 +142,17 @@ _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
 
 
+def _same(number: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A WHMCS page as the listing keeps it: its rows were trimmed by the worker that read them."""
+    return rows
+
+
 @dataclass
 class _Read:
     """A listing read whole: its rows and their ids, in the order WHMCS sent them."""
 
     rows: list[dict[str, Any]]
     ids: list[int]
-
-
-class _Inline(Executor):
-    """An executor that runs each call at once in the caller's thread (``concurrency = 1``)."""
-
-    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
-        future: Future[_T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to whoever reads the future, as a pool would
-            future.set_exception(exc)
-        return future
 
 
 class WhmcsAdapter:
@@ -306,8 +298,8 @@ class WhmcsAdapter:
             )
         return rows, as_int(data.get("totalresults")), numreturned
 
-    def _first_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
-        """Page 1 of ``listing``: its rows, the listing's total and the page step it implies."""
+    def _first_page(self, listing: _Listing) -> paging.FirstPage[list[dict[str, Any]]]:
+        """Page 1 of ``listing``: its rows, the listing's total and the calls for the other pages."""
         size = self._settings.page_size
         first, total, _ = self._page(listing.action, listing.params, listing.key, listing.inner, 0, size)
         what = f"WHMCS {listing.action}"
@@ -325,7 +317,9 @@ class WhmcsAdapter:
             if step < size:
                 logger.info("{what} sends at most {step} rows per page (asked {size}); paging by {step}",
                             what=what, step=step, size=size)
-        return (first if listing.keep is None else [listing.keep(r) for r in first]), total, step
+        rows = first if listing.keep is None else [listing.keep(r) for r in first]
+        offsets = range(step, total, step) if total > step else ()
+        return paging.FirstPage(rows, total, tuple(partial(self._later_page, listing, o, step, total) for o in offsets))
 
     def _later_page(self, listing: _Listing, offset: int, step: int, total: int) -> list[dict[str, Any]]:
         """The page of ``listing`` at ``offset`` (after page 1), checked against page 1's total."""
@@ -339,12 +333,8 @@ class WhmcsAdapter:
         except (Transient, Unreachable, NotAnApi) as exc:
             raise IncompleteListing(f"{what}: the page at offset {offset} failed: {exc}", side=SIDE) from exc
         expected = min(step, total - offset)
-        if page_total is not None and page_total != total:
-            raise IncompleteListing(
-                f"{what} changed while it was being read (total {total}, then {page_total}); "
-                "the next run reads it again",
-                side=SIDE,
-            )
+        if page_total is not None:
+            paging.check_total(page_total, total, what=what, where=f"at offset {offset}", side=SIDE)
         if len(rows) != expected:
             raise IncompleteListing(
                 f"{what} sent {len(rows)} rows at offset {offset}, expected {expected} of a total of {total}",
@@ -352,52 +342,21 @@ class WhmcsAdapter:
             )
         return rows if listing.keep is None else [listing.keep(r) for r in rows]
 
-    @staticmethod
-    def _complete(listing: _Listing, rows: list[dict[str, Any]], total: int) -> list[int]:
-        """The ids of ``rows``, once they are proved to be the whole listing (else ``IncompleteListing``)."""
-        what = f"WHMCS {listing.action}"
-        ids = [as_int(r.get("id")) for r in rows]
-        if None in ids:
-            raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
-        if len(set(ids)) != len(ids):
-            repeated = sorted(i for i, n in Counter(ids).items() if n > 1 and i is not None)[:5]
-            raise IncompleteListing(
-                f"{what} sent the same row twice (ids {repeated}): the listing shifted while it was read",
-                side=SIDE,
-            )
-        if len(rows) != total:
-            raise IncompleteListing(f"{what} sent {len(rows)} rows but says there are {total}", side=SIDE)
-        return cast(list[int], ids)
-
     def _read(self, pool: Executor, listings: Sequence[_Listing],
-              first_pages: Sequence[Future[tuple[list[dict[str, Any]], int, int]]],
+              firsts: Sequence[Future[paging.FirstPage[list[dict[str, Any]]]]],
               watch: Sequence[Future[Any]] = ()) -> list[_Read]:
-        """Every listing complete, each page 1 (and any ``watch`` ed call) already in ``pool``.
-
-        A listing's later pages go to the pool as soon as its own page 1 has told the total,
-        so no listing waits for another's. When a call fails, nothing more is scheduled and
-        the error of the first failed call in the order ``watch``, ``first_pages`` is raised.
-        """
-        later: dict[int, list[Future[list[dict[str, Any]]]]] = {}
-        order = {id(f): n for n, f in enumerate(first_pages)}
-        for done in as_completed([*watch, *first_pages]):
-            if done.exception() is not None:
-                for call in (*watch, *first_pages):
-                    call.result()  # raises the first error, in order
-            n = order.get(id(done))
-            if n is None:
-                continue
-            _, total, step = done.result()
-            if total > step:
-                later[n] = [pool.submit(self._later_page, listings[n], offset, step, total)
-                            for offset in range(step, total, step)]
+        """Every listing complete, each page 1 (and any ``watch`` ed call) already in ``pool``;
+        the first failed call's error in the order ``watch``, ``firsts`` (``paging.schedule``)."""
         reads = []
-        for n, (listing, first) in enumerate(zip(listings, first_pages, strict=True)):
-            rows, total, _ = first.result()
-            rows = list(rows)
-            for page in later.get(n, ()):
-                rows.extend(page.result())
-            reads.append(_Read(rows, self._complete(listing, rows, total)))
+        for listing, first, later in zip(listings, firsts, paging.schedule(pool, firsts, watch), strict=True):
+            rows = [row for page in paging.collect(first.result().page, later, _same) for row in page]
+            what = f"WHMCS {listing.action}"
+            ids = [as_int(r.get("id")) for r in rows]
+            if None in ids:
+                raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
+            paging.check_complete(cast(list[int], ids), first.result().total, what=what, total_from="totalresults",
+                                  side=SIDE)
+            reads.append(_Read(rows, cast(list[int], ids)))
         return reads
 
     def list_all(self, action: str, params: Mapping[str, object], key: str, inner: str) -> list[dict[str, Any]]:
@@ -413,9 +372,7 @@ class WhmcsAdapter:
 
     def _pool(self) -> Executor:
         """Where a listing's calls run: up to ``concurrency`` at once (inline for 1)."""
-        if self._settings.concurrency <= 1:
-            return _Inline()
-        return ThreadPoolExecutor(max_workers=self._settings.concurrency, thread_name_prefix="whmcs-page")
+        return paging.pool(self._settings.concurrency, "whmcs-page", inline_when_one=True)
 
     def _record(self, row: Mapping[str, Any], owner: int | None) -> Record:
         record = client_record(row, owner)
@@ -437,13 +394,13 @@ class WhmcsAdapter:
         admins = as_list(data.get("admin_users", data.get("admins")), "admin_user")
         return frozenset(normalise_email(as_str(a.get("email"))) for a in admins if as_str(a.get("email")).strip())
 
-    def _first_users_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
+    def _first_users_page(self, listing: _Listing) -> paging.FirstPage[list[dict[str, Any]]]:
         """Page 1 of GetUsers; an empty listing where WHMCS has no GetUsers (before 8.1)."""
         try:
             return self._first_page(listing)
         except UnknownAction:
             logger.info("this WHMCS has no GetUsers (before 8.1): owner users are looked up when needed")
-            return [], 0, 0
+            return paging.FirstPage([], 0)
 
     def owners(self) -> dict[int, int]:
         """client id → owner user id for every client (GetUsers, complete); {} before WHMCS 8.1."""

@@ -18,9 +18,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
+from syncd.adapters import paging
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.config import FORBIDDEN_ROLES, Settings, WordPressSettings
 from syncd.errors import (
@@ -149,10 +151,6 @@ class _PageRead:
     pages: int
     records: tuple[Record, ...]
     protected: frozenset[str]
-
-
-class _ListingShifted(IncompleteListing):
-    """Users were added or removed while the pages were read; one fresh attempt is worth it."""
 
 
 class WordPressAdapter:
@@ -380,7 +378,7 @@ class WordPressAdapter:
         records, protected = self._records(reply.data, f"page {number} of the users")
         return _PageRead(number, total, pages, records, protected)
 
-    def _first_page(self, pool: ThreadPoolExecutor) -> Reply:
+    def _first_page(self, pool: Executor) -> Reply:
         """Page 1, fetched while ``/users/me`` proves the credentials (when concurrency allows two
         requests): one round trip less before the parallel part. Wrong credentials run as
         anonymous in WordPress, so page 1 is used only once ``verify()`` succeeded; if it
@@ -404,7 +402,7 @@ class WordPressAdapter:
         order while the next pages are in flight, so ``concurrency`` requests stay out the
         whole time (a worker that also built the records kept one fewer out while it did)."""
         size = self.settings.page_size
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="wp-list") as pool:
+        with paging.pool(self.settings.concurrency, "wp-list") as pool:
             reply = self._first_page(pool)
             total, pages = self._totals(reply, 1)
             if pages != math.ceil(total / size):
@@ -412,31 +410,15 @@ class WordPressAdapter:
                     f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
                     side=SIDE,
                 )
-            futures = [pool.submit(self._page, n) for n in range(2, pages + 1)]
-            try:
-                reads = [self._read_page(1, reply)]
-                del reply
-                for number, future in enumerate(futures, start=2):
-                    reads.append(self._read_page(number, future.result()))
-            except BaseException:
-                for future in futures:  # one page failed: the listing is lost, read no more
-                    future.cancel()
-                raise
+            later = paging.submit(pool, (partial(self._page, n) for n in range(2, pages + 1)))
+            reads = paging.collect(reply, later, self._read_page)
+        what = "the WordPress users listing"
         for read in reads:
-            if read.total != total:
-                raise _ListingShifted(
-                    f"the number of WordPress users changed while listing ({total}, then {read.total} on page "
-                    f"{read.number})", side=SIDE,
-                )
+            paging.check_total(read.total, total, what=what, where=f"on page {read.number}", side=SIDE)
         records = [record for read in reads for record in read.records]
-        if len({r.remote_id for r in records}) != len(records):
-            raise _ListingShifted("a WordPress user appeared on two pages: users were removed while listing",
-                                  side=SIDE)
-        if len(records) != total:
-            raise _ListingShifted(
-                f"read {len(records)} WordPress users but X-WP-Total says {total} (users changed while listing, "
-                "or a plugin hides users from the listing but not from the count)", side=SIDE,
-            )
+        paging.check_complete([r.remote_id for r in records], total, what=what, total_from="X-WP-Total", side=SIDE,
+                              hint=" (users changed while listing, or a plugin hides users from the listing but "
+                                   "not from the count)")
         return records, frozenset().union(*(read.protected for read in reads))
 
     def snapshot(self) -> Snapshot:
@@ -445,7 +427,7 @@ class WordPressAdapter:
             try:
                 records, admins = self._list_users()
                 break
-            except _ListingShifted as exc:
+            except paging.ListingShifted as exc:
                 if attempt == self.LISTING_ATTEMPTS:
                     raise IncompleteListing(str(exc), side=SIDE) from exc
                 logger.info("WordPress listing was inconsistent ({exc}); reading it again", exc=exc)
