@@ -39,17 +39,22 @@ from pydantic import SecretStr
 
 from syncd.adapters import net, paging, retry
 from syncd.adapters.whmcs_wire import (
+    CLIENT_KEYS,
     SIDE,
+    USER_KEYS,
     WRITE_ACTIONS,
+    api_endpoint,
     as_int,
     as_list,
     as_str,
     canonical_action,
     client_details,
+    client_fields,
     client_record,
     decode,
     owner_user_id,
     owners_from_users,
+    user_links,
     version_of,
 )
 from syncd.config import Settings, WhmcsSettings
@@ -71,34 +76,12 @@ from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
 if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
-API_PATH = "includes/api.php"
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
-
-#: Common field → WHMCS client parameter (UpdateClient / AddClient).
-CLIENT_KEYS: Mapping[str, str] = {
-    "email": "email",
-    "first_name": "firstname",
-    "last_name": "lastname",
-    "company": "companyname",
-    "phone": "phonenumber",
-}
-#: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
-USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
 
 #: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter. A Retry-After longer than
 #: two minutes is not waited for in a run: the call fails and the next run tries again.
 BACKOFF = retry.Backoff(initial=0.5, cap=20.0, jitter=0.5, relative_jitter=False, retry_after_limit=120.0,
                         give_up_beyond_limit=True)
-
-
-def api_endpoint(url: str) -> str:
-    """``<root>/includes/api.php`` from the WHMCS root, with or without that suffix or a slash."""
-    base = url.strip()
-    parts = urlsplit(base)
-    path = parts.path.rstrip("/")
-    if path.lower().endswith("/" + API_PATH) or path.lower() == API_PATH:
-        path = path[: -len(API_PATH)].rstrip("/")
-    return parts._replace(path=f"{path}/{API_PATH}", query="", fragment="").geturl()
 
 
 def new_password(length: int = 24) -> str:
@@ -126,17 +109,6 @@ class _Listing:
     keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
-def _client_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``client_record`` reads of a GetClients row."""
-    return {k: row[k] for k in _CLIENT_KEYS if k in row}
-
-
-def _user_links(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``owners_from_users`` reads of a GetUsers row: its id and its clients."""
-    return {"id": row.get("id"), "clients": row.get("clients")}
-
-
-_CLIENT_KEYS = ("id", "client_id", "userid", "email", "firstname", "lastname", "companyname", "status")
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
@@ -419,7 +391,7 @@ class WhmcsAdapter:
         page 1 told the total: always ``concurrency`` calls in flight until the end. When
         several fail, the admins' error is raised first, then the clients', then the users'.
         """
-        clients, users = _Listing(*_CLIENTS, keep=_client_fields), _Listing(*_USERS, keep=_user_links)
+        clients, users = _Listing(*_CLIENTS, keep=client_fields), _Listing(*_USERS, keep=user_links)
         with self._pool() as pool:
             try:
                 # Page 1 of GetClients goes alone: a refused IP or credential then costs one
