@@ -26,7 +26,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import paging
+from syncd.adapters import net, paging
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.adapters.wordpress_users import (
     USER_FIELDS,
@@ -503,8 +503,8 @@ class WordPressAdapter:
         try:
             sent = self._rest.lost_password(record.username or record.email)
         except httpx.HTTPError as exc:
-            logger.warning("could not ask WordPress to send {email} a password-reset email: {kind}",
-                           email=record.label(), kind=type(exc).__name__)
+            logger.warning("could not ask WordPress to send {email} a password-reset email: {why}",
+                           email=record.label(), why=net.reason(exc))
             return False
         if sent:
             logger.info("WordPress sent {email} a password-reset email", email=record.label())
