@@ -69,11 +69,13 @@ def reason(exc: BaseException, redact: Callable[[str], str] = _same) -> str:
 
 def _untrusted(exc: BaseException) -> bool:
     """True if the TLS certificate was refused (httpx wraps ssl's error; its text says so too)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
+    link: BaseException | None = exc
+    seen: set[int] = set()
+    while link is not None and id(link) not in seen:  # a chain can loop back on itself
+        if isinstance(link, ssl.SSLCertVerificationError):
             return True
-        seen = seen.__cause__ or seen.__context__
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
     text = str(exc)
     return "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower()
 
