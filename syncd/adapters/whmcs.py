@@ -10,7 +10,9 @@ module that sends WHMCS requests; ``whmcs_wire`` reads the replies. Its limits, 
 - reads are retried on transient faults with bounded exponential backoff and jitter
   (``Retry-After`` honoured); writes are retried only when nothing reached WHMCS (a connect
   error, or a 429/503 that says it did not run the call). A write sent whose reply is lost
-  raises ``OutcomeUnknown``: the engine settles it with ``find_by_email``;
+  raises ``OutcomeUnknown``: the engine settles it with ``find_by_email``. The policy is the
+  one both adapters share (``retry``), as are the meaning of a transport failure (``net``)
+  and the paging (``paging``);
 - it never deletes or closes a client; deactivation is status Inactive;
 - it refuses to create or write a client whose email is a WHMCS admin's (``RefusedWrite``);
 - secrets (the API secret, the access key, new clients' passwords) are sent in request

@@ -2,7 +2,8 @@
 
 ``RestClient`` finds the API once (``/wp-json/`` with pretty permalinks, ``?rest_route=``
 without), sends requests with Basic auth and an Application Password, retries what is
-worth retrying, and turns every failure into the ``syncd.errors`` tree, classified by
+worth retrying (through the policy both adapters share, ``retry``), and turns every failure
+into the ``syncd.errors`` tree: transport failures as ``net.failure`` says, answers by
 WordPress's error ``code`` rather than the HTTP status (a duplicate email on create is a
 500). Facts it relies on are in reference/wordpress.md. No secret reaches a message: they
 are built from what WordPress said and from names, never from request bodies.
