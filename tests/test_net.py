@@ -1,15 +1,31 @@
-"""The adapters' transport: certificates checked by default with one context made once (off
-only when asked), and requests sent without Nagle's delay."""
+"""The HTTP layer both adapters share: the transport (certificates checked by default with one
+context made once, off only when asked; requests sent without Nagle's delay), what a failed
+request means (``net.failure``), the retry policy (``retry``) and the paging helper
+(``paging``). Nothing here waits: sleeps are recorded, futures are settled by hand."""
 
 from __future__ import annotations
 
+import random
 import socket
 import ssl
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
 
-from syncd.adapters import net
+import httpx
+import pytest
+from loguru import logger
+from pydantic import SecretStr
+
+from syncd.adapters import net, paging, retry
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
-from syncd.config import parse
+from syncd.config import WhmcsSettings, WordPressSettings, parse
+from syncd.emulators.wordpress import WordPressEmulator
+from syncd.errors import IncompleteListing, OutcomeUnknown, SideError, Transient, Unreachable
 
 
 def test_the_default_context_checks_certificates_and_hostnames() -> None:
@@ -39,3 +55,307 @@ def test_both_sides_share_one_context_and_send_at_once() -> None:
     finally:
         whmcs.close()
         wp.close()
+
+
+# -- what a failed request means (net.failure) --------------------------------------------
+
+REQUEST = httpx.Request("POST", "https://billing.example.test/includes/api.php")
+
+
+def _failure(exc: httpx.HTTPError, *, write: bool = False, redact: Callable[[str], str] = lambda t: t) -> net.Failure:
+    return net.failure(exc, side="whmcs", where="billing.example.test", what="GetClients", write=write, redact=redact)
+
+
+@pytest.mark.parametrize("write", [False, True])
+@pytest.mark.parametrize("exc", [httpx.ConnectError("[Errno 111] Connection refused"), httpx.ConnectTimeout("t"),
+                                 httpx.PoolTimeout("no connection free"), httpx.ProxyError("proxy said 403")],
+                         ids=lambda e: type(e).__name__)
+def test_a_request_that_never_left_is_unreachable_and_may_be_sent_again_even_a_write(exc: httpx.HTTPError,
+                                                                                    write: bool) -> None:
+    failed = _failure(exc, write=write)
+    assert type(failed.error) is Unreachable and failed.retry
+    assert failed.error.side == "whmcs"
+    assert failed.error.message.startswith("cannot connect to WHMCS at billing.example.test (GetClients): ")
+    assert type(exc).__name__ in failed.error.message
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout("timed out"), httpx.WriteTimeout("timed out"),
+                                 httpx.ReadError("reset by peer"), httpx.WriteError("broken pipe"),
+                                 httpx.RemoteProtocolError("Server disconnected without sending a response."),
+                                 httpx.DecodingError("bad gzip")],
+                         ids=lambda e: type(e).__name__)
+def test_a_lost_answer_is_transient_for_a_read_and_unknown_for_a_write(exc: httpx.HTTPError) -> None:
+    read, write = _failure(exc), _failure(exc, write=True)
+    assert type(read.error) is Transient and read.retry
+    assert read.error.message.startswith("WHMCS did not answer GetClients")
+    assert type(write.error) is OutcomeUnknown and not write.retry
+    assert "after it was sent" in write.error.message and "may have happened" in write.error.message
+    late = isinstance(exc, httpx.TimeoutException)
+    assert ("in time" in read.error.message) is late and ("in time" in write.error.message) is late
+
+
+def test_an_untrusted_certificate_is_named_and_not_retried() -> None:
+    cause = ssl.SSLCertVerificationError(1, "certificate verify failed: self-signed certificate")
+    exc = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    exc.__cause__ = cause
+    failed = _failure(exc, write=True)
+    assert type(failed.error) is Unreachable and not failed.retry
+    assert "TLS certificate that is not trusted" in failed.error.message
+    assert "[whmcs] verify_tls = false" in failed.error.message
+    quiet = httpx.ConnectError("handshake failed")  # the text says nothing; the cause does
+    quiet.__context__ = cause
+    assert not _failure(quiet).retry
+
+
+@pytest.mark.parametrize("exc", [httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
+                                 httpx.LocalProtocolError("Illegal header value")],
+                         ids=lambda e: type(e).__name__)
+def test_a_request_that_cannot_be_made_is_unreachable_and_not_retried(exc: httpx.HTTPError) -> None:
+    failed = _failure(exc)
+    assert type(failed.error) is Unreachable and not failed.retry
+    assert failed.error.message.startswith("request to WHMCS at billing.example.test failed (GetClients)")
+
+
+def test_the_library_text_is_redacted_and_the_side_named() -> None:
+    failed = _failure(httpx.ReadError("reset while sending secret=hunter22hunter22"),
+                      redact=lambda t: t.replace("hunter22hunter22", "***"))
+    assert "hunter22" not in failed.error.message and "***" in failed.error.message
+    wp = net.failure(httpx.ConnectError(""), side="wordpress", where="https://wp.example.test", what="a list_page",
+                     write=False)
+    assert wp.error.message == "cannot connect to WordPress at https://wp.example.test (a list_page): ConnectError"
+    assert wp.error.side == "wordpress"
+
+
+# -- the retry policy (retry) --------------------------------------------------------------
+
+WHMCS_LIKE = retry.Backoff(initial=0.5, cap=20.0, jitter=0.5, relative_jitter=False, retry_after_limit=120.0,
+                           give_up_beyond_limit=True)
+WP_LIKE = retry.Backoff(initial=0.25, cap=10.0, jitter=0.5, relative_jitter=True, retry_after_limit=60.0,
+                        give_up_beyond_limit=False)
+
+
+class Attempts:
+    """An attempt that fails with ``errors`` in turn (``TryAgain`` around a ``SideError`` asks
+    for another try), then returns "done"."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = list(errors)
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return "done"
+
+
+def _again(error: SideError, cause: BaseException | None = None) -> retry.TryAgain:
+    wrapped = retry.TryAgain(error)
+    wrapped.__cause__ = cause
+    return wrapped
+
+
+def _call(attempt: Callable[[], str], sleeps: list[float], *, attempts: int = 3,
+          backoff: retry.Backoff = WHMCS_LIKE) -> str:
+    return retry.call(attempt, attempts=attempts, backoff=backoff, sleep=sleeps.append, rng=random.Random(7))
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter_of_either_kind() -> None:
+    rng = random.Random(1)
+    for n, base in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 20.0, 20.0], start=1):
+        assert base <= WHMCS_LIKE.delay(n, None, rng) <= base + 0.5
+    for n, base in enumerate([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0], start=1):
+        assert base <= WP_LIKE.delay(n, None, rng) <= base * 1.5
+
+
+def test_retry_after_is_a_floor_under_the_backoff_up_to_the_limit() -> None:
+    rng = random.Random(2)
+    assert WHMCS_LIKE.delay(1, 7.0, rng) == 7.0
+    assert 4.0 <= WP_LIKE.delay(5, 0.0, rng) <= 6.0  # never sooner than the backoff
+    assert WP_LIKE.delay(1, 3600.0, rng) == 60.0  # WordPress waits its limit ...
+    assert WHMCS_LIKE.gives_up(3600.0) and not WHMCS_LIKE.gives_up(120.0)  # ... WHMCS does not wait at all
+    assert not WP_LIKE.gives_up(3600.0) and not WHMCS_LIKE.gives_up(None)
+
+
+def test_a_call_is_tried_until_it_works_sleeping_between_tries() -> None:
+    sleeps: list[float] = []
+    attempt = Attempts(_again(Transient("HTTP 502", side="whmcs")), _again(Unreachable("refused", side="whmcs")))
+    assert _call(attempt, sleeps) == "done"
+    assert attempt.count == 3 and len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.0 <= sleeps[1] <= 1.5
+
+
+def test_when_the_attempts_are_spent_the_last_error_is_raised_from_its_cause() -> None:
+    sleeps: list[float] = []
+    cause = httpx.ReadTimeout("timed out")
+    errors = [Transient(f"try {n}", side="wordpress") for n in range(3)]
+    attempt = Attempts(*(_again(e, cause) for e in errors))
+    with pytest.raises(Transient) as caught:
+        _call(attempt, sleeps)
+    assert caught.value is errors[-1] and caught.value.__cause__ is cause
+    assert attempt.count == 3 and len(sleeps) == 2
+
+
+def test_anything_but_try_again_ends_the_call_at_once() -> None:
+    sleeps: list[float] = []
+    unknown = OutcomeUnknown("sent, answer lost", side="whmcs")
+    attempt = Attempts(unknown)
+    with pytest.raises(OutcomeUnknown) as caught:
+        _call(attempt, sleeps)
+    assert caught.value is unknown and attempt.count == 1 and sleeps == []
+
+
+def test_a_retry_after_too_long_for_a_run_ends_the_call_or_is_capped_per_side() -> None:
+    whmcs_sleeps: list[float] = []
+    with pytest.raises(Transient):
+        _call(Attempts(_again(Transient("429", side="whmcs", retry_after=3600))), whmcs_sleeps)
+    assert whmcs_sleeps == []
+    wp_sleeps: list[float] = []
+    _call(Attempts(_again(Transient("429", side="wordpress", retry_after=3600))), wp_sleeps, backoff=WP_LIKE)
+    assert wp_sleeps == [60.0]
+
+
+@pytest.fixture
+def warnings() -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m).rstrip()), level="WARNING", format="{message}")
+    yield lines
+    logger.remove(sink)
+
+
+def test_each_retry_is_one_warning_saying_why_and_how_long(warnings: list[str]) -> None:
+    sleeps: list[float] = []
+    _call(Attempts(_again(Transient("WordPress is rate-limiting us (HTTP 429)", side="wordpress", retry_after=7))),
+          sleeps)
+    assert warnings == ["WordPress is rate-limiting us (HTTP 429); trying again in 7.0s (1 of 2)"]
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert retry.retry_after_seconds("7", now) == 7.0
+    assert retry.retry_after_seconds(" -3 ", now) == 0.0
+    assert retry.retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90.0
+    assert retry.retry_after_seconds("soon", now) is None and retry.retry_after_seconds(None) is None
+
+
+# -- both adapters retry the same way ------------------------------------------------------
+
+
+def _refusing(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+
+def _whmcs(transport: httpx.BaseTransport, sleeps: list[float]) -> WhmcsAdapter:
+    settings = WhmcsSettings(url="https://billing.example.test/", identifier="i" * 32, secret=SecretStr("s" * 32),
+                             retries=2)
+    return WhmcsAdapter(settings, SecretStr("s" * 32), transport=transport, sleep=sleeps.append)
+
+
+def _wordpress(transport: httpx.BaseTransport, sleeps: list[float]) -> WordPressAdapter:
+    settings = WordPressSettings(url="http://wp.test/", username="admin", retries=2)
+    return WordPressAdapter(settings, SecretStr("Abcd1234Efgh5678Ijkl9012"), exclude_roles=[],
+                            transport=transport, sleep=sleeps.append)
+
+
+def _wp_transport(fail: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
+    """The WordPress emulator, except that requests for users fail with ``fail``."""
+    emulator = WordPressEmulator()
+    emulator.add_app_password("admin", "Abcd1234Efgh5678Ijkl9012")
+    inner = emulator.transport()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "/wp/v2/users" in str(request.url):
+            return fail(request)
+        return inner.handle_request(request)
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_refused_connection_is_retried_alike_on_both_sides() -> None:
+    whmcs_sleeps: list[float] = []
+    with _whmcs(httpx.MockTransport(_refusing), whmcs_sleeps) as whmcs, pytest.raises(Unreachable) as w:
+        whmcs.snapshot()
+    assert whmcs.calls["GetClients"] == 3 and len(whmcs_sleeps) == 2
+    wp_sleeps: list[float] = []
+    with _wordpress(_wp_transport(_refusing), wp_sleeps) as wp, pytest.raises(Unreachable) as p:
+        wp.verify()
+    assert wp.calls["me"] == 3 and len(wp_sleeps) == 2
+    assert str(w.value).startswith("cannot connect to WHMCS at billing.example.test (GetClients): ConnectError")
+    assert str(p.value).startswith("cannot connect to WordPress at http://wp.test (a me): ConnectError")
+
+
+def test_an_untrusted_certificate_is_not_retried_on_either_side() -> None:
+    def untrusted(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=request)
+
+    sleeps: list[float] = []
+    with _whmcs(httpx.MockTransport(untrusted), sleeps) as whmcs, pytest.raises(Unreachable, match="verify_tls"):
+        whmcs.snapshot()
+    with _wordpress(_wp_transport(untrusted), sleeps) as wp, pytest.raises(Unreachable, match="verify_tls"):
+        wp.verify()
+    assert whmcs.calls["GetClients"] == 1 and wp.calls["me"] == 1 and sleeps == []
+
+
+# -- the paging helper (paging) ------------------------------------------------------------
+
+
+def _settled(value: Any = None, error: BaseException | None = None) -> Future[Any]:
+    future: Future[Any] = Future()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+    return future
+
+
+def test_pages_are_built_in_page_order_in_the_callers_thread() -> None:
+    caller = threading.get_ident()
+    built: list[tuple[int, str, bool]] = []
+
+    def build(number: int, page: str) -> str:
+        built.append((number, page, threading.get_ident() == caller))
+        return page.upper()
+
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        later = paging.submit(workers, [lambda: "b", lambda: "c", lambda: "d"])
+        assert paging.collect("a", later, build) == ["A", "B", "C", "D"]
+    assert built == [(1, "a", True), (2, "b", True), (3, "c", True), (4, "d", True)]
+
+
+def test_a_failed_page_cancels_the_pages_not_yet_sent() -> None:
+    pending: list[Future[str]] = [Future(), Future()]
+    later = [_settled("b"), _settled(error=Transient("HTTP 502", side="wordpress")), *pending]
+    with pytest.raises(Transient):
+        paging.collect("a", later, lambda n, page: page)
+    assert all(f.cancelled() for f in pending)
+    blocked: list[Future[str]] = [Future()]
+    with pytest.raises(ValueError, match="page 1"):
+        paging.collect("a", blocked, lambda n, page: (_ for _ in ()).throw(ValueError(f"page {n}")))
+    assert blocked[0].cancelled()  # a page that cannot be built stops the listing too
+
+
+def test_several_listings_schedule_their_pages_and_the_first_error_in_order_wins() -> None:
+    inline = paging.pool(1, "test", inline_when_one=True)
+    assert isinstance(inline, paging.Inline)
+    firsts = [inline.submit(lambda: paging.FirstPage("a1", 3, (lambda: "a2", lambda: "a3"))),
+              inline.submit(lambda: paging.FirstPage("b1", 1))]
+    [a, b] = paging.schedule(inline, firsts)
+    assert [f.result() for f in a] == ["a2", "a3"] and b == []
+    watched = _settled(error=Unreachable("admins", side="whmcs"))
+    failing = [_settled(error=Transient("clients", side="whmcs"))]
+    with pytest.raises(Unreachable, match="admins"):
+        paging.schedule(inline, failing, watch=[watched])
+    threaded = paging.pool(1, "test")
+    assert isinstance(threaded, ThreadPoolExecutor)  # one worker still fetches ahead of the caller
+    threaded.shutdown()
+
+
+def test_a_listing_is_complete_or_shifted() -> None:
+    paging.check_complete([1, 2, 3], 3, what="WHMCS GetClients", total_from="totalresults", side="whmcs")
+    paging.check_total(3, 3, what="x", where="on page 2", side="wordpress")
+    with pytest.raises(paging.ListingShifted, match=r"same row twice, on two pages \(ids \[2\]\)"):
+        paging.check_complete([1, 2, 2], 3, what="WHMCS GetClients", total_from="totalresults", side="whmcs")
+    with pytest.raises(paging.ListingShifted, match=r"sent 2 rows but X-WP-Total says there are 3 \(a plugin"):
+        paging.check_complete([1, 2], 3, what="WordPress", total_from="X-WP-Total", side="wordpress",
+                              hint=" (a plugin hides some)")
+    with pytest.raises(IncompleteListing, match=r"changed while it was being read \(total 3, then 4 on page 2\)"):
+        paging.check_total(4, 3, what="WordPress", where="on page 2", side="wordpress")

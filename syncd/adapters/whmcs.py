@@ -10,7 +10,9 @@ module that sends WHMCS requests; ``whmcs_wire`` reads the replies. Its limits, 
 - reads are retried on transient faults with bounded exponential backoff and jitter
   (``Retry-After`` honoured); writes are retried only when nothing reached WHMCS (a connect
   error, or a 429/503 that says it did not run the call). A write sent whose reply is lost
-  raises ``OutcomeUnknown``: the engine settles it with ``find_by_email``;
+  raises ``OutcomeUnknown``: the engine settles it with ``find_by_email``. The policy is the
+  one both adapters share (``retry``), as are the meaning of a transport failure (``net``)
+  and the paging (``paging``);
 - it never deletes or closes a client; deactivation is status Inactive;
 - it refuses to create or write a client whose email is a WHMCS admin's (``RefusedWrite``);
 - secrets (the API secret, the access key, new clients' passwords) are sent in request
@@ -26,30 +28,35 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
+from functools import partial
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import tenacity
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net
+from syncd.adapters import net, paging, retry
 from syncd.adapters.whmcs_wire import (
+    CLIENT_KEYS,
     SIDE,
+    USER_KEYS,
     WRITE_ACTIONS,
+    api_endpoint,
     as_int,
     as_list,
     as_str,
     canonical_action,
     client_details,
+    client_fields,
     client_record,
     decode,
     owner_user_id,
     owners_from_users,
+    user_links,
     version_of,
 )
 from syncd.config import Settings, WhmcsSettings
@@ -71,37 +78,12 @@ from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
 if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
-API_PATH = "includes/api.php"
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
-_T = TypeVar("_T")
-
-#: Common field → WHMCS client parameter (UpdateClient / AddClient).
-CLIENT_KEYS: Mapping[str, str] = {
-    "email": "email",
-    "first_name": "firstname",
-    "last_name": "lastname",
-    "company": "companyname",
-    "phone": "phonenumber",
-}
-#: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
-USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
-
-# Backoff: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter.
-WAIT_INITIAL = 0.5
-WAIT_MAX = 20.0
-#: A Retry-After longer than this is not waited for in a run: the next run will try again.
-MAX_RETRY_AFTER = 120.0
-
-
-def api_endpoint(url: str) -> str:
-    """``<root>/includes/api.php`` from the WHMCS root, with or without that suffix or a slash."""
-    base = url.strip()
-    parts = urlsplit(base)
-    path = parts.path.rstrip("/")
-    if path.lower().endswith("/" + API_PATH) or path.lower() == API_PATH:
-        path = path[: -len(API_PATH)].rstrip("/")
-    return parts._replace(path=f"{path}/{API_PATH}", query="", fragment="").geturl()
+#: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter. A Retry-After longer than
+#: two minutes is not waited for in a run: the call fails and the next run tries again.
+BACKOFF = retry.Backoff(initial=0.5, cap=20.0, jitter=0.5, relative_jitter=False, retry_after_limit=120.0,
+                        give_up_beyond_limit=True)
 
 
 def new_password(length: int = 24) -> str:
@@ -129,20 +111,14 @@ class _Listing:
     keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
-def _client_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``client_record`` reads of a GetClients row."""
-    return {k: row[k] for k in _CLIENT_KEYS if k in row}
-
-
-def _user_links(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``owners_from_users`` reads of a GetUsers row: its id and its clients."""
-    return {"id": row.get("id"), "clients": row.get("clients")}
-
-
-_CLIENT_KEYS = ("id", "client_id", "userid", "email", "firstname", "lastname", "companyname", "status")
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
+
+
+def _same(number: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A WHMCS page as the listing keeps it: its rows were trimmed by the worker that read them."""
+    return rows
 
 
 @dataclass
@@ -151,27 +127,6 @@ class _Read:
 
     rows: list[dict[str, Any]]
     ids: list[int]
-
-
-class _Inline(Executor):
-    """An executor that runs each call at once in the caller's thread (``concurrency = 1``)."""
-
-    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
-        future: Future[_T] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to whoever reads the future, as a pool would
-            future.set_exception(exc)
-        return future
-
-
-class _Retry(Exception):
-    """Internal: ``error`` may be retried (nothing reached WHMCS, or it was a read)."""
-
-    def __init__(self, error: SideError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
 
 
 class WhmcsAdapter:
@@ -260,50 +215,9 @@ class WhmcsAdapter:
         """
         action = canonical_action(action)
         is_write = action in WRITE_ACTIONS if write is None else write
-        attempts = self._settings.retries + 1
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= attempts:
-                return True
-            exc = state.outcome.exception() if state.outcome else None
-            return isinstance(exc, _Retry) and (exc.retry_after or 0.0) > MAX_RETRY_AFTER
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            backoff = min(WAIT_MAX, WAIT_INITIAL * 2 ** (state.attempt_number - 1))
-            delay: float = backoff + self._rng.uniform(0, WAIT_INITIAL)
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _Retry) and exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            return delay
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            logger.warning(
-                "{reason}; trying again in {delay:.1f}s ({n} of {m})",
-                reason=exc,
-                delay=delay,
-                n=state.attempt_number,
-                m=attempts - 1,
-            )
-
-        retrying = tenacity.Retrying(
-            stop=stop,
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(_Retry),
-            sleep=self._sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._once, action, params or {}, is_write, self._redactor(hide))
-        except _Retry as final:
-            failure = final
-        # Raised outside the except block, so the error does not chain to _Retry (or to itself).
-        error, cause = failure.error, failure.__cause__
-        if cause is None or cause is error:
-            raise error
-        raise error from cause
+        redact = self._redactor(hide)
+        return retry.call(lambda: self._once(action, params or {}, is_write, redact),
+                          attempts=self._settings.retries + 1, backoff=BACKOFF, sleep=self._sleep, rng=self._rng)
 
     def _form(self, action: str, params: Mapping[str, object]) -> dict[str, str]:
         form = {
@@ -331,32 +245,15 @@ class WhmcsAdapter:
             # in pure Python cost more CPU per call than the reply's JSON.
             response = self._http.post(self._url, content=urlencode(self._form(action, params)).encode("utf-8"),
                                        headers=_FORM_HEADERS)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            reason = redact(str(exc)) or type(exc).__name__
-            error = Unreachable(f"cannot connect to WHMCS at {host} ({action}): {reason}", side=SIDE)
-            if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate" in reason.lower():
-                raise Unreachable(
-                    f"WHMCS at {host} presented a TLS certificate that is not trusted ({reason}): fix the "
-                    "certificate, or for a lab only set [whmcs] verify_tls = false",
-                    side=SIDE,
-                ) from exc
-            # Nothing reached WHMCS: safe to retry, writes included.
-            raise _Retry(error) from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            reason = redact(str(exc)) or type(exc).__name__
-            if write:
-                raise OutcomeUnknown(
-                    f"WHMCS did not answer {action} ({reason}) after it was sent; "
-                    "it may or may not have happened",
-                    side=SIDE,
-                ) from exc
-            raise _Retry(Transient(f"WHMCS did not answer {action} at {host}: {reason}", side=SIDE)) from exc
         except httpx.HTTPError as exc:
-            raise Unreachable(f"request to WHMCS at {host} failed ({action}): {redact(str(exc))}", side=SIDE) from exc
+            failed = net.failure(exc, side=SIDE, where=host, what=action, write=write, redact=redact)
+            if failed.retry:
+                raise retry.TryAgain(failed.error) from exc
+            raise failed.error from exc
         try:
             data = decode(action, response.status_code, response.headers, response.content, write=write, redact=redact)
         except Transient as exc:
-            raise _Retry(exc, exc.retry_after) from exc
+            raise retry.TryAgain(exc) from exc
         logger.debug("WHMCS {action}: ok", action=action)
         return data
 
@@ -375,8 +272,8 @@ class WhmcsAdapter:
             )
         return rows, as_int(data.get("totalresults")), numreturned
 
-    def _first_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
-        """Page 1 of ``listing``: its rows, the listing's total and the page step it implies."""
+    def _first_page(self, listing: _Listing) -> paging.FirstPage[list[dict[str, Any]]]:
+        """Page 1 of ``listing``: its rows, the listing's total and the calls for the other pages."""
         size = self._settings.page_size
         first, total, _ = self._page(listing.action, listing.params, listing.key, listing.inner, 0, size)
         what = f"WHMCS {listing.action}"
@@ -394,7 +291,9 @@ class WhmcsAdapter:
             if step < size:
                 logger.info("{what} sends at most {step} rows per page (asked {size}); paging by {step}",
                             what=what, step=step, size=size)
-        return (first if listing.keep is None else [listing.keep(r) for r in first]), total, step
+        rows = first if listing.keep is None else [listing.keep(r) for r in first]
+        offsets = range(step, total, step) if total > step else ()
+        return paging.FirstPage(rows, total, tuple(partial(self._later_page, listing, o, step, total) for o in offsets))
 
     def _later_page(self, listing: _Listing, offset: int, step: int, total: int) -> list[dict[str, Any]]:
         """The page of ``listing`` at ``offset`` (after page 1), checked against page 1's total."""
@@ -408,12 +307,8 @@ class WhmcsAdapter:
         except (Transient, Unreachable, NotAnApi) as exc:
             raise IncompleteListing(f"{what}: the page at offset {offset} failed: {exc}", side=SIDE) from exc
         expected = min(step, total - offset)
-        if page_total is not None and page_total != total:
-            raise IncompleteListing(
-                f"{what} changed while it was being read (total {total}, then {page_total}); "
-                "the next run reads it again",
-                side=SIDE,
-            )
+        if page_total is not None:
+            paging.check_total(page_total, total, what=what, where=f"at offset {offset}", side=SIDE)
         if len(rows) != expected:
             raise IncompleteListing(
                 f"{what} sent {len(rows)} rows at offset {offset}, expected {expected} of a total of {total}",
@@ -421,52 +316,21 @@ class WhmcsAdapter:
             )
         return rows if listing.keep is None else [listing.keep(r) for r in rows]
 
-    @staticmethod
-    def _complete(listing: _Listing, rows: list[dict[str, Any]], total: int) -> list[int]:
-        """The ids of ``rows``, once they are proved to be the whole listing (else ``IncompleteListing``)."""
-        what = f"WHMCS {listing.action}"
-        ids = [as_int(r.get("id")) for r in rows]
-        if None in ids:
-            raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
-        if len(set(ids)) != len(ids):
-            repeated = sorted(i for i, n in Counter(ids).items() if n > 1 and i is not None)[:5]
-            raise IncompleteListing(
-                f"{what} sent the same row twice (ids {repeated}): the listing shifted while it was read",
-                side=SIDE,
-            )
-        if len(rows) != total:
-            raise IncompleteListing(f"{what} sent {len(rows)} rows but says there are {total}", side=SIDE)
-        return cast(list[int], ids)
-
     def _read(self, pool: Executor, listings: Sequence[_Listing],
-              first_pages: Sequence[Future[tuple[list[dict[str, Any]], int, int]]],
+              firsts: Sequence[Future[paging.FirstPage[list[dict[str, Any]]]]],
               watch: Sequence[Future[Any]] = ()) -> list[_Read]:
-        """Every listing complete, each page 1 (and any ``watch`` ed call) already in ``pool``.
-
-        A listing's later pages go to the pool as soon as its own page 1 has told the total,
-        so no listing waits for another's. When a call fails, nothing more is scheduled and
-        the error of the first failed call in the order ``watch``, ``first_pages`` is raised.
-        """
-        later: dict[int, list[Future[list[dict[str, Any]]]]] = {}
-        order = {id(f): n for n, f in enumerate(first_pages)}
-        for done in as_completed([*watch, *first_pages]):
-            if done.exception() is not None:
-                for call in (*watch, *first_pages):
-                    call.result()  # raises the first error, in order
-            n = order.get(id(done))
-            if n is None:
-                continue
-            _, total, step = done.result()
-            if total > step:
-                later[n] = [pool.submit(self._later_page, listings[n], offset, step, total)
-                            for offset in range(step, total, step)]
+        """Every listing complete, each page 1 (and any ``watch`` ed call) already in ``pool``;
+        the first failed call's error in the order ``watch``, ``firsts`` (``paging.schedule``)."""
         reads = []
-        for n, (listing, first) in enumerate(zip(listings, first_pages, strict=True)):
-            rows, total, _ = first.result()
-            rows = list(rows)
-            for page in later.get(n, ()):
-                rows.extend(page.result())
-            reads.append(_Read(rows, self._complete(listing, rows, total)))
+        for listing, first, later in zip(listings, firsts, paging.schedule(pool, firsts, watch), strict=True):
+            rows = [row for page in paging.collect(first.result().page, later, _same) for row in page]
+            what = f"WHMCS {listing.action}"
+            ids = [as_int(r.get("id")) for r in rows]
+            if None in ids:
+                raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
+            paging.check_complete(cast(list[int], ids), first.result().total, what=what, total_from="totalresults",
+                                  side=SIDE)
+            reads.append(_Read(rows, cast(list[int], ids)))
         return reads
 
     def list_all(self, action: str, params: Mapping[str, object], key: str, inner: str) -> list[dict[str, Any]]:
@@ -482,9 +346,7 @@ class WhmcsAdapter:
 
     def _pool(self) -> Executor:
         """Where a listing's calls run: up to ``concurrency`` at once (inline for 1)."""
-        if self._settings.concurrency <= 1:
-            return _Inline()
-        return ThreadPoolExecutor(max_workers=self._settings.concurrency, thread_name_prefix="whmcs-page")
+        return paging.pool(self._settings.concurrency, "whmcs-page", inline_when_one=True)
 
     def _record(self, row: Mapping[str, Any], owner: int | None) -> Record:
         record = client_record(row, owner)
@@ -506,13 +368,13 @@ class WhmcsAdapter:
         admins = as_list(data.get("admin_users", data.get("admins")), "admin_user")
         return frozenset(normalise_email(as_str(a.get("email"))) for a in admins if as_str(a.get("email")).strip())
 
-    def _first_users_page(self, listing: _Listing) -> tuple[list[dict[str, Any]], int, int]:
+    def _first_users_page(self, listing: _Listing) -> paging.FirstPage[list[dict[str, Any]]]:
         """Page 1 of GetUsers; an empty listing where WHMCS has no GetUsers (before 8.1)."""
         try:
             return self._first_page(listing)
         except UnknownAction:
             logger.info("this WHMCS has no GetUsers (before 8.1): owner users are looked up when needed")
-            return [], 0, 0
+            return paging.FirstPage([], 0)
 
     def owners(self) -> dict[int, int]:
         """client id → owner user id for every client (GetUsers, complete); {} before WHMCS 8.1."""
@@ -531,7 +393,7 @@ class WhmcsAdapter:
         page 1 told the total: always ``concurrency`` calls in flight until the end. When
         several fail, the admins' error is raised first, then the clients', then the users'.
         """
-        clients, users = _Listing(*_CLIENTS, keep=_client_fields), _Listing(*_USERS, keep=_user_links)
+        clients, users = _Listing(*_CLIENTS, keep=client_fields), _Listing(*_USERS, keep=user_links)
         with self._pool() as pool:
             try:
                 # Page 1 of GetClients goes alone: a refused IP or credential then costs one

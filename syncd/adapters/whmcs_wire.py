@@ -1,5 +1,7 @@
 """WHMCS's wire format, read leniently: decode one reply, classify a failure, coerce types.
 
+Also where the API lives (``api_endpoint``) and what WHMCS calls the common fields.
+
 Pure functions over bytes and dicts (no network), so every captured sample can be fed to
 them directly. What they encode, with its source in ``reference/whmcs-api.md``:
 
@@ -23,14 +25,15 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from loguru import logger
 
+from syncd.adapters.retry import retry_after_seconds
 from syncd.errors import (
     AccessDenied,
     BadCredentials,
@@ -70,6 +73,19 @@ _CANONICAL = {a.lower(): a for a in ACTIONS}
 #: Writes: a reply to one of these that cannot be read means "outcome unknown".
 WRITE_ACTIONS = frozenset({"AddClient", "UpdateClient", "AddUser", "UpdateUser", "ResetPassword"})
 
+API_PATH = "includes/api.php"
+
+#: Common field → WHMCS client parameter (UpdateClient / AddClient).
+CLIENT_KEYS: Mapping[str, str] = {
+    "email": "email",
+    "first_name": "firstname",
+    "last_name": "lastname",
+    "company": "companyname",
+    "phone": "phonenumber",
+}
+#: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
+USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
+
 API_ROLE_PATH = "Configuration → System Settings → Manage API Credentials → API Roles"
 IP_ALLOW_PATH = "Configuration → System Settings → General Settings → Security → API IP Access Restriction"
 CREDENTIALS_PATH = "Configuration → System Settings → Manage API Credentials"
@@ -82,6 +98,16 @@ def no_redact(text: str) -> str:
 def canonical_action(name: str) -> str:
     """``getclients`` → ``GetClients`` for the actions syncd knows; others unchanged."""
     return _CANONICAL.get(name.strip().lower(), name.strip())
+
+
+def api_endpoint(url: str) -> str:
+    """``<root>/includes/api.php`` from the WHMCS root, with or without that suffix or a slash."""
+    base = url.strip()
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if path.lower().endswith("/" + API_PATH) or path.lower() == API_PATH:
+        path = path[: -len(API_PATH)].rstrip("/")
+    return parts._replace(path=f"{path}/{API_PATH}", query="", fragment="").geturl()
 
 
 # --- lenient scalars -------------------------------------------------------------------
@@ -244,22 +270,18 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
     )
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header (seconds or an HTTP date) in seconds; None if absent or bad."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+#: What ``client_record`` reads of a GetClients row.
+CLIENT_ROW_KEYS = ("id", "client_id", "userid", "email", "firstname", "lastname", "companyname", "status")
+
+
+def client_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What ``client_record`` reads of a GetClients row, the rest dropped (a listing keeps this)."""
+    return {k: row[k] for k in CLIENT_ROW_KEYS if k in row}
+
+
+def user_links(row: dict[str, Any]) -> dict[str, Any]:
+    """What ``owners_from_users`` reads of a GetUsers row: its id and its clients."""
+    return {"id": row.get("id"), "clients": row.get("clients")}
 
 
 # --- decoding one reply ----------------------------------------------------------------

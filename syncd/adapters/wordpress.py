@@ -4,23 +4,21 @@ Wrong credentials do not fail in WordPress (the request runs as anonymous), so `
 asks ``/users/me?context=edit`` before anything else and learns the account's own id. A
 listing is complete or raises; writes re-read the user first and refuse administrators,
 excluded roles and the account syncd itself uses. Wire details live in ``wordpress_http``,
-usernames in ``syncd.usernames``; the behaviour relied on is measured in
-reference/wordpress.md.
+user objects in ``wordpress_users``, usernames in ``syncd.usernames``, the paging both sides
+share in ``paging``; the behaviour relied on is measured in reference/wordpress.md.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import secrets
-import string
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +26,20 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
+from syncd.adapters import net, paging
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
+from syncd.adapters.wordpress_users import (
+    USER_FIELDS,
+    Account,
+    admin_powers,
+    as_name,
+    as_text,
+    capabilities_of,
+    meta_of,
+    new_password,
+    short_user,
+    user_object,
+)
 from syncd.config import FORBIDDEN_ROLES, Settings, WordPressSettings
 from syncd.errors import (
     BadCredentials,
@@ -50,93 +61,7 @@ if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
 USERS = "/wp/v2/users"
-#: What a listing, a search and ``/users/me`` ask of each user (``_fields``, WordPress's response
-#: filter): all that ``_record``, ``protection`` and ``verify`` read. A page of 100 users is then
-#: about a third of the JSON, and WordPress skips the avatar URLs, links and extra capabilities.
-#: ``meta`` must be named whole: WordPress 6.1's users controller computes a field only when its
-#: exact name is listed, so ``meta.billing_company`` would drop the meta altogether (measured;
-#: tests/wordpress/contract.py holds the proof on the real site and the emulator).
-USER_FIELDS = "id,username,email,first_name,last_name,roles,capabilities,meta"
 DEFAULT_COMPANY_KEY = "billing_company"
-
-#: A user holding any of these can manage users or the site: an administrator in effect,
-#: whatever its role is called (DESIGN §5.6). Never synchronised, never written.
-ADMIN_CAPABILITIES = frozenset({
-    "manage_options", "edit_users", "promote_users", "list_users", "create_users", "delete_users",
-    "remove_users", "manage_network", "manage_network_users", "manage_sites",
-})
-
-_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#$%&()*+,-.:;<=>?@[]^_{|}~"  # no backslash
-
-
-def new_password(length: int = 32) -> str:
-    """A strong random password for a new account (WordPress refuses a backslash in one)."""
-    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
-
-
-@dataclass(frozen=True)
-class Account:
-    """The WordPress account syncd uses, as ``/users/me?context=edit`` describes it."""
-
-    id: int
-    username: str
-    email: str
-    roles: tuple[str, ...]
-    capabilities: frozenset[str]
-    meta_keys: frozenset[str]
-
-    def can(self, capability: str) -> bool:
-        return capability in self.capabilities
-
-
-def _text(value: object) -> str:
-    return "" if value is None or isinstance(value, list | dict) else str(value)
-
-
-def _name(value: object) -> str:
-    """A name as the person wrote it: WordPress stores names through kses, which turns ``&`` into
-    ``&amp;`` (measured on 6.1: "AT&T" reads back as "AT&amp;T"); undo that so a written name
-    reads back equal and never looks like a change."""
-    text = value if type(value) is str else _text(value)
-    return html.unescape(text) if "&" in text else text
-
-
-def _capabilities(data: Mapping[str, Any]) -> frozenset[str]:
-    caps = data.get("capabilities")
-    return frozenset(k for k, v in caps.items() if v) if isinstance(caps, dict) else frozenset()
-
-
-def _admin_powers(caps: object) -> list[str]:
-    """The capabilities in ``caps`` (a user's ``capabilities`` object) that make an administrator
-    in effect, sorted."""
-    if not isinstance(caps, dict) or ADMIN_CAPABILITIES.isdisjoint(caps):
-        return []
-    return sorted(c for c in ADMIN_CAPABILITIES.intersection(caps) if caps[c])
-
-
-def _meta(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = data.get("meta")
-    return meta if isinstance(meta, dict) else {}  # PHP sends an empty object as []
-
-
-def _user(data: Any, what: str) -> Mapping[str, Any]:
-    """A user object in context=edit, or NotAnApi: a short user means context=edit was ignored."""
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("id"), int)
-        or "email" not in data
-        or not isinstance(data.get("roles"), list)
-    ):
-        raise _short_user(what)
-    return data
-
-
-def _short_user(what: str) -> NotAnApi:
-    return NotAnApi(
-        f"WordPress answered {what} without a user's id, email and roles: the REST API ignored "
-        "context=edit (a plugin filtering user data?)",
-        side=SIDE,
-    )
 
 
 @dataclass(frozen=True)
@@ -149,10 +74,6 @@ class _PageRead:
     pages: int
     records: tuple[Record, ...]
     protected: frozenset[str]
-
-
-class _ListingShifted(IncompleteListing):
-    """Users were added or removed while the pages were read; one fresh attempt is worth it."""
 
 
 class WordPressAdapter:
@@ -255,14 +176,14 @@ class WordPressAdapter:
                 "if it is right, the web server may drop the Authorization header (Apache with CGI/FastCGI)",
                 side=SIDE,
             ) from exc
-        data = _user(reply.data, "/users/me")
+        data = user_object(reply.data, "/users/me")
         account = Account(
             id=int(data["id"]),
-            username=_text(data.get("username")),
-            email=_text(data.get("email")),
+            username=as_text(data.get("username")),
+            email=as_text(data.get("email")),
             roles=tuple(str(r) for r in data["roles"]),
-            capabilities=_capabilities(data),
-            meta_keys=frozenset(_meta(data)),
+            capabilities=capabilities_of(data),
+            meta_keys=frozenset(meta_of(data)),
         )
         self._account = account
         if self.settings.company_meta_key and not self.supports_company:
@@ -308,18 +229,18 @@ class WordPressAdapter:
         shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         for user in users:
             if not isinstance(user, dict):
-                raise _short_user(what)
+                raise short_user(what)
             uid, roles = user.get("id"), user.get("roles")
             if not isinstance(uid, int) or "email" not in user or not isinstance(roles, list):
-                raise _short_user(what)
+                raise short_user(what)
             email = user["email"]
             if type(email) is not str:
-                email = _text(email)
-            fields = {"email": email, "first_name": _name(user.get("first_name")),
-                      "last_name": _name(user.get("last_name"))}
+                email = as_text(email)
+            fields = {"email": email, "first_name": as_name(user.get("first_name")),
+                      "last_name": as_name(user.get("last_name"))}
             if key is not None:
                 meta = user.get("meta")
-                fields["company"] = _text(meta.get(key)) if isinstance(meta, dict) else ""
+                fields["company"] = as_text(meta.get(key)) if isinstance(meta, dict) else ""
             role_names = tuple(map(str, roles))
             role_names = shared.setdefault(role_names, role_names)  # one tuple per role set: less to keep and scan
             username = user.get("username")
@@ -329,10 +250,10 @@ class WordPressAdapter:
                 fields=MappingProxyType(fields),  # a fresh dict: Record keeps the view without a copy
                 roles=role_names,
                 active=bool(role_names),
-                username=username if type(username) is str else _text(username),
+                username=username if type(username) is str else as_text(username),
             ))
             if email and (uid == own or not excluded.isdisjoint(role_names)
-                          or _admin_powers(user.get("capabilities"))):
+                          or admin_powers(user.get("capabilities"))):
                 protected.add(normalise_email(email))
         return tuple(records), frozenset(protected)
 
@@ -344,7 +265,7 @@ class WordPressAdapter:
         excluded = sorted(roles & self.exclude_roles)
         if excluded:
             return f"it has the excluded role {', '.join(excluded)}"
-        powers = _admin_powers(data.get("capabilities"))
+        powers = admin_powers(data.get("capabilities"))
         if powers:
             return f"its capabilities include {', '.join(powers)} (an administrator in effect)"
         return ""
@@ -380,7 +301,7 @@ class WordPressAdapter:
         records, protected = self._records(reply.data, f"page {number} of the users")
         return _PageRead(number, total, pages, records, protected)
 
-    def _first_page(self, pool: ThreadPoolExecutor) -> Reply:
+    def _first_page(self, pool: Executor) -> Reply:
         """Page 1, fetched while ``/users/me`` proves the credentials (when concurrency allows two
         requests): one round trip less before the parallel part. Wrong credentials run as
         anonymous in WordPress, so page 1 is used only once ``verify()`` succeeded; if it
@@ -404,7 +325,7 @@ class WordPressAdapter:
         order while the next pages are in flight, so ``concurrency`` requests stay out the
         whole time (a worker that also built the records kept one fewer out while it did)."""
         size = self.settings.page_size
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency), thread_name_prefix="wp-list") as pool:
+        with paging.pool(self.settings.concurrency, "wp-list") as pool:
             reply = self._first_page(pool)
             total, pages = self._totals(reply, 1)
             if pages != math.ceil(total / size):
@@ -412,31 +333,15 @@ class WordPressAdapter:
                     f"WordPress reported {total} users in {pages} pages of {size}, which cannot both be true",
                     side=SIDE,
                 )
-            futures = [pool.submit(self._page, n) for n in range(2, pages + 1)]
-            try:
-                reads = [self._read_page(1, reply)]
-                del reply
-                for number, future in enumerate(futures, start=2):
-                    reads.append(self._read_page(number, future.result()))
-            except BaseException:
-                for future in futures:  # one page failed: the listing is lost, read no more
-                    future.cancel()
-                raise
+            later = paging.submit(pool, (partial(self._page, n) for n in range(2, pages + 1)))
+            reads = paging.collect(reply, later, self._read_page)
+        what = "the WordPress users listing"
         for read in reads:
-            if read.total != total:
-                raise _ListingShifted(
-                    f"the number of WordPress users changed while listing ({total}, then {read.total} on page "
-                    f"{read.number})", side=SIDE,
-                )
+            paging.check_total(read.total, total, what=what, where=f"on page {read.number}", side=SIDE)
         records = [record for read in reads for record in read.records]
-        if len({r.remote_id for r in records}) != len(records):
-            raise _ListingShifted("a WordPress user appeared on two pages: users were removed while listing",
-                                  side=SIDE)
-        if len(records) != total:
-            raise _ListingShifted(
-                f"read {len(records)} WordPress users but X-WP-Total says {total} (users changed while listing, "
-                "or a plugin hides users from the listing but not from the count)", side=SIDE,
-            )
+        paging.check_complete([r.remote_id for r in records], total, what=what, total_from="X-WP-Total", side=SIDE,
+                              hint=" (users changed while listing, or a plugin hides users from the listing but "
+                                   "not from the count)")
         return records, frozenset().union(*(read.protected for read in reads))
 
     def snapshot(self) -> Snapshot:
@@ -445,7 +350,7 @@ class WordPressAdapter:
             try:
                 records, admins = self._list_users()
                 break
-            except _ListingShifted as exc:
+            except paging.ListingShifted as exc:
                 if attempt == self.LISTING_ATTEMPTS:
                     raise IncompleteListing(str(exc), side=SIDE) from exc
                 logger.info("WordPress listing was inconsistent ({exc}); reading it again", exc=exc)
@@ -478,7 +383,7 @@ class WordPressAdapter:
         """One user, fresh, in context=edit (NotFound if it is gone)."""
         reply = self._rest.call("get", "GET", f"{USERS}/{int(remote_id)}", params={"context": "edit"},
                                 who=f"WordPress user #{remote_id}")
-        return _user(reply.data, f"user #{remote_id}")
+        return user_object(reply.data, f"user #{remote_id}")
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -598,8 +503,8 @@ class WordPressAdapter:
         try:
             sent = self._rest.lost_password(record.username or record.email)
         except httpx.HTTPError as exc:
-            logger.warning("could not ask WordPress to send {email} a password-reset email: {kind}",
-                           email=record.label(), kind=type(exc).__name__)
+            logger.warning("could not ask WordPress to send {email} a password-reset email: {why}",
+                           email=record.label(), why=net.reason(exc))
             return False
         if sent:
             logger.info("WordPress sent {email} a password-reset email", email=record.label())
@@ -635,14 +540,14 @@ class WordPressAdapter:
         if "first_name" in body or "last_name" in body:
             # WordPress leaves the display name alone when names change; follow it when it was
             # the default one (names, login or email's local part), keep it when the person chose it.
-            old_first, old_last = _name(current.get("first_name")), _name(current.get("last_name"))
+            old_first, old_last = as_name(current.get("first_name")), as_name(current.get("last_name"))
             defaults = {
                 " ".join(p for p in (old_first.strip(), old_last.strip()) if p),
-                _text(current.get("username")),
-                _text(current.get("email")).split("@", 1)[0],
+                as_text(current.get("username")),
+                as_text(current.get("email")).split("@", 1)[0],
                 "",
             }
-            if _name(current.get("name")) in defaults:
+            if as_name(current.get("name")) in defaults:
                 first = body.get("first_name", old_first).strip()
                 last = body.get("last_name", old_last).strip()
                 shown = " ".join(p for p in (first, last) if p)

@@ -2,7 +2,8 @@
 
 ``RestClient`` finds the API once (``/wp-json/`` with pretty permalinks, ``?rest_route=``
 without), sends requests with Basic auth and an Application Password, retries what is
-worth retrying, and turns every failure into the ``syncd.errors`` tree, classified by
+worth retrying (through the policy both adapters share, ``retry``), and turns every failure
+into the ``syncd.errors`` tree: transport failures as ``net.failure`` says, answers by
 WordPress's error ``code`` rather than the HTTP status (a duplicate email on create is a
 500). Facts it relies on are in reference/wordpress.md. No secret reaches a message: they
 are built from what WordPress said and from names, never from request bodies.
@@ -17,16 +18,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
-import stamina
 from pydantic import SecretStr
 
 from syncd.adapters import net
+from syncd.adapters.retry import Backoff, TryAgain, retry_after_seconds
+from syncd.adapters.retry import call as retry_call
 from syncd.errors import (
     AccessDenied,
     BadCredentials,
@@ -45,6 +47,11 @@ from syncd.model import Side
 
 SIDE = Side.WORDPRESS.value
 USER_AGENT = "syncd (WordPress users sync)"
+
+#: 0.25 s, 0.5 s, 1 s, … capped at 10 s, each plus up to half again at random; a Retry-After is
+#: waited for, up to a minute.
+BACKOFF = Backoff(initial=0.25, cap=10.0, jitter=0.5, relative_jitter=True, retry_after_limit=60.0,
+                  give_up_beyond_limit=False)
 
 #: How a call may be retried. ``read``: any transient fault. ``idempotent``: a write that can
 #: be repeated harmlessly (an update sets values). ``once``: a create; repeated only when it
@@ -151,11 +158,7 @@ def _read_body(response: httpx.Response) -> _Body:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 class RateLimited(Transient):
@@ -163,19 +166,8 @@ class RateLimited(Transient):
     may be sent again (after ``retry_after``)."""
 
 
-@dataclass
-class _Attempt:
-    """Per-call state for the retry hook: which attempt this is and what the fault asked for."""
-
-    number: int = 0
-    waits: list[float] = field(default_factory=list)
-
-
 class RestClient:
     """Sends REST requests to one WordPress site as one account."""
-
-    MAX_WAIT = 10.0  # cap of one backoff; Retry-After is honoured up to MAX_RETRY_AFTER
-    MAX_RETRY_AFTER = 60.0
 
     def __init__(
         self,
@@ -188,6 +180,7 @@ class RestClient:
         retries: int = 4,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self.root = site_root(url)
         self.username = username
@@ -195,6 +188,7 @@ class RestClient:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._sleep = sleep
+        self._rng = rng or random.Random()
         self._info: RestInfo | None = None
         self._http = httpx.Client(
             auth=httpx.BasicAuth(username, password.get_secret_value()),
@@ -236,7 +230,7 @@ class RestClient:
         try:
             response = self._http.get(url, params=params)
         except httpx.HTTPError as exc:
-            return SiteProbe(root=self.root, error=f"{type(exc).__name__}: {_plain(exc)}")
+            return SiteProbe(root=self.root, error=net.reason(exc))
         body = _read_body(response)
         if response.is_redirect:
             return SiteProbe(root=self.root, redirect=response.headers.get("location", ""), status=response.status_code)
@@ -306,15 +300,19 @@ class RestClient:
         ``who`` names the user concerned (an email), for messages about one user.
         """
         url, query = self.route_url(route, params)
-        state = _Attempt()
+
+        def attempt() -> Reply:
+            try:
+                return self._send(kind, method, url, query, body, retry, who)
+            except Transient as exc:
+                # A 429 turned the request away before WordPress ran it; other faults are sent
+                # again unless the call is a create (transport failures decided in _send).
+                if isinstance(exc, RateLimited) or retry != "once":
+                    raise TryAgain(exc) from exc
+                raise
+
         try:
-            for attempt in stamina.retry_context(
-                on=lambda exc: self._backoff(exc, retry, state),
-                attempts=self.retries + 1,
-                timeout=None,
-            ):
-                with attempt:
-                    return self._send(kind, method, url, query, body, retry, who)
+            return retry_call(attempt, attempts=self.retries + 1, backoff=BACKOFF, sleep=self._sleep, rng=self._rng)
         except Transient as exc:
             if retry == "idempotent" and not isinstance(exc, RateLimited):
                 # The write went out each time and its effect is unknown; repeating it later is
@@ -322,26 +320,6 @@ class RestClient:
                 raise OutcomeUnknown(f"{exc.message}; the {kind} of {who or 'a user'} may or may not have "
                                      "happened", side=SIDE) from exc
             raise
-        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
-
-    def _backoff(self, exc: BaseException, retry: Retry, state: _Attempt) -> bool | float:
-        """stamina's hook: retry or not, and wait here through the injected ``sleep``.
-
-        The wait happens in this hook (and stamina is told to wait 0) so that time stays a
-        parameter: tests pass a recording ``sleep`` and nothing waits for real.
-        """
-        retryable = isinstance(exc, Unreachable | RateLimited) or (isinstance(exc, Transient) and retry != "once")
-        if not retryable or state.number >= self.retries:
-            return False  # tenacity asks before it checks its stop rule: never wait after the last try
-        state.number += 1
-        if isinstance(exc, Transient) and exc.retry_after is not None:
-            delay = min(exc.retry_after, self.MAX_RETRY_AFTER)
-        else:
-            base = min(self.MAX_WAIT, 0.25 * 2 ** (state.number - 1))
-            delay = base + random.uniform(0, base / 2)
-        state.waits.append(delay)
-        self._sleep(delay)
-        return 0.0
 
     def _send(
         self,
@@ -357,24 +335,12 @@ class RestClient:
         write = retry == "once"  # only a create's failure is "unknown" at once; updates retry first
         try:
             response = self._http.request(method, url, params=query, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise Unreachable(f"cannot connect to WordPress at {self.root}: {_plain(exc) or type(exc).__name__}",
-                              side=SIDE) from exc
-        except httpx.TimeoutException as exc:
-            if write:
-                raise OutcomeUnknown(
-                    f"WordPress did not answer a {kind} of {who or 'a user'} in time; it may have happened",
-                    side=SIDE,
-                ) from exc
-            raise Transient(f"WordPress did not answer a {kind} in time ({type(exc).__name__})", side=SIDE) from exc
-        except httpx.HTTPError as exc:  # the connection broke after the request went out
-            if write:
-                raise OutcomeUnknown(
-                    f"the connection broke during a {kind} of {who or 'a user'} ({type(exc).__name__}); "
-                    "it may have happened",
-                    side=SIDE,
-                ) from exc
-            raise Transient(f"the connection broke during a {kind} ({type(exc).__name__})", side=SIDE) from exc
+        except httpx.HTTPError as exc:
+            failed = net.failure(exc, side=SIDE, where=self.root, what=f"a {kind}" + (f" of {who}" if who else ""),
+                                 write=write)
+            if failed.retry:
+                raise TryAgain(failed.error) from exc
+            raise failed.error from exc
         return self._interpret(kind, response, write=write, who=who)
 
     def _interpret(self, kind: str, response: httpx.Response, *, write: bool, who: str) -> Reply:

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from syncd.adapters.wordpress import DEFAULT_COMPANY_KEY, Account, WordPressAdapter
+from syncd.adapters.wordpress import DEFAULT_COMPANY_KEY, WordPressAdapter
 from syncd.adapters.wordpress_http import SiteProbe, rest_disabled_code
+from syncd.adapters.wordpress_users import Account
 from syncd.checks import Check
 from syncd.config import Settings
 from syncd.errors import BadCredentials, PermissionDenied, SyncdError
