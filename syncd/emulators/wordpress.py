@@ -8,7 +8,8 @@ anonymous; ``roles: []`` leaves no role; unregistered meta is silently dropped),
 the same contract tests as a real WordPress. Switches reproduce what goes wrong in the
 field: latency, REST disabled, plain permalinks, Application Passwords unavailable,
 faults on a chosen call. Use it in-process (``transport()``) or over loopback HTTP
-(``serve()``); ``python -m syncd.emulators.wordpress --help`` runs it standalone.
+(``serve()``), both from ``server.Served``; ``python -m syncd.emulators wordpress --seed FILE``
+runs it standalone.
 
 Seed file for ``--seed`` (JSON; every key optional)::
 
@@ -21,31 +22,24 @@ Seed file for ``--seed`` (JSON; every key optional)::
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
 import math
 import re
 import secrets
-import signal
 import string
-import sys
 import threading
-import time
 import typing
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-import httpx
-
+from syncd.emulators.server import Answer, Request, Served
 from syncd.emulators.wordpress_kses import DISPLAY_NAME_MAX, stored_name
 
 Fault = Literal[
@@ -283,16 +277,6 @@ class _Fault:
     retry_after: float | None
 
 
-@dataclass
-class EmuResponse:
-    """One answer: status, headers, body; ``disconnect`` means the connection drops without one."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes = b""
-    disconnect: bool = False
-
-
 class _ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, data: Any = "status", **extra: Any) -> None:
         super().__init__(code)
@@ -318,7 +302,7 @@ class _Request:
     user: EmuUser | None
 
 
-class WordPressEmulator:
+class WordPressEmulator(Served):
     """The WordPress users REST API in memory, with switches for faults.
 
     Seed with ``add_user`` / ``add_app_password``; switch ``latency``, ``rest_disabled``
@@ -367,8 +351,6 @@ class WordPressEmulator:
         # test setting an attribute directly, is seen without explicit invalidation.
         self._rendered: dict[tuple[Any, ...], dict[int, tuple[tuple[Any, ...], bytes]]] = {}
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.admin_login = admin_login
         self.admin_id = self.add_user(admin_login, admin_email, roles=("administrator",), published_posts=True)
         self.users[self.admin_id].url = ""  # set per request: the site URL, as wp_install leaves it
@@ -649,93 +631,12 @@ class WordPressEmulator:
 
     # -- HTTP entry points -----------------------------------------------------------------
 
-    def transport(self) -> httpx.MockTransport:
-        """An in-process transport for ``httpx.Client(transport=...)``; any host name works."""
-
-        def handler(request: httpx.Request) -> httpx.Response:
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw}
-            answer = self.handle(request.method, str(request.url), headers, request.read())
-            if answer.disconnect:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-            return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
-
-        return httpx.MockTransport(handler)
-
-    def start(self, port: int = 0) -> str:
-        """Serve on 127.0.0.1 (a free port by default) in a daemon thread; returns the site URL."""
-        if self._server is not None:
-            return self.url
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            _headers_buffer: list[bytes]
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                host = self.headers.get("Host") or emulator.url.removeprefix("http://")
-                answer = emulator.handle(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body)
-                if answer.disconnect:
-                    self.close_connection = True
-                    return
-                self.send_response(answer.status)
-                for name, value in answer.headers:
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                if not emulator.keep_alive:
-                    self.send_header("Connection", "close")  # as php -S does
-                    self.close_connection = True
-                # Headers and body in one write: two writes meet Nagle's algorithm and the
-                # client's delayed ACK, which cost milliseconds per call on loopback.
-                self._headers_buffer.append(b"\r\n" + (answer.body if self.command != "HEAD" else b""))
-                self.flush_headers()
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="wp-emulator", daemon=True)
-        self._thread.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the emulator is not serving; call start() or use serve()")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    @contextmanager
-    def serve(self, port: int = 0) -> Iterator[str]:
-        """``with emulator.serve() as url:`` — served on loopback for the block."""
-        url = self.start(port)
-        try:
-            yield url
-        finally:
-            self.stop()
-
     # -- request handling ------------------------------------------------------------------
 
-    def handle(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> EmuResponse:
-        """Answer one HTTP request (the core of both the transport and the server)."""
-        if self.latency > 0:
-            time.sleep(self.latency)
-        parts = urlsplit(url)
+    def respond(self, request: Request) -> Answer:
+        """Answer one HTTP request (for both ways in of ``server.Served``)."""
+        method, headers, body = request.method, request.headers, request.body
+        parts = urlsplit(request.url)
         site = f"{parts.scheme}://{parts.netloc}"
         query_order = parse_qsl(parts.query, keep_blank_values=True)
         query = dict(query_order)
@@ -749,7 +650,7 @@ class WordPressEmulator:
                 if self.plain_permalinks:
                     # No rewrite rule for /wp-json/: WordPress adds a slash, then shows a page.
                     if not parts.path.endswith("/"):
-                        return EmuResponse(301, [("Content-Type", "text/html; charset=UTF-8"),
+                        return Answer(301, [("Content-Type", "text/html; charset=UTF-8"),
                                                  ("Location", f"{site}{parts.path}/")])
                     return self._page(site)
                 route = parts.path[len("/wp-json"):] or "/"
@@ -761,10 +662,10 @@ class WordPressEmulator:
                 return self._page(site)
             return self._rest(method, route, query, query_order, lower, body, site, pretty)
 
-    def _page(self, site: str) -> EmuResponse:
+    def _page(self, site: str) -> Answer:
         self.calls["page"] += 1
         html = f"<!DOCTYPE html><html><head><title>{self.site_name}</title></head><body></body></html>"
-        return EmuResponse(200, [("Content-Type", "text/html; charset=UTF-8")], html.encode())
+        return Answer(200, [("Content-Type", "text/html; charset=UTF-8")], html.encode())
 
     def _authenticate(self, headers: Mapping[str, str]) -> EmuUser | None:
         """The user of a valid Application Password; anything else is anonymous (never an error)."""
@@ -834,7 +735,7 @@ class WordPressEmulator:
         body: bytes,
         site: str,
         pretty: bool,
-    ) -> EmuResponse:
+    ) -> Answer:
         if method == "POST":
             override = query.get("_method") or headers.get("x-http-method-override", "")
             if override.upper() in ("PUT", "PATCH", "DELETE"):
@@ -853,7 +754,7 @@ class WordPressEmulator:
         elif self.rest_disabled == "anonymous" and actor is None:
             blocked = _ApiError(401, "rest_login_required", "REST API restricted to authenticated users.")
         if blocked is not None:
-            return EmuResponse(401, [*self._headers(site, pretty), api_link], _php_json(blocked.body()))
+            return Answer(401, [*self._headers(site, pretty), api_link], _php_json(blocked.body()))
         try:
             data = self._parse_body(body, headers)
             status, payload, extra = self._dispatch(method, route, query, query_order, data, site, pretty, actor)
@@ -871,28 +772,28 @@ class WordPressEmulator:
         content = b"" if payload is None else payload.body if isinstance(payload, _Raw) else _php_json(payload)
         if fault is not None:
             if fault.fault == "empty_after_commit":
-                return EmuResponse(fault.status or 500, [("Content-Type", "text/html; charset=UTF-8")], b"")
+                return Answer(fault.status or 500, [("Content-Type", "text/html; charset=UTF-8")], b"")
             if fault.fault == "truncated":
-                return EmuResponse(status, out_headers, content[: max(1, len(content) // 2)])
+                return Answer(status, out_headers, content[: max(1, len(content) // 2)])
             if fault.fault == "disconnect_after_commit":
-                return EmuResponse(0, [], disconnect=True)
-        return EmuResponse(status, out_headers, content)
+                return Answer(0, [], silence="dropped")
+        return Answer(status, out_headers, content)
 
-    def _fault_answer(self, fault: _Fault, site: str, pretty: bool) -> EmuResponse:
+    def _fault_answer(self, fault: _Fault, site: str, pretty: bool) -> Answer:
         if fault.fault == "error":
             status = fault.status or 500
             body = {"code": "internal_server_error", "message": _CRITICAL, "data": {"status": status},
                     "additional_errors": []}
-            return EmuResponse(status, self._headers(site, pretty), _php_json(body))
+            return Answer(status, self._headers(site, pretty), _php_json(body))
         if fault.fault == "too_many":
             headers = [*self._headers(site, pretty), ("Retry-After", str(int(fault.retry_after or 1)))]
             body = {"code": "too_many_requests", "message": "Too many requests.", "data": {"status": 429}}
-            return EmuResponse(429, headers, _php_json(body))
+            return Answer(429, headers, _php_json(body))
         if fault.fault == "maintenance":
             headers = [("Content-Type", "text/html; charset=UTF-8"),
                        ("Retry-After", str(int(fault.retry_after or 600)))]
-            return EmuResponse(fault.status or 503, headers, _MAINTENANCE.encode())
-        return EmuResponse(fault.status or 200, [("Content-Type", "text/html; charset=UTF-8")], _BLOCK_PAGE.encode())
+            return Answer(fault.status or 503, headers, _MAINTENANCE.encode())
+        return Answer(fault.status or 200, [("Content-Type", "text/html; charset=UTF-8")], _BLOCK_PAGE.encode())
 
     @staticmethod
     def _parse_body(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
@@ -1294,7 +1195,7 @@ class WordPressEmulator:
 
     # -- wp-login.php ----------------------------------------------------------------------
 
-    def _lost_password(self, method: str, query: Mapping[str, str], body: bytes, site: str) -> EmuResponse:
+    def _lost_password(self, method: str, query: Mapping[str, str], body: bytes, site: str) -> Answer:
         self.calls["lostpassword"] += 1
         fault = self._take_fault("lostpassword", query)
         if fault is not None:
@@ -1304,14 +1205,14 @@ class WordPressEmulator:
         html_headers = [("Content-Type", "text/html; charset=UTF-8")]
         if method != "POST" or query.get("action") != "lostpassword":
             form_page = b"<!DOCTYPE html><html><body><form id=\"loginform\"></form></body></html>"
-            return EmuResponse(200, html_headers, form_page)
+            return Answer(200, html_headers, form_page)
         user = self._by_login(login) or (self._by_email(login) if "@" in login else None)
         if user is None:
             page = ("<!DOCTYPE html><html><body><div id=\"login_error\"><strong>Error:</strong> There is no account "
                     "with that username or email address.<br /></div></body></html>")
-            return EmuResponse(200, html_headers, page.encode())
+            return Answer(200, html_headers, page.encode())
         self.mail.append({"to": user.email, "subject": f"[{self.site_name}] Password Reset"})
-        return EmuResponse(302, [*html_headers, ("Location", "/wp-login.php?checkemail=confirm")])
+        return Answer(302, [*html_headers, ("Location", "/wp-login.php?checkemail=confirm")])
 
 
 def _no_route() -> _ApiError:
@@ -1399,38 +1300,3 @@ def load_seed(emulator: WordPressEmulator, seed: Mapping[str, Any]) -> dict[str,
         if entry.get("app_password"):
             passwords[entry["login"]] = emulator.add_app_password(entry["login"], entry["app_password"])
     return passwords
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m syncd.emulators.wordpress",
-        description="Serve an emulated WordPress users REST API on 127.0.0.1 until interrupted. Prints one JSON "
-                    "line: url, admin user and its application password.",
-    )
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--seed", help="a JSON seed file (format: see the module docstring)")
-    parser.add_argument("--admin", default="admin", help="the administrator's login (default: admin)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    args = parser.parse_args(argv)
-    seed: dict[str, Any] = {}
-    if args.seed:
-        with open(args.seed, encoding="utf-8") as handle:
-            seed = json.load(handle)
-    admin = seed.get("admin", {})
-    emulator = WordPressEmulator(admin_login=admin.get("login", args.admin),
-                                 admin_email=admin.get("email", "admin@example.test"))
-    emulator.latency = args.latency
-    passwords = load_seed(emulator, seed)
-    url = emulator.start(args.port)
-    print(json.dumps({"url": url, "admin_user": emulator.admin_login,
-                      "app_password": passwords[emulator.admin_login]}), flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with suppress(KeyboardInterrupt):
-        stopped.wait()
-    emulator.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

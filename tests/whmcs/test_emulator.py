@@ -179,12 +179,14 @@ def test_the_standalone_emulator_serves_its_seed(tmp_path: Path) -> None:
     }
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))
-    process = subprocess.Popen([sys.executable, "-m", "syncd.emulators.whmcs", "--port", "0", "--seed", str(path)],
+    process = subprocess.Popen([sys.executable, "-m", "syncd.emulators", "whmcs", "--port", "0", "--seed", str(path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
+        started = json.loads(process.stdout.readline())
+        url = started["url"]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        assert started["identifier"] == IDENTIFIER and started["version"] == "8.10.0"
         adapter = WhmcsAdapter(whmcs_settings(url), SecretStr(SECRET))
         snap = adapter.snapshot()
         assert [(r.email, r.fields["company"], r.active) for r in snap.records] == [

@@ -30,7 +30,7 @@ def test_standalone_command_serves_a_seed_file(tmp_path: Path) -> None:
     }
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))
-    proc = subprocess.Popen([sys.executable, "-m", "syncd.emulators.wordpress", "--seed", str(path)],
+    proc = subprocess.Popen([sys.executable, "-m", "syncd.emulators", "wordpress", "--seed", str(path)],
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert proc.stdout is not None
