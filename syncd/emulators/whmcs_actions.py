@@ -269,10 +269,10 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
     if owner is None:
         owner = emu.add_user(get["email"], get["firstname"], get["lastname"])
     cid = emu.add_client(get["email"], get["firstname"], get["lastname"], get["companyname"],
-                          owner_user_id=owner, address1=get["address1"], address2=get["address2"],
-                          city=get["city"], state=get["state"], postcode=get["postcode"],
-                          country=get["country"].upper(), phonenumber=get["phonenumber"],
-                          currency=to_int(form.get("currency"), 1), notes=form.get("notes") or "")
+                         owner_user_id=owner, address1=get["address1"], address2=get["address2"],
+                         city=get["city"], state=get["state"], postcode=get["postcode"],
+                         country=get["country"].upper(), phonenumber=get["phonenumber"],
+                         currency=to_int(form.get("currency"), 1), notes=form.get("notes") or "")
     if not php_true(form.get("noemail")):
         emu.emails_sent.append(("Client Signup Email", get["email"]))
     return {"clientid": str(cid), "owner_user_id": owner}
