@@ -198,6 +198,14 @@ def test_the_standalone_emulator_serves_its_seed(tmp_path: Path) -> None:
         assert process.wait(timeout=10) == 0
 
 
+def test_the_standalone_emulator_refuses_a_seed_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "seed.json").write_text("{not json")
+    for seed in (tmp_path / "seed.json", tmp_path / "missing.json"):
+        done = subprocess.run([sys.executable, "-m", "syncd.emulators", "whmcs", "--seed", str(seed)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stdout == "" and "cannot use the seed file" in done.stderr
+
+
 def test_email_lookups_see_direct_edits(emulator: WhmcsEmulator) -> None:
     assert emulator.user_by_email("ANN@example.com") == 1
     emulator.users[1].email = "renamed@example.com"
