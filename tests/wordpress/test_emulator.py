@@ -133,6 +133,20 @@ def test_the_sanitizers_match_what_wordpress_stored() -> None:
     assert is_email("ann@example.test") and not is_email("José@example.test") and not is_email("not-an-email")
 
 
+def test_served_connections_close_unless_kept_alive_and_the_server_counts_its_answers() -> None:
+    emulator = WordPressEmulator()
+    with emulator.serve() as url, httpx.Client(timeout=10) as c:
+        closing = c.get(f"{url}/wp-json/")
+        assert closing.headers["connection"] == "close"  # as php -S does
+        emulator.keep_alive = True  # as WordPress behind nginx or Apache
+        kept = c.get(f"{url}/wp-json/")
+        assert "connection" not in kept.headers and kept.json() == closing.json()
+        head = c.head(f"{url}/wp-json/wp/v2/users")
+        assert head.status_code == 200 and head.content == b""
+        assert emulator.loopback is not None and emulator.loopback.handled == 3
+    assert emulator.loopback is None
+
+
 def test_serve_answers_on_loopback_and_stops() -> None:
     emulator = WordPressEmulator()
     with emulator.serve() as url:
