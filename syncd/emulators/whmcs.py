@@ -292,7 +292,8 @@ class WhmcsEmulator(Served):
         """Answer one API request: (HTTP status, headers, body).
 
         Raises ``EmulatedTimeout`` or ``EmulatedDrop`` for faults that have no HTTP answer;
-        ``transport()`` and the HTTP server turn them into a timeout or a closed connection.
+        ``respond`` turns them into a silence (a timeout or a closed connection). ``latency``
+        is not slept here but by ``server``, on both ways in.
         """
         raw_action = form.get("action", "")
         action = _CANONICAL.get(raw_action.lower(), raw_action)
