@@ -57,7 +57,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -130,8 +129,8 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
     """One emulator's process: seed it, serve it, then answer the parent's commands until "stop".
 
     Each emulator has a process (and a GIL) of its own, as each real side has its own server.
-    The time spent in ``handle`` minus the injected latency is the emulator's own time per
-    call, reported so that the rig's cost can be told from syncd's."""
+    The time its server spent in ``respond`` (the injected latency is slept outside it) is the
+    emulator's own time per call, reported so that the rig's cost can be told from syncd's."""
     started = time.perf_counter()
     gc.disable()  # the seeded users live until the end: no point in scanning them again and again
     if kind == "whmcs":
@@ -141,23 +140,11 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
     gc.freeze()
     gc.enable()
     seeded = time.perf_counter() - started
-    spent = {"seconds": 0.0, "calls": 0}
-    real_handle = emulator.handle
-    counting = threading.Lock()
-
-    def handle(*args: Any, **kwargs: Any) -> Any:
-        began = time.perf_counter()
-        try:
-            return real_handle(*args, **kwargs)
-        finally:
-            with counting:
-                spent["seconds"] += time.perf_counter() - began
-                spent["calls"] += 1
-
-    emulator.handle = handle
     if kind == "wordpress":
         emulator.keep_alive = True  # as a production WordPress behind nginx or Apache
     with emulator.serve() as url:
+        loopback = emulator.loopback
+        assert loopback is not None
         conn.send({"url": url, "password": password, "seed_seconds": seeded})
         while True:
             command, arg = conn.recv()
@@ -167,11 +154,12 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
                 emulator.latency = float(arg)
                 conn.send(None)
             elif command == "calls":
-                own = spent["seconds"] - spent["calls"] * emulator.latency
-                conn.send({"calls": dict(emulator.calls), "handled": spent["calls"], "own_seconds": own})
+                # The server's own count: the time in ``respond``, the injected latency not included.
+                conn.send({"calls": dict(emulator.calls), "handled": loopback.handled,
+                           "own_seconds": loopback.busy_seconds})
             elif command == "reset_calls":
                 emulator.calls.clear()
-                spent.update(seconds=0.0, calls=0)
+                loopback.reset_counts()
                 conn.send(None)
     conn.send("stopped")
 

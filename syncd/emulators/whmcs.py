@@ -11,10 +11,13 @@ allow-list (bypassed by the access key), the credentials, the action (by version
 API role, in that order, and answers errors as WHMCS does: ``{"result": "error",
 "message": ...}``, with HTTP 403 for IP, credential and permission refusals, 200 otherwise.
 
-Three ways in: ``handle(form, client_ip)`` (pure Python), ``transport()`` (an in-process
-``httpx`` transport), and ``serve()`` / ``start()`` (a real HTTP server on 127.0.0.1).
+This module is the installation: its tables, switches and faults, and how one request
+is checked and answered; the actions themselves are in ``whmcs_actions``, the records in
+``whmcs_state``. Three ways in: ``handle(form, client_ip)`` (pure Python), and through
+``respond`` the two of ``server.Served``: ``transport()`` (in process) and ``serve()`` /
+``start()`` (a real HTTP server on 127.0.0.1).
 
-Switches a test can flip: ``latency`` (seconds per call), ``allowed_ips`` and ``seen_ip``
+Switches a test can flip: ``latency`` (seconds per call, slept by ``server``), ``allowed_ips`` and ``seen_ip``
 (the address the emulator believes the caller has), ``deny(...)`` / ``role`` (the API
 role), ``maintenance``, ``php_warning``, ``ids_as_strings``, ``empty_list_shape``,
 ``single_object``, ``max_page_size`` (a server cap on ``limitnum``), ``root_path`` (where
@@ -25,9 +28,8 @@ the page size of the listing's first page). ``calls`` counts calls per action;
 ``emails_sent`` records the emails WHMCS would have sent (welcome, password reset).
 Passwords are never stored: a user only remembers that it has one.
 
-Standalone: ``python -m syncd.emulators.whmcs --port 8081 --seed seed.json`` prints its URL
-(the WHMCS root) on the first line of stdout and serves until SIGTERM or Ctrl-C. The seed
-file is JSON, every key optional::
+Standalone: ``python -m syncd.emulators whmcs --port 8081 --seed seed.json`` (see
+``syncd/emulators/__main__.py``). The seed file is JSON, every key optional::
 
     {
       "identifier": "syncd", "secret": "emulator-secret", "access_key": "",
@@ -44,18 +46,17 @@ file is JSON, every key optional::
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import orjson
 
+from syncd.emulators.server import Answer, Request, Served
+from syncd.emulators.whmcs_actions import ACTIONS, ApiError, to_int, typed, version_tuple
 from syncd.emulators.whmcs_state import EMAIL_GENERATION, FAULT_KINDS, EmuAdmin, EmuClient, EmuUser, Fault
 
 #: Actions the emulator knows, with the WHMCS version that introduced them.
@@ -69,9 +70,6 @@ _CANONICAL = {a.lower(): a for a in ACTION_SINCE}
 LISTINGS = frozenset({"GetClients", "GetUsers"})
 WRITES = frozenset({"AddClient", "UpdateClient", "AddUser", "UpdateUser", "ResetPassword", "CloseClient",
                     "DeleteClient"})
-STATUSES = ("Active", "Inactive", "Closed")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^[+0-9 ().\-]*$")
 
 MAINTENANCE_PAGE = b"""<!DOCTYPE html>
 <html><head><title>Down for Maintenance</title></head>
@@ -104,33 +102,11 @@ class EmulatedDrop(Exception):
         self.sent = sent
 
 
-class ApiError(Exception):
-    """An error reply of an action: ``{"result": "error", "message": message}``."""
-
-    def __init__(self, message: str, status: int = 200) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def php_true(value: str | None) -> bool:
-    """PHP truthiness of a request parameter: anything but "" and "0" (so "false" is true)."""
-    return value is not None and value not in ("", "0")
-
-
-def _int(value: str | None, default: int = 0) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version)[:3]) or (0,)
-
-
-class WhmcsEmulator:
+class WhmcsEmulator(Served):
     """A WHMCS installation in memory, answering the External API."""
+
+    methods = frozenset({"GET", "POST"})
+    url_path = "/"  # the WHMCS root; the API is at url + "includes/api.php"
 
     def __init__(
         self,
@@ -166,10 +142,11 @@ class WhmcsEmulator:
         self.faults: list[Fault] = []
         self._lock = threading.RLock()
         self._next = {"client": 1, "user": 1, "admin": 1}
-        self._server: Any = None
+        self.keep_alive = True
         self._page_size: dict[str, int] = {}
         self._indexes: dict[str, tuple[tuple[int, int, int], dict[str, int]]] = {}
-        self._ordered: dict[str, tuple[tuple[int, int, int | None], list[Any]]] = {}
+        #: clients and users in id order, for whmcs_actions' listings (see its ``_in_order``).
+        self.id_order: dict[str, tuple[tuple[int, int, int | None], list[Any]]] = {}
 
     def __repr__(self) -> str:
         return f"WhmcsEmulator(version={self.version!r}, clients={len(self.clients)}, users={len(self.users)})"
@@ -315,7 +292,8 @@ class WhmcsEmulator:
         """Answer one API request: (HTTP status, headers, body).
 
         Raises ``EmulatedTimeout`` or ``EmulatedDrop`` for faults that have no HTTP answer;
-        ``transport()`` and the HTTP server turn them into a timeout or a closed connection.
+        ``respond`` turns them into a silence (a timeout or a closed connection). ``latency``
+        is not slept here but by ``server``, on both ways in.
         """
         raw_action = form.get("action", "")
         action = _CANONICAL.get(raw_action.lower(), raw_action)
@@ -324,15 +302,13 @@ class WhmcsEmulator:
             if action in LISTINGS:
                 # Pages are counted in the page size of the listing's first page (a client
                 # may ask its last page for a different number of rows).
-                start, num = _int(form.get("limitstart")), max(1, _int(form.get("limitnum"), 25))
+                start, num = to_int(form.get("limitstart")), max(1, to_int(form.get("limitnum"), 25))
                 if start == 0 or action not in self._page_size:
                     self._page_size[action] = num
                 page = start // self._page_size[action] + 1
             self.calls[action] += 1
             fault = self._take_fault(action, self.calls[action], page)
         kind = fault.kind if fault else ""
-        if self.latency > 0:
-            time.sleep(self.latency)
         if kind in ("refuse", "drop"):
             raise EmulatedDrop(sent=kind == "drop")
         if kind == "status" and fault is not None:
@@ -379,16 +355,16 @@ class WhmcsEmulator:
 
     def _twist_listing(self, fault: Fault, data: dict[str, Any]) -> None:
         if fault.kind == "lie_total" and "totalresults" in data:
-            data["totalresults"] = _int(str(data["totalresults"])) + fault.delta
+            data["totalresults"] = to_int(str(data["totalresults"])) + fault.delta
         elif fault.kind == "repeat_row":
             rows = self._rows_of(data)
-            start = _int(str(data.get("startnumber")))
+            start = to_int(str(data.get("startnumber")))
             if rows and start > 0:
                 ordered = sorted(self.clients) if "clients" in data else sorted(self.users)
                 previous = ordered[start - 1] if start - 1 < len(ordered) else None
                 if previous is not None:
                     source = self.clients[previous].row() if "clients" in data else self.users[previous].row()
-                    rows[0] = self._typed(source)
+                    rows[0] = typed(self, source)
 
     def _rows_of(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         clients = data.get("clients")
@@ -410,343 +386,35 @@ class WhmcsEmulator:
         if identifier != self.identifier or secret != self.secret:
             return 403, {"result": "error", "message": "Authentication Failed"}
         since = ACTION_SINCE.get(action)
-        if since is None or _version_tuple(self.version) < since:
-            if _version_tuple(self.version) < (8,):
+        if since is None or version_tuple(self.version) < since:
+            if version_tuple(self.version) < (8,):
                 return 200, {"result": "error", "message": "Command Not Found"}
             name = raw_action.lower()
             return 200, {"result": "error", "message": f'Invalid API Action: "{name}" is not a valid API action'}
         if self.role is not None and action.lower() not in self.role:
             return 403, {"result": "error",
                          "message": f'Invalid Permissions: API action "{action.lower()}" is not allowed'}
-        handler = getattr(self, f"_a_{action.lower()}")
         try:
-            return 200, {"result": "success", **handler(form)}
+            return 200, {"result": "success", **ACTIONS[action.lower()](self, form)}
         except ApiError as exc:
             return exc.status, {"result": "error", "message": exc.message}
 
-    # --- rendering quirks --------------------------------------------------------------
+    # --- over HTTP ----------------------------------------------------------------------
 
-    def _typed(self, row: dict[str, Any]) -> dict[str, Any]:
-        if not self.ids_as_strings:
-            return row
-        out = {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in row.items()}
-        if isinstance(row.get("clients"), list):
-            out["clients"] = [{"id": str(c["id"]), "isOwner": "1" if c["isOwner"] else "0"} for c in row["clients"]]
-        return out
-
-    def _rows(self, items: list[Any]) -> list[Any]:
-        """The listing rows of ``items``, typed as the switches say."""
-        if self.ids_as_strings:
-            return [self._typed(item.row()) for item in items]
-        return [item.row() for item in items]
-
-    def _count(self, value: int) -> int | str:
-        return str(value) if self.ids_as_strings else value
-
-    def _wrap_clients(self, rows: list[dict[str, Any]]) -> Any:
-        if not rows:
-            return {"wrapped": {"client": []}, "empty_string": "", "empty_list": [], "empty_object": {},
-                    "missing": None}[self.empty_list_shape]
-        if self.single_object and len(rows) == 1:
-            return {"client": rows[0]}
-        return {"client": rows}
-
-    # --- actions -----------------------------------------------------------------------
-
-    def _in_order(self, kind: str, start: int, num: int) -> list[Any]:
-        """Rows ``start`` to ``start + num`` of clients or users in id order, from a cached
-        list (slicing a 100k dict's values per page would dominate a benchmark's time).
-        The cache is dropped when the table's size, identity or last id changes, or when a
-        row on the page is no longer the table's."""
-        table: dict[int, Any] = self.clients if kind == "client" else self.users
-        stamp = (len(table), id(table), next(reversed(table.keys()), None))
-        cached = self._ordered.get(kind)
-        if cached is None or cached[0] != stamp:
-            cached = self._ordered[kind] = (stamp, list(table.values()))
-        page = cached[1][start : start + num]
-        if any(table.get(item.id) is not item for item in page):
-            self._ordered[kind] = (stamp, list(table.values()))
-            page = self._ordered[kind][1][start : start + num]
-        return page
-
-    def _window(self, form: Mapping[str, str]) -> tuple[int, int]:
-        """``limitstart`` and ``limitnum`` (default 25, capped by ``max_page_size``)."""
-        start = max(0, _int(form.get("limitstart")))
-        num = _int(form.get("limitnum"), 25)
-        num = 25 if num <= 0 else num
-        if self.max_page_size is not None:
-            num = min(num, self.max_page_size)
-        return start, num
-
-    @staticmethod
-    def _prefix(search: str, *values: str) -> bool:
-        needle = search.strip().lower()
-        return any(v.lower().startswith(needle) for v in values)
-
-    def _a_getclients(self, form: Mapping[str, str]) -> dict[str, Any]:
-        orderby = (form.get("orderby") or "id").lower()
-        descending = (form.get("sorting") or "ASC").upper() == "DESC"
-        start, num = self._window(form)
-        if not form.get("status") and not form.get("search") and orderby == "id" and not descending:
-            # Ids only grow and dicts keep insertion order, so the plain listing needs no
-            # filter or sort: a page of a 100k-client listing stays cheap for the benchmarks.
-            total = len(self.clients)
-            page = self._in_order("client", start, num)
-        else:
-            clients = list(self.clients.values())
-            if form.get("status"):
-                clients = [c for c in clients if c.status.lower() == form["status"].lower()]
-            if form.get("search"):
-                clients = [c for c in clients if self._prefix(
-                    form["search"], c.email, c.firstname, c.lastname, f"{c.firstname} {c.lastname}",
-                    c.companyname)]
-            key_of: dict[str, Callable[[EmuClient], Any]] = {
-                "id": lambda c: c.id, "firstname": lambda c: c.firstname.lower(),
-                "lastname": lambda c: c.lastname.lower(), "companyname": lambda c: c.companyname.lower(),
-                "email": lambda c: c.email.lower(), "groupid": lambda c: c.groupid,
-                "datecreated": lambda c: c.datecreated, "status": lambda c: c.status,
-            }
-            key = key_of.get(orderby, key_of["id"])
-            clients.sort(key=lambda c: (key(c), c.id), reverse=descending)
-            total, page = len(clients), clients[start : start + num]
-        rows = self._rows(page)
-        out: dict[str, Any] = {"totalresults": self._count(total), "startnumber": self._count(start),
-                               "numreturned": self._count(len(rows))}
-        wrapped = self._wrap_clients(rows)
-        if wrapped is not None:
-            out["clients"] = wrapped
-        return out
-
-    def _find_client(self, form: Mapping[str, str], id_key: str, email_key: str, missing: str) -> EmuClient:
-        if form.get(id_key):
-            client = self.clients.get(_int(form.get(id_key)))
-        elif form.get(email_key):
-            cid = self.client_by_email(form[email_key])
-            client = self.clients.get(cid) if cid else None
-        else:
-            client = None
-        if client is None:
-            raise ApiError(missing)
-        return client
-
-    def _a_getclientsdetails(self, form: Mapping[str, str]) -> dict[str, Any]:
-        if not form.get("clientid") and not form.get("email"):
-            raise ApiError("Either clientid Or email Is Required")
-        client = self._find_client(form, "clientid", "email", "Client Not Found")
-        users = [{"id": u.id, "name": f"{u.firstname} {u.lastname}".strip(), "email": u.email,
-                  "is_owner": u.clients[client.id]}
-                 for u in sorted(self.users.values(), key=lambda u: u.id) if client.id in u.clients]
-        detail = client.details(users)
-        if _version_tuple(self.version) < (8,):
-            # Before WHMCS 8 there are no users: no owner, no ``users`` block.
-            for key in ("client_id", "owner_user_id", "users"):
-                detail.pop(key, None)
-        top = {k: v for k, v in detail.items() if k != "users"}  # the deprecated top-level copy
-        out: dict[str, Any] = {**top, "client": detail}
-        if php_true(form.get("stats")):
-            out["stats"] = {"numdueinvoices": 0, "dueinvoicesbalance": "$0.00 USD", "incredit": False,
-                            "creditbalance": "$0.00 USD", "productsnumactive": 0, "productsnumtotal": 0}
-        return out
-
-    def _a_getusers(self, form: Mapping[str, str]) -> dict[str, Any]:
-        start, num = self._window(form)
-        descending = (form.get("sorting") or "ASC").upper() == "DESC"
-        if not form.get("search") and not descending:
-            total = len(self.users)  # in id order already (see _a_getclients)
-            page = self._in_order("user", start, num)
-        else:
-            users = list(self.users.values())
-            if descending:
-                users.reverse()
-            if form.get("search"):
-                users = [u for u in users if self._prefix(
-                    form["search"], u.email, u.firstname, u.lastname, f"{u.firstname} {u.lastname}")]
-            total, page = len(users), users[start : start + num]
-        return {"totalresults": self._count(total), "startnumber": self._count(start),
-                "numreturned": self._count(len(page)), "users": self._rows(page)}
-
-    def _a_getadminusers(self, form: Mapping[str, str]) -> dict[str, Any]:
-        admins = sorted(self.admins.values(), key=lambda a: a.id)
-        if not php_true(form.get("include_disabled")):
-            admins = [a for a in admins if not a.disabled]
-        if form.get("roleid"):
-            admins = [a for a in admins if a.role_id == _int(form.get("roleid"))]
-        if form.get("email"):
-            admins = [a for a in admins if form["email"].lower() in a.email.lower()]
-        return {"count": len(admins), "admin_users": [a.row() for a in admins]}
-
-    def _a_getadmindetails(self, form: Mapping[str, str]) -> dict[str, Any]:
-        admin = min(self.admins.values(), key=lambda a: a.id, default=None)
-        return {
-            "adminid": str(admin.id if admin else 1),
-            "name": f"{admin.firstname} {admin.lastname}" if admin else "API Admin",
-            "notes": "", "signature": "",
-            "allowedpermissions": "Main Homepage,List Clients,Add New Client,Edit Clients Details,API Access",
-            "departments": ",1,",
-            "whmcs": {"version": self.version, "canonicalversion": f"{self.version}-release.1"},
-        }
-
-    def _a_whmcsdetails(self, form: Mapping[str, str]) -> dict[str, Any]:
-        return {"whmcs": {"version": self.version, "canonicalversion": f"{self.version}-release.1"}}
-
-    def _check_email(self, email: str, message: str) -> None:
-        if not _EMAIL.match(email.strip()):
-            raise ApiError(message)
-
-    def _a_addclient(self, form: Mapping[str, str]) -> dict[str, Any]:
-        owner = _int(form.get("owner_user_id")) if form.get("owner_user_id") else None
-        if owner is not None and owner not in self.users:
-            raise ApiError("Invalid Owner User ID")
-        skip = php_true(form.get("skipvalidation"))
-        get = {k: (form.get(k) or "").strip() for k in (
-            "firstname", "lastname", "email", "address1", "city", "state", "postcode", "country", "phonenumber",
-            "companyname", "address2", "password2")}
-        required = (("firstname", "You did not enter your first name"),
-                    ("lastname", "You did not enter your last name"),
-                    ("email", "You did not enter your email address"))
-        for key, message in required:
-            if not get[key] and (key == "email" or not skip):
-                raise ApiError(message)
-        self._check_email(get["email"], "The email address you entered was not valid")
-        if not skip:
-            for key, message in (("address1", "You did not enter your address (line 1)"),
-                                 ("city", "You did not enter your city"),
-                                 ("state", "You did not enter your state"),
-                                 ("postcode", "You did not enter your postcode"),
-                                 ("phonenumber", "You did not enter your phone number")):
-                if not get[key]:
-                    raise ApiError(message)
-        if (get["country"] or not skip) and not re.fullmatch(r"[A-Za-z]{2}", get["country"]):
-            raise ApiError("Valid country required")
-        if get["phonenumber"] and not _PHONE.match(get["phonenumber"]):
-            raise ApiError("Invalid telephone phone number")
-        if owner is None:
-            if not get["password2"]:
-                raise ApiError("You did not enter a password")
-            if self.user_by_email(get["email"]) is not None:
-                raise ApiError("A user already exists with that email address")
-        if self.client_by_email(get["email"]) is not None:
-            raise ApiError("A client already exists with that email address")
-        if owner is None:
-            owner = self.add_user(get["email"], get["firstname"], get["lastname"])
-        cid = self.add_client(get["email"], get["firstname"], get["lastname"], get["companyname"],
-                              owner_user_id=owner, address1=get["address1"], address2=get["address2"],
-                              city=get["city"], state=get["state"], postcode=get["postcode"],
-                              country=get["country"].upper(), phonenumber=get["phonenumber"],
-                              currency=_int(form.get("currency"), 1), notes=form.get("notes") or "")
-        if not php_true(form.get("noemail")):
-            self.emails_sent.append(("Client Signup Email", get["email"]))
-        return {"clientid": str(cid), "owner_user_id": owner}
-
-    def _a_updateclient(self, form: Mapping[str, str]) -> dict[str, Any]:
-        client = self._find_client(form, "clientid", "clientemail", "Client ID Not Found")
-        if "email" in form:
-            email = form["email"].strip()
-            self._check_email(email, "The email address entered is not valid")
-            other = self.client_by_email(email)
-            if other is not None and other != client.id:
-                raise ApiError("Duplicate Email Address")
-        if "status" in form and form["status"] not in STATUSES:
-            raise ApiError(f"Invalid status. Supported statuses are: {', '.join(STATUSES)}")
-        if "country" in form and not re.fullmatch(r"[A-Za-z]{2}", form["country"].strip()):
-            raise ApiError("Valid country required")
-        for key in ("firstname", "lastname", "companyname", "email", "address1", "address2", "city", "state",
-                    "postcode", "phonenumber", "status", "notes", "language"):
-            if key in form:
-                setattr(client, key, form[key].strip() if key == "email" else form[key])
-        if "country" in form:
-            client.country = form["country"].strip().upper()
-        return {"clientid": str(client.id)}
-
-    def _a_closeclient(self, form: Mapping[str, str]) -> dict[str, Any]:
-        client = self._find_client(form, "clientid", "clientid", "Client ID Not Found")
-        client.status = "Closed"
-        return {"clientid": str(client.id)}
-
-    def _a_deleteclient(self, form: Mapping[str, str]) -> dict[str, Any]:
-        client = self._find_client(form, "clientid", "clientid", "Client ID Not Found")
-        del self.clients[client.id]
-        for user in list(self.users.values()):
-            user.clients.pop(client.id, None)
-            if php_true(form.get("deleteusers")) and not user.clients:
-                del self.users[user.id]
-        return {"clientid": str(client.id)}
-
-    def _a_adduser(self, form: Mapping[str, str]) -> dict[str, Any]:
-        get = {k: (form.get(k) or "").strip() for k in ("firstname", "lastname", "email", "password2")}
-        for key, message in (("firstname", "You did not enter a first name"),
-                             ("lastname", "You did not enter a last name"),
-                             ("email", "You did not enter an email address"),
-                             ("password2", "You did not enter a password")):
-            if not get[key]:
-                raise ApiError(message)
-        self._check_email(get["email"], "The email address entered is not valid")
-        if self.user_by_email(get["email"]) is not None:
-            raise ApiError("A user already exists with that email address")
-        return {"user_id": str(self.add_user(get["email"], get["firstname"], get["lastname"]))}
-
-    def _a_updateuser(self, form: Mapping[str, str]) -> dict[str, Any]:
-        user = self.users.get(_int(form.get("user_id")))
-        if user is None:
-            raise ApiError("Invalid User ID requested")
-        if not any(k in form for k in ("email", "firstname", "lastname", "language")):
-            raise ApiError("One of email, firstname, lastname, or language is required")
-        if "email" in form:
-            email = form["email"].strip()
-            self._check_email(email, "The email address entered is not valid")
-            other = self.user_by_email(email)
-            if other is not None and other != user.id:
-                raise ApiError("A user already exists with that email address")
-            user.email = email
-        for key in ("firstname", "lastname", "language"):
-            if key in form:
-                setattr(user, key, form[key])
-        return {"user_id": str(user.id)}
-
-    def _a_resetpassword(self, form: Mapping[str, str]) -> dict[str, Any]:
-        if form.get("id"):
-            user = self.users.get(_int(form.get("id")))
-        elif form.get("email"):
-            self._check_email(form["email"], "Please provide a valid email address")
-            uid = self.user_by_email(form["email"])
-            user = self.users.get(uid) if uid else None
-        else:
-            raise ApiError("Please enter the email address or provide the id")
-        if user is None:
-            raise ApiError("User Not Found")
-        self.emails_sent.append(("Password Reset Validation", user.email))
-        return {}
-
-    # --- ways in -----------------------------------------------------------------------
-
-    def transport(self) -> httpx.BaseTransport:
-        """An in-process httpx transport: no socket, same answers (timeouts are raised at once)."""
-        from syncd.emulators.whmcs_http import make_transport
-
-        return make_transport(self)
-
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve over real HTTP on ``host:port`` (0: any free port); the WHMCS root URL."""
-        from syncd.emulators.whmcs_http import LoopbackServer
-
-        if self._server is None:
-            self._server = LoopbackServer(self, host, port)
-        url: str = self._server.url
-        return url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-
-    @contextmanager
-    def serve(self, port: int = 0) -> Iterator[str]:
-        """``with emulator.serve() as url:`` the WHMCS root; the API is at url + "includes/api.php"."""
-        url = self.start(port)
+    def respond(self, request: Request) -> Answer:
+        """``handle`` for the shared server and transport (``server.Served``): a PHP-like
+        ``$_REQUEST`` (query parameters, then the form body, which wins); the caller's address
+        is ``seen_ip`` when set; a fault with no answer becomes a ``silence``."""
+        parts = urlsplit(request.url)
+        form = dict(parse_qsl(parts.query, keep_blank_values=True))
+        form.update(parse_qsl(request.body.decode("utf-8", errors="replace"), keep_blank_values=True))
         try:
-            yield url
-        finally:
-            self.stop()
+            status, headers, body = self.handle(form, self.seen_ip or request.client_ip, path=parts.path)
+        except EmulatedTimeout as exc:
+            return Answer(0, (), silence="timeout", hang=exc.seconds)
+        except EmulatedDrop as exc:
+            return Answer(0, (), silence="dropped" if exc.sent else "refused")
+        return Answer(status, list(headers.items()), body)
 
     @classmethod
     def from_seed(cls, seed: Mapping[str, Any]) -> WhmcsEmulator:
@@ -771,8 +439,3 @@ class WhmcsEmulator:
                                 client.get("company", ""), client.get("status", "Active"), **extra)
         return emulator
 
-
-if __name__ == "__main__":
-    from syncd.emulators.whmcs_http import main
-
-    raise SystemExit(main())

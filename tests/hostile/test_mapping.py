@@ -35,7 +35,7 @@ WHMCS_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # the WHMCS emulator's ch
 def assert_wordpress_login(login: str) -> None:
     assert WORDPRESS_LOGIN.fullmatch(login), login
     assert "  " not in login and login == login.strip(), login
-    assert wp_emulator._valid_login(login), login  # the emulator's sanitize_user(strict) equality
+    assert wp_emulator.valid_login(login), login  # the emulator's sanitize_user(strict) equality
 
 
 @HOSTILE

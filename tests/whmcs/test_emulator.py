@@ -179,12 +179,14 @@ def test_the_standalone_emulator_serves_its_seed(tmp_path: Path) -> None:
     }
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))
-    process = subprocess.Popen([sys.executable, "-m", "syncd.emulators.whmcs", "--port", "0", "--seed", str(path)],
+    process = subprocess.Popen([sys.executable, "-m", "syncd.emulators", "whmcs", "--port", "0", "--seed", str(path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
+        started = json.loads(process.stdout.readline())
+        url = started["url"]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        assert started["identifier"] == IDENTIFIER and started["version"] == "8.10.0"
         adapter = WhmcsAdapter(whmcs_settings(url), SecretStr(SECRET))
         snap = adapter.snapshot()
         assert [(r.email, r.fields["company"], r.active) for r in snap.records] == [
@@ -194,6 +196,14 @@ def test_the_standalone_emulator_serves_its_seed(tmp_path: Path) -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_the_standalone_emulator_refuses_a_seed_it_cannot_read(tmp_path: Path) -> None:
+    (tmp_path / "seed.json").write_text("{not json")
+    for seed in (tmp_path / "seed.json", tmp_path / "missing.json"):
+        done = subprocess.run([sys.executable, "-m", "syncd.emulators", "whmcs", "--seed", str(seed)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stdout == "" and "cannot use the seed file" in done.stderr
 
 
 def test_email_lookups_see_direct_edits(emulator: WhmcsEmulator) -> None:

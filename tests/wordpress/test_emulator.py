@@ -30,7 +30,7 @@ def test_standalone_command_serves_a_seed_file(tmp_path: Path) -> None:
     }
     path = tmp_path / "seed.json"
     path.write_text(json.dumps(seed))
-    proc = subprocess.Popen([sys.executable, "-m", "syncd.emulators.wordpress", "--seed", str(path)],
+    proc = subprocess.Popen([sys.executable, "-m", "syncd.emulators", "wordpress", "--seed", str(path)],
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert proc.stdout is not None
@@ -131,6 +131,20 @@ def test_the_sanitizers_match_what_wordpress_stored() -> None:
     assert sanitize_title("a.b@c.d") == "a-bc-d" and sanitize_title("Mixed Slug!") == "mixed-slug"
     assert sanitize_title("sub1@example.test") == "sub1example-test"
     assert is_email("ann@example.test") and not is_email("José@example.test") and not is_email("not-an-email")
+
+
+def test_served_connections_close_unless_kept_alive_and_the_server_counts_its_answers() -> None:
+    emulator = WordPressEmulator()
+    with emulator.serve() as url, httpx.Client(timeout=10) as c:
+        closing = c.get(f"{url}/wp-json/")
+        assert closing.headers["connection"] == "close"  # as php -S does
+        emulator.keep_alive = True  # as WordPress behind nginx or Apache
+        kept = c.get(f"{url}/wp-json/")
+        assert "connection" not in kept.headers and kept.json() == closing.json()
+        head = c.head(f"{url}/wp-json/wp/v2/users")
+        assert head.status_code == 200 and head.content == b""
+        assert emulator.loopback is not None and emulator.loopback.handled == 3
+    assert emulator.loopback is None
 
 
 def test_serve_answers_on_loopback_and_stops() -> None:
