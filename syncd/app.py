@@ -8,7 +8,6 @@ not the sum. A dry run, ``explain`` and ``status`` never take the lock and never
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,11 +33,6 @@ from syncd.sync.plan import Plan
 from syncd.sync.plan import plan as make_plan
 from syncd.sync.policy import Policy
 
-#: Test-only: stop hard (exit 137, like kill -9) after this many actions (the crash suite).
-ENV_STOP_AFTER = "SYNCD_TEST_STOP_AFTER_ACTIONS"
-#: Test-only: with the above, stop after the remote write of that action but before its commit.
-ENV_BEFORE_COMMIT = "SYNCD_TEST_CRASH_BEFORE_COMMIT"
-
 
 def _log(level: str, message: str) -> None:
     logger.opt(depth=2).log(level, message)
@@ -50,10 +44,6 @@ def _now() -> datetime:
 
 def _never() -> bool:
     return False
-
-
-def _hard_exit() -> None:  # pragma: no cover - runs only in the crash suite's child processes
-    os._exit(137)
 
 
 def policy_of(
@@ -307,11 +297,6 @@ class _Progress:
                     done, planned, done / planned, rate, left)
 
 
-def _test_crash_hooks() -> tuple[int | None, bool]:
-    raw = os.environ.get(ENV_STOP_AFTER, "").strip()
-    return (int(raw) if raw else None), os.environ.get(ENV_BEFORE_COMMIT, "") == "1"
-
-
 def sync_once(
     settings: Settings,
     *,
@@ -330,7 +315,6 @@ def sync_once(
     policy = policy_of(settings, direction=direction, force=force, full=full)
     if dry_run:
         return _dry_run(settings, policy, adapters)
-    stop_after, before_commit = _test_crash_hooks()
     with ExitStack() as stack:
         stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
         collector = stack.enter_context(_reads_frozen())
@@ -345,8 +329,7 @@ def sync_once(
         writers = stack.enter_context(ThreadPoolExecutor(max_workers=sum(widths.values()), thread_name_prefix="write"))
         the_plan, report = run_sync(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
-            should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
-            stop_after_actions=stop_after, crash_before_commit=before_commit, start=writers.submit,
+            should_stop=should_stop, start=writers.submit,
             concurrency=widths, progress=_Progress() if progress else None, planned=collector,
         )
         return SyncResult(plan=the_plan, report=report, dry_run=False, guard=the_plan.guard)

@@ -7,8 +7,8 @@ side (unreachable, credentials, not an API) stops the run after recording it. Ea
 is committed to the store at once with the new base, so a crash loses nothing that
 happened and a write never comes back as a change.
 
-No IO of its own: logging, the clock, the stop request (SIGTERM) and the test-only crash
-hook are passed in. ``run_sync`` is one whole run: list, plan, guard, execute, record.
+No IO of its own: logging, the clock and the stop request (SIGTERM) are passed in.
+``run_sync`` is one whole run: list, plan, guard, execute, record.
 """
 
 from __future__ import annotations
@@ -69,10 +69,6 @@ Start = Callable[[Callable[[], Record | None]], Started]
 PER_USER_ERRORS: tuple[type[SyncdError], ...] = (
     RemoteRejected, OutcomeUnknown, InvalidRecord, RefusedWrite, Transient, PermissionDenied,
 )
-
-
-class SimulatedCrash(Exception):
-    """Raised after the test-only crash hook returned (``stop_after_actions``); never caught by syncd."""
 
 
 class UserError(NamedTuple):
@@ -150,9 +146,6 @@ class ExecuteOptions(TypedDict, total=False):
     """How ``execute`` runs a plan, beyond what it runs it on (see its docstring for each)."""
 
     should_stop: Callable[[], bool]
-    crash: Callable[[], None] | None
-    stop_after_actions: int | None
-    crash_before_commit: bool
     dry_run: bool
     start: Start | None
     concurrency: Mapping[Side, int] | None
@@ -168,26 +161,16 @@ def execute(
     run_id: int,
     log: Log,
     now: Callable[[], datetime],
-    should_stop: Callable[[], bool] = _never,
-    crash: Callable[[], None] | None = None,
-    stop_after_actions: int | None = None,
-    crash_before_commit: bool = False,
-    dry_run: bool = False,
-    start: Start | None = None,
-    concurrency: Mapping[Side, int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    **options: Unpack[ExecuteOptions],
 ) -> RunReport:
     """Execute ``plan`` action by action and record the run (``store.finish_run``).
 
     Raises ``GuardTripped`` before any write when the plan is blocked by the safety guard;
     re-raises a whole-side ``SideError`` or a ``StateError`` after recording the run.
     ``should_stop`` is checked between actions (the one in flight finishes and is
-    committed). ``stop_after_actions=k`` (tests only) calls ``crash`` after the k-th action
-    — with ``crash_before_commit``, after its remote write but before its commit — and
-    raises ``SimulatedCrash`` if ``crash`` returns. ``dry_run`` touches neither side nor
-    the store.
+    committed). ``dry_run`` touches neither side nor the store.
 
-    With ``start`` (and no ``stop_after_actions``), consecutive creates of different users on
+    With ``start``, consecutive creates of different users on
     one side run at once, at most ``concurrency[side]`` in flight (default 1): each is still
     a write of its own, its outcome handled and committed on this thread as soon as it and
     the creates started before it are done, in plan order, while the next create is already
@@ -196,12 +179,12 @@ def execute(
 
     ``progress(done, planned)`` is called after each action (a terminal's progress display).
     """
-    runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
-    runner.progress = progress
-    if start is not None and stop_after_actions is None:  # the crash hooks count actions one by one
-        runner.start = start
-        runner.widths = {side: max(1, n) for side, n in (concurrency or {}).items()}
-    return runner.run(should_stop, crash, stop_after_actions, crash_before_commit)
+    runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now,
+                        options.get("dry_run", False))
+    runner.progress = options.get("progress")
+    runner.start = options.get("start")
+    runner.widths = {side: max(1, n) for side, n in (options.get("concurrency") or {}).items()}
+    return runner.run(options.get("should_stop", _never))
 
 
 class _Execution:
@@ -260,10 +243,7 @@ class _Execution:
         except StateError as exc:  # the store is what failed: say so, and let the first error surface
             self._say("ERROR", f"could not record the run as {outcome}: {exc}")
 
-    def run(
-        self, should_stop: Callable[[], bool], crash: Callable[[], None] | None, stop_after: int | None,
-        crash_before_commit: bool,
-    ) -> RunReport:
+    def run(self, should_stop: Callable[[], bool]) -> RunReport:
         plan = self.plan
         if plan.blocked:
             assert plan.guard is not None
@@ -308,9 +288,8 @@ class _Execution:
             if self._refused_before(action):
                 self._advance()
                 continue
-            hook = crash_before_commit and stop_after is not None and self.report.done + 1 == stop_after
             try:
-                self._one(action, (lambda: _crash(crash)) if hook else None)
+                self._one(action)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
             except SideError as exc:
@@ -322,14 +301,10 @@ class _Execution:
                 self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
                 self._finish_quietly("failed", str(exc))
                 raise
-            except SimulatedCrash:
-                raise
             except Exception as exc:
                 self._internal_error(action, exc)
                 raise
             self._advance()
-            if stop_after is not None and self.report.done >= stop_after:
-                _crash(crash)
         if not stopped:
             self._sweep_issues()
         if stopped:
@@ -404,13 +379,11 @@ class _Execution:
 
     # -- one action ------------------------------------------------------------------------
 
-    def _one(self, action: Action, before_commit: Callable[[], None] | None) -> None:
+    def _one(self, action: Action) -> None:
         link = self.links.get(action.user, getattr(action, "link", None))
         if isinstance(action, Deactivate) and link is not None:
             self._intend_deactivation(action, link)
         result = self._write(action)
-        if before_commit is not None:
-            before_commit()
         self._commit(action, link, result)
 
     def _commit(self, action: Action, link: Link | None, result: Record | None) -> None:
@@ -558,12 +531,6 @@ class _Execution:
         for side, record in seen.items():
             digests[side.value] = digest(record.fields, self.plan.fields)
         return replace(link, digests=digests)
-
-
-def _crash(crash: Callable[[], None] | None) -> None:
-    if crash is not None:
-        crash()
-    raise SimulatedCrash("stopped hard by the test-only stop_after_actions hook")
 
 
 def run_sync(

@@ -1,6 +1,6 @@
 """The engine (DESIGN §5.1 step 4, §5.5, §5.9): failures isolated per user, unknown outcomes
-settled without duplicates, no echo, immediate commits, stop requests, the crash hook, and
-whole-side failures that stop the run."""
+settled without duplicates, no echo, immediate commits, stop requests, crashes (injected through the
+ports, tests/crash/inject.py), and whole-side failures that stop the run."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import Direction, Side
-from syncd.sync.engine import SimulatedCrash, run_sync
+from syncd.sync.engine import execute, run_sync
 from syncd.sync.explain import explain, render_explain
 from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, MemorySide, MemoryStore
 from tests.core.scenario import P, W, World, now
+from tests.crash.inject import Crashed, CrashPoint, DyingSide, DyingStore, Tripwire, raise_crashed
 
 
 def three_clients(world: World) -> None:
@@ -171,15 +172,22 @@ def test_each_success_is_committed_at_once() -> None:
     assert saved == [1, 2, 3]
 
 
-def test_stop_after_actions_calls_the_crash_hook_and_the_next_run_converges() -> None:
+def _crash_at(world: World, point: CrashPoint) -> None:
+    """Execute the world's plan through ports that die at ``point`` (tests/crash/inject.py)."""
+    planned = world.plan()
+    run_id = world.store.begin_run(direction=planned.policy.direction.value, full=False)
+    tripwire = Tripwire(point, raise_crashed)
+    with pytest.raises(Crashed):
+        execute(planned, whmcs=DyingSide(world.whmcs, tripwire), wp=DyingSide(world.wp, tripwire),  # type: ignore[arg-type]
+                store=DyingStore(world.store, tripwire), run_id=run_id,  # type: ignore[arg-type]
+                log=lambda level, msg: world.logs.append((level, msg)), now=now)
+
+
+def test_a_crash_after_two_actions_loses_nothing_and_the_next_run_converges() -> None:
     world = World()
     for i in range(1, 6):
         world.client(i, f"u{i}@x.io")
-    crashed: list[bool] = []
-    planned = world.plan()
-    with pytest.raises(SimulatedCrash):
-        world.execute(planned, stop_after_actions=2, crash=lambda: crashed.append(True))
-    assert crashed == [True]
+    _crash_at(world, CrashPoint.before_next_step(saves=2))
     assert len(world.wp.accounts) == 2 and len(world.store.links()) == 2
     assert world.store.runs()[0].outcome == "running"  # a crash records nothing more
     world.sync()
@@ -191,8 +199,7 @@ def test_a_crash_between_a_write_and_its_commit_is_settled_by_first_contact() ->
     world = World()
     for i in range(1, 4):
         world.client(i, f"u{i}@x.io")
-    with pytest.raises(SimulatedCrash):
-        world.execute(world.plan(), stop_after_actions=2, crash_before_commit=True)
+    _crash_at(world, CrashPoint.after_write(2))
     assert len(world.wp.accounts) == 2 and len(world.store.links()) == 1  # the second create was not committed
     planned, _report = world.sync()
     assert [a.kind for a in planned.actions] == ["link", "create"]
