@@ -32,16 +32,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from syncd import logs
+from syncd import exits, logs
 from syncd.config import Settings
 from syncd.errors import ConfigError, GuardTripped, LockHeld, SyncdError
+from syncd.ports import RunOutcome, RunReportLike
+from syncd.render import daemon as status_lines
 from syncd.service import notify as sd
 from syncd.service.metrics import (
     METRICS,
     MetricsServer,
-    RunReportLike,
     SyncMetrics,
-    count_of,
     parse_listen,
     start_metrics_server,
 )
@@ -72,23 +72,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def describe_report(report: object, kind: str, when: str) -> str:
-    """The STATUS line after a run: "last sync ok at …: 3 updated, 1 created"."""
-    if not isinstance(report, RunReportLike):
-        return f"last {kind} ok at {when}"
-    parts = ", ".join(f"{n} {name}" for name, n in sorted(report.counts.items()) if n) or "no changes"
-    errors, conflicts = count_of(report.errors), count_of(report.conflicts)
-    if report.outcome == "ok" and not errors:
-        text = f"last {kind} ok at {when}: {parts}"
-    elif report.outcome in ("ok", "errors"):
-        text = f"last {kind} at {when}: {parts}; {_plural(errors, 'user')} failed (retried next run)"
-    else:
-        text = f"last {kind} at {when} ended {report.outcome}: {parts}"
-    if conflicts:
-        text += f"; {_plural(conflicts, 'user')} in conflict"
-    return text
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -262,7 +245,7 @@ class Daemon:
         except SyncdError as exc:
             logger.error("cannot start: {}", exc)
             self._notify(f"STATUS=cannot start: {_first_line(exc)}")
-            return exc.exit_code
+            return exits.of_error(exc)
         if self._manage_logging:
             self._apply_logging(self.settings)
         previous_handlers = self._install_signal_handlers()
@@ -292,7 +275,7 @@ class Daemon:
                     self._do_reload()
                 if not self._scheduler_alive():
                     logger.error("the scheduler stopped unexpectedly; exiting so that systemd restarts syncd")
-                    exit_code = 1
+                    exit_code = exits.ExitCode.ERRORS
                     break
         finally:
             self._shutdown()
@@ -487,23 +470,23 @@ class Daemon:
 
     def _run_once(self, settings: Settings, full: bool) -> str:
         kind = "full resync" if full else "sync"
-        self._notify(f"STATUS={kind} running since {self._now()}")
+        self._notify(f"STATUS={status_lines.running_line(kind, self._now())}")
         started = time.monotonic()
         try:
             report = self._job(settings, full, self._stop.is_set)
         except LockHeld as exc:
             logger.warning("{} skipped: {}", kind, exc)
-            self._metrics.record_outcome("locked")
-            return f"last {kind} skipped at {self._now()}: another run held the lock"
+            self._metrics.record_outcome(RunOutcome.LOCKED)
+            return status_lines.skipped_line(kind, self._now())
         except GuardTripped as exc:
             logger.error("{} stopped by a safety guard: {}", kind, exc)
-            self._metrics.record_outcome("guard", time.monotonic() - started)
-            return f"last {kind} stopped by a safety guard at {self._now()}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.GUARD, time.monotonic() - started)
+            return status_lines.guard_line(kind, self._now(), _first_line(exc))
         except SyncdError as exc:
             logger.error("{} failed, will retry at the next run: {}", kind, exc)
             logger.opt(exception=exc).debug("details of the failure")
-            self._metrics.record_outcome("failed", time.monotonic() - started)
-            return f"last {kind} failed at {self._now()}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
+            return status_lines.failed_line(kind, self._now(), _first_line(exc))
         except Exception as exc:  # a bug: keep the daemon up, and say where to look
             logger.error(
                 "{} failed with an unexpected error, will retry at the next run: {}: {} "
@@ -513,11 +496,11 @@ class Daemon:
                 exc,
             )
             logger.opt(exception=exc).debug("traceback of the unexpected error")
-            self._metrics.record_outcome("failed", time.monotonic() - started)
-            return f"last {kind} failed at {self._now()}: {type(exc).__name__}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
+            return status_lines.failed_line(kind, self._now(), f"{type(exc).__name__}: {_first_line(exc)}")
         if isinstance(report, RunReportLike):
             self._metrics.record_run(report)
-        status = describe_report(report, kind, self._now())
+        status = status_lines.run_status_line(report, kind, self._now())
         logger.info("{}", status)
         return status
 

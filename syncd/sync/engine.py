@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, NamedTuple, Protocol, TypedDict, Unpack
+from typing import NamedTuple, Protocol, TypedDict, Unpack
 
 from syncd.errors import (
     GuardTripped,
@@ -32,7 +32,7 @@ from syncd.errors import (
     Transient,
 )
 from syncd.model import Link, Record, Side, digest
-from syncd.ports import SideAdapter, StateStore
+from syncd.ports import RunOutcome, SideAdapter, StateStore
 from syncd.sync.actions import (
     Action,
     Conflict,
@@ -87,16 +87,16 @@ def _never() -> bool:
 class RunReport:
     """What a run did: counts by action kind, failures, conflicts, duration and outcome.
 
-    ``outcome``: "ok", "errors" (some users failed or could not be synchronised: exit 1),
-    "stopped" (a stop was requested: the rest waits for the next run), "guard", "failed" (a
-    side failed: exit 3), "refused" (a side refused a permission mid-run: the users who need it
-    failed, the others were synchronised; exit 3) or "dry-run".
+    ``outcome``: ok, errors (some users failed or could not be synchronised), stopped (a stop
+    was requested: the rest waits for the next run), guard, failed (a side or the store failed),
+    refused (a side refused a permission mid-run: the users who need it failed, the others were
+    synchronised) or dry-run. ``syncd.render`` shows it; ``syncd.exits`` gives its exit code.
     """
 
     run_id: int
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str = "running"
+    outcome: RunOutcome = RunOutcome.RUNNING
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[UserError] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
@@ -119,24 +119,6 @@ class RunReport:
     def writes(self) -> int:
         """Successful writes to either side."""
         return sum(n for kind, n in self.counts.items() if kind in _WRITE_KINDS)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "outcome": self.outcome,
-            "dry_run": self.dry_run,
-            "counts": dict(self.counts),
-            "errors": [e._asdict() for e in self.errors],
-            "conflicts": [c.to_json() for c in self.conflicts],
-            "problems": [p.to_json() for p in self.problems],
-            "duplicates": [d.to_json() for d in self.duplicates],
-            "actions_planned": self.planned,
-            "actions_done": self.done,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "message": self.message,
-        }
 
 
 _WRITE_KINDS = frozenset({"create", "update", "deactivate", "reactivate"})
@@ -225,7 +207,7 @@ class _Execution:
     def _say(self, level: str, message: str) -> None:
         self.log(level, f"run {self.run_id}: {message}")
 
-    def _finish(self, outcome: str, message: str = "") -> RunReport:
+    def _finish(self, outcome: RunOutcome, message: str = "") -> RunReport:
         report = self.report
         report.outcome = outcome
         report.message = message
@@ -237,7 +219,7 @@ class _Execution:
             )
         return report
 
-    def _finish_quietly(self, outcome: str, message: str) -> None:
+    def _finish_quietly(self, outcome: RunOutcome, message: str) -> None:
         try:
             self._finish(outcome, message)
         except StateError as exc:  # the store is what failed: say so, and let the first error surface
@@ -248,9 +230,9 @@ class _Execution:
         if plan.blocked:
             assert plan.guard is not None
             self._say("ERROR", plan.guard)
-            self.report.outcome = "guard"
+            self.report.outcome = RunOutcome.GUARD
             if not self.dry_run:
-                self._finish("guard", plan.guard)
+                self._finish(RunOutcome.GUARD, plan.guard)
             raise GuardTripped(plan.guard)
         if plan.guard:
             self._say("WARNING", f"{plan.guard} (overridden by --force)")
@@ -261,7 +243,7 @@ class _Execution:
                 self._say("INFO", f"would {action.describe()}")
                 self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
             self._report_items()
-            return self._finish("dry-run")
+            return self._finish(RunOutcome.DRY_RUN)
         self.issue_keys = {issue.key for issue in self.store.open_issues()}
         self._report_items()
         stopped = False
@@ -295,11 +277,11 @@ class _Execution:
             except SideError as exc:
                 message = f"stopped: {exc}"
                 self._say("ERROR", message)
-                self._finish_quietly("failed", message)
+                self._finish_quietly(RunOutcome.FAILED, message)
                 raise
             except StateError as exc:
                 self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
-                self._finish_quietly("failed", str(exc))
+                self._finish_quietly(RunOutcome.FAILED, str(exc))
                 raise
             except Exception as exc:
                 self._internal_error(action, exc)
@@ -308,17 +290,17 @@ class _Execution:
         if not stopped:
             self._sweep_issues()
         if stopped:
-            return self._finish("stopped", "stopped on request")
+            return self._finish(RunOutcome.STOPPED, "stopped on request")
         if self.denied:  # the others went on; the run still ends as a side that refused (exit 3)
             refusal = next(iter(self.denied.values()))
-            return self._finish("refused", f"the users who need what {refusal.side} refused failed, the others "
-                                           f"were synchronised: {refusal}")
-        return self._finish("errors" if self.report.failed_users else "ok")
+            return self._finish(RunOutcome.REFUSED, f"the users who need what {refusal.side} refused failed, "
+                                                    f"the others were synchronised: {refusal}")
+        return self._finish(RunOutcome.ERRORS if self.report.failed_users else RunOutcome.OK)
 
     def _internal_error(self, action: Action, exc: Exception) -> None:
         """A bug: record the run as failed rather than leave it "running" (the caller re-raises)."""
         self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
-        self._finish_quietly("failed", f"internal error: {exc!r}")
+        self._finish_quietly(RunOutcome.FAILED, f"internal error: {exc!r}")
 
     def _refused_before(self, action: Action) -> bool:
         """Fail ``action`` without a call if its side refused this kind of write earlier in the run."""
@@ -476,7 +458,7 @@ class _Execution:
             self._advance()
         if failure is not None:
             message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
-            self._finish_quietly("failed", message)
+            self._finish_quietly(RunOutcome.FAILED, message)
             raise failure
         if stopped:
             left = len(self.plan.actions) - self.report.done
@@ -559,7 +541,7 @@ def run_sync(
     except SideError as exc:
         log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
-            store.finish_run(run_id, outcome="failed", counts={}, errors=0, conflicts=0, message=str(exc))
+            store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
         raise
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
     if planned is not None:

@@ -20,8 +20,9 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import Direction, Side
+from syncd.render import explain_json, explain_text, plan_json, report_json
 from syncd.sync.engine import execute, run_sync
-from syncd.sync.explain import explain, render_explain
+from syncd.sync.explain import explain
 from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, MemorySide, MemoryStore
 from tests.core.scenario import P, W, World, now
@@ -273,7 +274,7 @@ def test_run_sync_dry_run_writes_nothing_anywhere() -> None:
                             log=lambda lvl, msg: None, now=now, dry_run=True)
     assert report.outcome == "dry-run" and report.counts == {"create": 2}
     assert whmcs.writes == [] and wp.writes == [] and store.links() == [] and store.runs() == []
-    data = plan.to_json()
+    data = plan_json(plan)
     json.dumps(data)
     assert data["counts"] == {"create": 2}
     [ann] = [u for u in data["users"] if u["key"] == "ann@x.io"]
@@ -287,7 +288,7 @@ def test_a_dry_run_of_a_blocked_plan_raises_the_guard_and_writes_nothing() -> No
     world.link(1, 101)
     world.link(2, 102)
     planned = world.plan(max_deletes=1)
-    assert planned.blocked and planned.to_json()["blocked"] is True
+    assert planned.blocked and plan_json(planned)["blocked"] is True
     with pytest.raises(GuardTripped):
         world.execute(planned, dry_run=True)
     assert world.store.runs()[0].outcome == "running"  # begun by the test, never touched by the dry run
@@ -297,7 +298,7 @@ def test_plan_json_shows_each_field_before_and_after() -> None:
     world = World()
     world.client(1, "ann@x.io", first="Anna")
     world.user(101, "ann@x.io", first="Annie")
-    data = world.plan().to_json()
+    data = plan_json(world.plan())
     json.dumps(data)
     [user] = data["users"]
     assert [a["action"] for a in user["actions"]] == ["link", "update"]
@@ -314,7 +315,7 @@ def test_the_report_counts_logs_and_json() -> None:
     world.user(102, "root@x.io", roles=("administrator",))
     world.client(3, "bad-email")
     _plan, report = world.sync()
-    data = report.to_json()
+    data = report_json(report)
     json.dumps(data)
     assert data["counts"] == {"link": 1, "update": 1}
     assert data["outcome"] == "errors" and len(data["problems"]) == 1 and len(data["conflicts"]) == 1
@@ -338,17 +339,19 @@ def test_explain() -> None:
     world.link(2, 102)
     policy = world.policy()
     args = (world.whmcs.snapshot(), world.wp.snapshot(), world.store.links(), policy)
-    info = explain("ANN@x.io", *args)
+    found = explain("ANN@x.io", *args)
+    info = explain_json(found)
     json.dumps(info)
     assert info["found"] and [r["remote_id"] for r in info["whmcs"]] == [1]
     assert [a["action"] for a in info["actions"]] == ["link", "update"]
     assert "conflict on first_name" in info["verdict"]
-    bob = explain("bob@x.io", *args)
+    bob = explain_json(explain("bob@x.io", *args))
     assert bob["actions"] == [] and "in sync" in bob["verdict"] and len(bob["links"]) == 1
-    nobody = explain("nobody@x.io", *args)
+    nobody = explain_json(explain("nobody@x.io", *args))
     assert not nobody["found"] and "neither side" in nobody["verdict"]
-    text = render_explain(info)
-    assert "whmcs #1" in text and "wordpress #101" in text and "a run would link" in text
+    text = explain_text(found)
+    assert "WHMCS: #1" in text and "WordPress: #101" in text and "a run would link" in text
+    assert "{" not in text and "'description'" not in text
 
 
 def test_policy_of_settings() -> None:
