@@ -1,9 +1,44 @@
-"""What systemd shows of the daemon (``STATUS=``) after each scheduled run."""
+"""What systemd shows of the daemon (``STATUS=``): its schedule, each run, reloads and the stop.
+
+``when`` is the local time as the daemon formats it; ``reason`` the first line of an error.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from syncd.ports import RunOutcome, RunReportLike, count_of
 from syncd.render.items import counts_line, plural
+
+if TYPE_CHECKING:
+    from syncd.config import SyncSettings
+
+RELOADING = "reloading the configuration"
+
+
+def schedule_line(sync: SyncSettings) -> str:
+    """At start and after a reload: "sync every 300 seconds, full resync at cron '0 3 * * *'"."""
+    if not sync.enabled:
+        return "sync disabled in configuration"
+    text = f"sync every {plural(sync.interval_seconds, 'second')}"
+    cron = sync.full_resync_cron.strip()
+    return text + (f", full resync at cron {cron!r}" if cron else ", no scheduled full resync")
+
+
+def cannot_start_line(reason: str) -> str:
+    return f"cannot start: {reason}"
+
+
+def reload_failed_line(when: str, reason: str) -> str:
+    return f"reload failed at {when}, previous configuration kept: {reason}"
+
+
+def reloaded_line(when: str, schedule: str) -> str:
+    return f"configuration reloaded at {when}; {schedule}"
+
+
+def stopping_line(*, in_flight: bool) -> str:
+    return "stopping: letting the run in flight finish its current action" if in_flight else "stopping"
 
 
 def run_status_line(report: object, kind: str, when: str) -> str:

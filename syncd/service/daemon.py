@@ -70,10 +70,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
@@ -244,7 +240,7 @@ class Daemon:
             self._settings = self._load()
         except SyncdError as exc:
             logger.error("cannot start: {}", exc)
-            self._notify(f"STATUS=cannot start: {_first_line(exc)}")
+            self._notify(f"STATUS={status_lines.cannot_start_line(_first_line(exc))}")
             return exits.of_error(exc)
         if self._manage_logging:
             self._apply_logging(self.settings)
@@ -261,7 +257,7 @@ class Daemon:
             # Paused until READY=1 is sent, so the first run (due at once) starts after it.
             scheduler.start(paused=True)
             self._apply_schedule(self.settings, run_at_once=True)
-            ready_status = self._schedule_summary(self.settings)
+            ready_status = status_lines.schedule_line(self.settings.sync)
             self._notify("READY=1", f"STATUS={ready_status}")
             self.ready.set()
             logger.info("syncd daemon started: {}", ready_status)
@@ -288,7 +284,7 @@ class Daemon:
     def _shutdown(self) -> None:
         self._stop.set()
         in_flight = self._running.is_set()
-        message = "stopping: letting the run in flight finish its current action" if in_flight else "stopping"
+        message = status_lines.stopping_line(in_flight=in_flight)
         # STOPPING=1 as soon as shutdown begins (sd_notify(3)); the wait below may take an action's time.
         self._notify("STOPPING=1", f"STATUS={message}")
         logger.info("{}", message)
@@ -344,7 +340,7 @@ class Daemon:
             if not isinstance(exc, SyncdError):
                 logger.opt(exception=exc).debug("details of the reload failure")
             self._notify(
-                "READY=1", f"STATUS=reload failed at {self._now()}, previous configuration kept: {_first_line(exc)}"
+                "READY=1", f"STATUS={status_lines.reload_failed_line(self._now(), _first_line(exc))}"
             )
             return
         old = self.settings
@@ -354,9 +350,9 @@ class Daemon:
         if new.metrics.listen != old.metrics.listen:
             self._start_metrics(new)
         self._apply_schedule(new, run_at_once=not old.sync.enabled)
-        summary = self._schedule_summary(new)
+        summary = status_lines.schedule_line(new.sync)
         logger.info("configuration reloaded: {}", summary)
-        self._notify("READY=1", f"STATUS=configuration reloaded at {self._now()}; {summary}")
+        self._notify("READY=1", f"STATUS={status_lines.reloaded_line(self._now(), summary)}")
 
     def _apply_logging(self, settings: Settings) -> None:
         key = (settings.log.level, settings.log.format)
@@ -431,14 +427,6 @@ class Daemon:
         elif old is not None and old[2] != key[2]:
             scheduler.reschedule_job(FULL_JOB, trigger=cron)
         self._schedule_key = key
-
-    def _schedule_summary(self, settings: Settings) -> str:
-        sync = settings.sync
-        if not sync.enabled:
-            return "sync disabled in configuration"
-        text = f"sync every {_plural(sync.interval_seconds, 'second')}"
-        cron = sync.full_resync_cron.strip()
-        return text + (f", full resync at cron {cron!r}" if cron else ", no scheduled full resync")
 
     def _scheduler_alive(self) -> bool:
         scheduler = self._scheduler
@@ -516,7 +504,7 @@ class Daemon:
     @staticmethod
     def _reloading_lines() -> tuple[str, ...]:
         usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        return ("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading the configuration")
+        return ("RELOADING=1", f"MONOTONIC_USEC={usec}", f"STATUS={status_lines.RELOADING}")
 
     def _start_watchdog(self) -> threading.Thread | None:
         interval = self._watchdog_interval()
