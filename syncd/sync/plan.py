@@ -88,6 +88,16 @@ class Plan:
         """How many actions write to a side (the rest only change the state store)."""
         return sum(1 for a in self.actions if a.side is not None)
 
+    def describe(self) -> list[str]:
+        """Every action in plain words, then the conflicts, problems and duplicates."""
+        lines = [a.describe() for a in self.actions]
+        lines += [c.describe() for c in self.conflicts]
+        lines += [p.describe() for p in self.problems]
+        lines += [d.describe() for d in self.duplicates]
+        if self.guard:
+            lines.append(self.guard + (" (overridden by --force)" if self.policy.force else ""))
+        return lines
+
 
 def plan(
     whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy, pending: Pending | None = None
