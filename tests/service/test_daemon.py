@@ -26,7 +26,7 @@ from loguru import logger
 from syncd import config, logs
 from syncd.config import Settings
 from syncd.errors import ConfigError, GuardTripped, LockHeld, Unreachable
-from syncd.render.daemon import run_status_line as describe_report
+from syncd.render.daemon import run_status_line
 from syncd.service import notify as sd
 from syncd.service.daemon import FULL_JOB, INTERVAL_JOB, Daemon, crontab_day_of_week, crontab_trigger
 from syncd.service.metrics import SyncMetrics
@@ -422,14 +422,17 @@ def test_metrics_endpoint_follows_the_configuration(tmp_path: Path, listener: No
         assert h.daemon.metrics_port is None
 
 
-def test_describe_report() -> None:
-    assert describe_report(object(), "sync", "T") == "last sync ok at T"
-    assert describe_report(Report(), "sync", "T") == "last sync ok at T: no changes"
+def test_run_status_line() -> None:
+    assert run_status_line(object(), "sync", "T") == "last sync ok at T"
+    assert run_status_line(Report(), "sync", "T") == "last sync ok at T: no changes"
     assert (
-        describe_report(Report(counts={"updated": 3}, errors=1, conflicts=2, outcome="errors"), "full resync", "T")
+        run_status_line(Report(counts={"updated": 3}, errors=1, conflicts=2, outcome="errors"), "full resync", "T")
         == "last full resync at T: 3 updated; 1 user failed (retried next run); 2 users in conflict"
     )
-    assert describe_report(Report(outcome="stopped"), "sync", "T") == "last sync at T ended stopped: no changes"
+    assert run_status_line(Report(outcome="stopped"), "sync", "T") == "last sync at T ended stopped: no changes"
+    # the engine's action kinds read as words, as in the run report of `syncd sync`
+    words = run_status_line(Report(counts={"update": 3, "create": 1}), "sync", "T")
+    assert words == "last sync ok at T: 1 created, 3 updated"
 
 
 @pytest.mark.parametrize(
