@@ -3,7 +3,10 @@ every kind of result, and ``SyncdError.exit_code`` asks it too."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 
 from syncd import exits
 from syncd.errors import (
@@ -63,3 +66,21 @@ def test_checks_and_outcome_values() -> None:
     assert [o.value for o in RunOutcome] == [
         "ok", "errors", "refused", "guard", "failed", "stopped", "running", "interrupted", "dry-run", "locked"]
     assert {o for o in RunOutcome if o.completed} == {RunOutcome.OK, RunOutcome.ERRORS}
+
+
+def test_the_cli_turns_a_bug_into_one_line_and_no_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd import app, cli
+
+    def broken(settings: object) -> None:
+        raise RuntimeError("boom")
+
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        '[whmcs]\nurl = "http://127.0.0.1:1/"\nidentifier = "i"\nsecret = "s"\n'
+        '[wordpress]\nurl = "http://127.0.0.1:2/"\nusername = "u"\napplication_password = "p"\n'
+        f'[sync]\nstate_url = "sqlite:///{tmp_path / "state.db"}"\n', encoding="utf-8")
+    monkeypatch.setattr(app, "status", broken)
+    result = CliRunner().invoke(cli.main, ["--config", str(config), "status"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "syncd: internal error: RuntimeError: boom"
+    assert "Traceback" not in result.output
