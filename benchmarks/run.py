@@ -329,7 +329,7 @@ def _store_links_in_bulk() -> None:
 
 def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_links: bool) -> None:
     """The run process: one ``sync_once`` with the daemon's INFO logging (to a file), measured."""
-    from syncd import app, logs
+    from syncd import app, logs, render
     from syncd.config import parse
     from syncd.sync import engine
 
@@ -367,7 +367,7 @@ def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_li
     error = ""
     try:
         result = app.sync_once(settings, adapters=factory)
-        report = result.report.to_json() if result.report else {}
+        report = render.report_json(result.report) if result.report else {}
     except Exception as exc:  # reported in the table, never hidden
         error, report = f"{type(exc).__name__}: {exc}", {}
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -8,7 +8,6 @@ not the sum. A dry run, ``explain`` and ``status`` never take the lock and never
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,7 +15,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from loguru import logger
 
@@ -24,20 +22,16 @@ from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
 from syncd.model import Direction, Link, Record, Side, Snapshot
-from syncd.ports import RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.ports import LinkStats, RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from syncd.sync.engine import RunReport, run_sync
+from syncd.sync.explain import Explanation
 from syncd.sync.explain import explain as explain_plan
 from syncd.sync.plan import Plan
 from syncd.sync.plan import plan as make_plan
 from syncd.sync.policy import Policy
-
-#: Test-only: stop hard (exit 137, like kill -9) after this many actions (the crash suite).
-ENV_STOP_AFTER = "SYNCD_TEST_STOP_AFTER_ACTIONS"
-#: Test-only: with the above, stop after the remote write of that action but before its commit.
-ENV_BEFORE_COMMIT = "SYNCD_TEST_CRASH_BEFORE_COMMIT"
 
 
 def _log(level: str, message: str) -> None:
@@ -50,10 +44,6 @@ def _now() -> datetime:
 
 def _never() -> bool:
     return False
-
-
-def _hard_exit() -> None:  # pragma: no cover - runs only in the crash suite's child processes
-    os._exit(137)
 
 
 def policy_of(
@@ -210,76 +200,14 @@ def _read_only_store(url: str) -> SqlStateStore | _NoStore:
 # --- sync ------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class SyncResult:
-    """What ``syncd sync`` prints: the plan (dry run) or the run report."""
+    """What ``syncd sync`` did: the plan, and the run report (None for a dry run).
+    ``syncd.render`` shows it; ``syncd.exits`` gives its exit code."""
 
-    plan: Plan | None
+    plan: Plan
     report: RunReport | None
     dry_run: bool
-    guard: str | None = None
-
-    @property
-    def exit_code(self) -> int:
-        if self.dry_run:
-            return 4 if self.guard and self.plan is not None and self.plan.blocked else 0
-        assert self.report is not None
-        return {"errors": 1, "refused": 3}.get(self.report.outcome, 0)
-
-    def to_json(self) -> dict[str, Any]:
-        if self.dry_run:
-            assert self.plan is not None
-            return self.plan.to_json()
-        assert self.report is not None
-        return self.report.to_json()
-
-    def render(self) -> str:
-        if self.dry_run:
-            assert self.plan is not None
-            return render_plan(self.plan)
-        assert self.report is not None
-        return render_report(self.report)
-
-
-def _counts_line(counts: Mapping[str, int]) -> str:
-    words = {
-        "create": "created", "update": "updated", "link": "linked at first contact", "relink": "re-linked",
-        "rebase": "bases refreshed", "deactivate": "deactivated", "reactivate": "re-activated",
-        "mark_gone": "marked gone", "forget_pending": "pending creates settled",
-    }
-    parts = [f"{n} {words.get(kind, kind)}" for kind, n in sorted(counts.items()) if n]
-    return ", ".join(parts) if parts else "nothing to do"
-
-
-def render_plan(the_plan: Plan) -> str:
-    p = the_plan.policy
-    lines = [
-        f"Dry run (direction {p.direction.value}, priority {p.priority.value}, on_delete {p.on_delete}): "
-        f"{len(the_plan.actions)} planned actions, nothing written.",
-    ]
-    lines += [f"  would {line}" for line in (a.describe() for a in the_plan.actions)]
-    lines += [f"  conflict: {c.describe()}" for c in the_plan.conflicts]
-    lines += [f"  problem: {pr.describe()}" for pr in the_plan.problems]
-    lines += [f"  duplicate: {d.describe()}" for d in the_plan.duplicates]
-    if the_plan.guard:
-        lines.append(("  (overridden by --force) " if p.force else "  ") + the_plan.guard)
-    return "\n".join(lines)
-
-
-def render_report(report: RunReport) -> str:
-    head = (
-        f"Run {report.run_id} {report.outcome}: {_counts_line(report.counts)}; "
-        f"{report.failed_users} failed, {len(report.conflicts)} conflicts, "
-        f"{len(report.duplicates)} duplicate emails, in {report.duration_seconds:.1f}s."
-    )
-    lines = [head]
-    lines += [f"  failed: {e.key} ({e.side}): {e.message}" for e in report.errors]
-    lines += [f"  problem: {p.describe()}" for p in report.problems]
-    lines += [f"  conflict: {c.describe()}" for c in report.conflicts]
-    lines += [f"  duplicate: {d.describe()}" for d in report.duplicates]
-    if report.message and report.outcome not in ("ok", "errors"):
-        lines.append(f"  {report.message}")
-    return "\n".join(lines)
 
 
 class _Progress:
@@ -307,11 +235,6 @@ class _Progress:
                     done, planned, done / planned, rate, left)
 
 
-def _test_crash_hooks() -> tuple[int | None, bool]:
-    raw = os.environ.get(ENV_STOP_AFTER, "").strip()
-    return (int(raw) if raw else None), os.environ.get(ENV_BEFORE_COMMIT, "") == "1"
-
-
 def sync_once(
     settings: Settings,
     *,
@@ -330,7 +253,6 @@ def sync_once(
     policy = policy_of(settings, direction=direction, force=force, full=full)
     if dry_run:
         return _dry_run(settings, policy, adapters)
-    stop_after, before_commit = _test_crash_hooks()
     with ExitStack() as stack:
         stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
         collector = stack.enter_context(_reads_frozen())
@@ -345,11 +267,10 @@ def sync_once(
         writers = stack.enter_context(ThreadPoolExecutor(max_workers=sum(widths.values()), thread_name_prefix="write"))
         the_plan, report = run_sync(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
-            should_stop=should_stop, crash=_hard_exit if stop_after is not None else None,
-            stop_after_actions=stop_after, crash_before_commit=before_commit, start=writers.submit,
+            should_stop=should_stop, start=writers.submit,
             concurrency=widths, progress=_Progress() if progress else None, planned=collector,
         )
-        return SyncResult(plan=the_plan, report=report, dry_run=False, guard=the_plan.guard)
+        return SyncResult(plan=the_plan, report=report, dry_run=False)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -371,9 +292,9 @@ def _dry_run(settings: Settings, policy: Policy, adapters: AdapterFactory | None
             the_plan = make_plan(whmcs, wp, links, policy, pending)
     finally:
         store.close()
-    for line in the_plan.describe():
-        logger.debug("dry run: would {}", line)
-    return SyncResult(plan=the_plan, report=None, dry_run=True, guard=the_plan.guard)
+    for action in the_plan.actions:
+        logger.debug("dry run: would {}", action.describe())
+    return SyncResult(plan=the_plan, report=None, dry_run=True)
 
 
 def daemon_job(settings: Settings, full: bool, should_stop: Callable[[], bool]) -> RunReport:
@@ -386,151 +307,33 @@ def daemon_job(settings: Settings, full: bool, should_stop: Callable[[], bool]) 
 # --- explain ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Explanation:
-    data: dict[str, Any]
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.data.get("found") else 1
-
-    def to_json(self) -> dict[str, Any]:
-        return self.data
-
-    def render(self) -> str:
-        d = self.data
-        if not d.get("found"):
-            return f"{d['key']}: on neither side, and in no link."
-        lines = [f"{d['key']}:"]
-        for side, label in (("whmcs", "WHMCS"), ("wordpress", "WordPress")):
-            records: Sequence[Mapping[str, Any]] = d.get(side, [])
-            if not records:
-                lines.append(f"  {label}: no account with this email")
-            for r in records:
-                lines.append(f"  {label}: {_record_line(r)}")
-        for link in d.get("links", []):
-            lines.append(f"  link: {_link_line(link)}")
-        if not d.get("links"):
-            lines.append("  link: none yet")
-        for reason in d.get("reasons", []):
-            lines.append(f"  note: {reason}")
-        actions = d.get("actions", [])
-        if actions:
-            lines += [f"  a run would {a.get('describe', a)}" for a in actions]
-        else:
-            lines.append("  a run would do nothing for this user")
-        for item in d.get("conflicts", []):
-            loser = "WordPress" if item["winner"] == "whmcs" else "WHMCS"
-            lines.append(f"  conflict on {item['field']}: {_SIDE_NAMES[item['winner']]} wins with "
-                         f"{item['winning']!r}; {loser}'s {item['losing']!r} is overwritten")
-        for item in d.get("problems", []):
-            lines.append(f"  problem ({_SIDE_NAMES[item['side']]}, field {item['field']}): {item['message']}")
-        for item in d.get("duplicates", []):
-            ids = ", ".join(f"#{i}" for i in item["remote_ids"])
-            lines.append(f"  duplicate: {len(item['remote_ids'])} {_SIDE_NAMES[item['side']]} accounts share this "
-                         f"email ({ids}); all are left alone until only one has it")
-        for item in d.get("skips", []):
-            lines.append(f"  left alone: {item['reason']}")
-        if d.get("guard"):
-            lines.append(f"  note: {d['guard']}")
-        return "\n".join(lines)
-
-
-_SIDE_NAMES = {"whmcs": "WHMCS", "wordpress": "WordPress"}
-
-
-def _record_line(r: Mapping[str, Any]) -> str:
-    fields = r.get("fields", {})
-    names = " ".join(v for v in (fields.get("first_name", ""), fields.get("last_name", "")) if v)
-    extra = []
-    if r.get("roles") is not None and r.get("side") == "wordpress":
-        extra.append("roles " + (",".join(r["roles"]) or "none"))
-    if r.get("status"):
-        extra.append(f"status {r['status']}")
-    company = fields.get("company")
-    if company:
-        extra.append(f"company {company!r}")
-    return f"#{r.get('remote_id')} {names or '(no name)'} <{fields.get('email', '')}>" + (
-        f" ({'; '.join(extra)})" if extra else ""
-    )
-
-
-def _link_line(link: Mapping[str, Any]) -> str:
-    text = f"WHMCS client #{link.get('whmcs_id')} ⇄ WordPress user #{link.get('wp_id')}"
-    for key in ("gone", "deactivated"):
-        if link.get(key):
-            text += f"; {key} on {', '.join(link[key])}"
-    return text
-
-
 def explain(settings: Settings, email: str, *, adapters: AdapterFactory | None = None) -> Explanation:
     """Both sides' records for one user, the link, and what a run would do and why (read-only, no lock)."""
     policy = policy_of(settings)
     store = _read_only_store(settings.sync.state_url)
     try:
         whmcs, wp, links, pending = _read_all(settings, adapters, store)
-        data = explain_plan(email, whmcs, wp, links, policy, pending)
+        return explain_plan(email, whmcs, wp, links, policy, pending)
     finally:
         store.close()
-    return Explanation(dict(data))
 
 
 # --- status ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Status:
+    """What ``syncd status`` shows, as the state store holds it (``exists`` False where syncd has
+    never run). ``syncd.render`` shows it."""
+
     location: str
-    runs: list[RunSummary] = field(default_factory=list)
-    issues: list[UserIssue] = field(default_factory=list)
-    link_stats: dict[str, int] = field(default_factory=dict)
-    last_success: datetime | None = None
-    dump: dict[str, Any] = field(default_factory=dict)
     exists: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        if not self.exists:
-            return {"location": self.location, "runs": [], "open_issues": [], "link_stats": {}, "last_success": None}
-        out = dict(self.dump)
-        out.pop("links", None)  # the full list is for `explain`; status stays small
-        oldest = min(self.issues, key=lambda i: i.first_seen, default=None)
-        out["oldest_open_issue"] = None if oldest is None else {
-            "key": oldest.key, "side": oldest.side, "kind": oldest.kind, "message": oldest.message,
-            "since": oldest.first_seen.isoformat(),
-        }
-        return out
-
-    def render(self) -> str:
-        if not self.exists:
-            return f"State store {self.location}: syncd has not run here yet."
-        lines = [f"State store: {self.location}"]
-        s = self.link_stats
-        detail = ", ".join(f"{n} {k.replace('_', ' on ')}" for k, n in s.items() if k != "total" and n)
-        lines.append(f"Links: {s.get('total', 0)}" + (f" ({detail})" if detail else ""))
-        last = self.last_success.isoformat(timespec="seconds") if self.last_success else "never"
-        lines.append(f"Last successful run: {last}")
-        lines.append("Last runs:")
-        if not self.runs:
-            lines.append("  none")
-        for run in self.runs:
-            took = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else (
-                "still going" if run.outcome == "running" else "never finished")
-            lines.append(
-                f"  #{run.run_id} {run.started_at.isoformat(timespec='seconds')} {run.outcome:<7} "
-                f"{run.direction}{' full' if run.full else ''}, {took}: {_counts_line(run.counts)}; "
-                f"{run.errors} failed, {run.conflicts} conflicts" + (f" — {run.message}" if run.message else "")
-            )
-        errors = [i for i in self.issues if i.kind == "error"]
-        conflicts = [i for i in self.issues if i.kind != "error"]
-        lines.append(f"Users in error: {len(errors)}")
-        lines += [f"  {i.key} ({i.side}) since {i.first_seen.isoformat(timespec='seconds')}: {i.message}"
-                  for i in errors]
-        if errors:
-            oldest = min(errors, key=lambda i: i.first_seen)
-            lines.append(f"Oldest unresolved failure: {oldest.key}, since {oldest.first_seen.isoformat()}")
-        lines.append(f"Users in conflict: {len(conflicts)}")
-        lines += [f"  {i.key} ({i.side}): {i.message}" for i in conflicts]
-        return "\n".join(lines)
+    schema_revision: str | None = None
+    link_stats: LinkStats = field(default_factory=LinkStats)
+    pending_creates: Mapping[tuple[Side, str], datetime] = field(default_factory=dict)
+    runs: Sequence[RunSummary] = ()
+    issues: Sequence[UserIssue] = ()
+    last_success: datetime | None = None
 
 
 def status(settings: Settings) -> Status:
@@ -541,9 +344,15 @@ def status(settings: Settings) -> Status:
         # location() drops a password a PostgreSQL URL may carry.
         return Status(location=state_url.location(state_url.parse(url)), exists=False)
     try:
-        return Status(
-            location=store.location, runs=store.runs(10), issues=store.open_issues(),
-            link_stats=store.link_stats(), last_success=store.last_success(), dump=store.dump(links=False),
-        )
+        return read_status(store)
     finally:
         store.close()
+
+
+def read_status(store: SqlStateStore, *, runs: int = 10) -> Status:
+    """What ``syncd status`` shows of an open store: the latest ``runs``, open issues, link counts."""
+    return Status(
+        location=store.location, schema_revision=store.schema_revision(), link_stats=store.link_stats(),
+        pending_creates=store.pending_creates(), runs=store.runs(runs), issues=store.open_issues(),
+        last_success=store.last_success(),
+    )

@@ -1,8 +1,8 @@
-"""The command line of DESIGN §3.1 — the one place that turns exceptions into messages and exit codes.
+"""The command line of DESIGN §3.1 — the one place that turns exceptions into messages.
 
-Exit codes: 0 success; 1 the run finished but some users failed; 2 usage or configuration
-error; 3 a side could not be reached or refused the credentials; 4 a safety guard stopped
-the run; 5 another run holds the lock.
+What each command prints comes from ``syncd.render``; its exit code from ``syncd.exits``
+(0 success; 1 some users failed; 2 usage or configuration; 3 a side; 4 a safety guard; 5 the
+lock; 6 the state store).
 """
 
 from __future__ import annotations
@@ -16,37 +16,46 @@ from typing import Any, TypeVar
 
 import click
 
-from syncd import __version__
+from syncd import __version__, exits
 from syncd.config import Settings, load
 from syncd.errors import SyncdError
 from syncd.model import Direction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK, EXIT_USER_ERRORS, EXIT_USAGE, EXIT_SIDE, EXIT_GUARD, EXIT_LOCK = 0, 1, 2, 3, 4, 5
 
-
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, exc: BaseException) -> None:
     from syncd.logs import redact_text
 
     click.echo(f"syncd: {redact_text(message)}", err=True)
-    sys.exit(code)
+    sys.exit(exits.of_error(exc))
 
 
 def handles_errors(func: F) -> F:
-    """Turn syncd's exception tree into a message on stderr and its exit code."""
+    """Turn syncd's exception tree into a message on stderr and its exit code; anything else
+    (a bug) into one line that names it, never a traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except SyncdError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
+            _fail(str(exc), exc)
+        except KeyboardInterrupt as exc:
+            _fail("interrupted", exc)
+        except Exception as exc:  # a bug: one line, not a traceback
+            _fail(f"internal error: {type(exc).__name__}: {exc}", exc)
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show(text: str, data: dict[str, Any], as_json: bool) -> None:
+    """One JSON object on stdout, or the text."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, sort_keys=True))
+    else:
+        click.echo(text)
 
 
 class Context:
@@ -131,7 +140,7 @@ def run(obj: Context) -> None:
 def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: bool, as_json: bool,
          verbose: bool) -> None:
     """One run now, then exit."""
-    from syncd import app
+    from syncd import app, render
 
     settings = obj.settings()
     _setup_logging(settings, level="DEBUG" if verbose else None)
@@ -143,11 +152,8 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
         force=force,
         progress=not as_json and sys.stderr.isatty(),
     )
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, sort_keys=True))
-    else:
-        click.echo(result.render())
-    sys.exit(result.exit_code)
+    _show(render.sync_text(result), render.sync_json(result), as_json)
+    sys.exit(exits.of_sync(result))
 
 
 @main.command("test-connection")
@@ -167,10 +173,8 @@ def test_connection(obj: Context) -> None:
         for check in module.run(settings):
             click.echo(check.line())
             failed += 0 if check.ok else 1
-    if failed:
-        click.echo(f"{failed} check(s) failed.")
-        sys.exit(EXIT_SIDE)
-    click.echo("All checks passed.")
+    click.echo(f"{failed} check(s) failed." if failed else "All checks passed.")
+    sys.exit(exits.of_checks(failed))
 
 
 @main.command()
@@ -179,15 +183,12 @@ def test_connection(obj: Context) -> None:
 @handles_errors
 def status(obj: Context, as_json: bool) -> None:
     """Last runs, their counts, users in error or conflict, links."""
-    from syncd import app
+    from syncd import app, render
 
     settings = obj.settings()
     _setup_logging(settings, level="WARNING")
-    report = app.status(settings)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False, sort_keys=True))
-    else:
-        click.echo(report.render())
+    shown = app.status(settings)
+    _show(render.status_text(shown), render.status_json(shown), as_json)
 
 
 @main.command()
@@ -197,16 +198,13 @@ def status(obj: Context, as_json: bool) -> None:
 @handles_errors
 def explain(obj: Context, email: str, as_json: bool) -> None:
     """Both sides' records for one user, the link, and what a run would do and why."""
-    from syncd import app
+    from syncd import app, render
 
     settings = obj.settings()
     _setup_logging(settings, level="WARNING")
     result = app.explain(settings, email)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, sort_keys=True))
-    else:
-        click.echo(result.render())
-    sys.exit(result.exit_code)
+    _show(render.explain_text(result), render.explain_json(result), as_json)
+    sys.exit(exits.of_explain(result))
 
 
 @main.command()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from syncd import app
+from syncd import app, exits, render
 from syncd.config import load
 from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.emulators.wordpress import WordPressEmulator
@@ -91,19 +91,19 @@ def run_demo(*, keep: bool = False, echo: Echo = print, directory: Path | None =
         echo("")
         echo("== 1. Dry run: what a run would do (nothing is written anywhere) ==")
         dry = app.sync_once(settings, dry_run=True)
-        echo(dry.render())
+        echo(render.sync_text(dry))
         echo("")
         echo("== 2. The real run ==")
         real = app.sync_once(settings)
-        echo(real.render())
+        echo(render.sync_text(real))
         echo("")
         echo("== 3. A second run: nothing left to do, nothing echoes back ==")
         again = app.sync_once(settings)
-        echo(again.render())
+        echo(render.sync_text(again))
         echo("")
         echo("== What happened ==")
         for email in ("alice@example.com", "carol@example.com", "dave@example.com", "erin@example.com"):
-            echo(app.explain(settings, email).render())
+            echo(render.explain_text(app.explain(settings, email)))
             echo("")
         echo(f"The state store is {directory / 'state.db'}; look at it with:")
         echo(f"  syncd --config {config_path} status")
@@ -117,4 +117,4 @@ def run_demo(*, keep: bool = False, echo: Echo = print, directory: Path | None =
                 pass
         else:
             echo("(run `syncd demo --keep` to keep the emulators up and try the commands yourself)")
-        return real.exit_code
+        return exits.of_sync(real)

@@ -2,13 +2,14 @@
 
 Every error syncd raises on purpose is a ``SyncdError``. Adapters translate vendor
 failures into these classes; the core raises only the guard and conflict ones; the CLI
-is the only place that turns them into messages and exit codes (``exit_code``).
+is the only place that turns them into messages, with the exit code ``syncd.exits`` gives
+each class (shown below).
 
 ::
 
     SyncdError                          exit 1 unless a subclass says otherwise
     ├── ConfigError                     exit 2  bad or missing configuration (all problems at once)
-    ├── StateError                      exit 1  the state store failed (locked, disk full, bad schema)
+    ├── StateError                      exit 6  the state store failed (locked, disk full, bad schema)
     ├── LockHeld                        exit 5  another run holds the lock
     ├── GuardTripped                    exit 4  a safety guard stopped the run before any write
     ├── RefusedWrite                    exit 1  a write to a protected account (admin, excluded role, ourselves)
@@ -24,8 +25,8 @@ is the only place that turns them into messages and exit codes (``exit_code``).
         │   └── PermissionDenied               the role lacks an action (keeps ``action``)
         ├── UnknownAction                      the API does not know an action (old WHMCS)
         ├── Transient                          worth retrying: timeouts, 5xx, 429 (keeps ``retry_after``)
-        ├── OutcomeUnknown                     a write was sent but its result is unknown
-        └── RemoteRejected                     a business error for one user (keeps ``code``)
+        ├── OutcomeUnknown              exit 1  a write was sent but its result is unknown
+        └── RemoteRejected              exit 1  a business error for one user (keeps ``code``)
             ├── DuplicateEmail
             └── NotFound
 
@@ -41,8 +42,6 @@ from __future__ import annotations
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
 
-    exit_code = 1
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -50,11 +49,16 @@ class SyncdError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def exit_code(self) -> int:
+        """The exit code of a command that stops with this error: ``syncd.exits`` decides it."""
+        from syncd.exits import of_error  # syncd.exits maps this tree; it imports this module
+
+        return int(of_error(self))
+
 
 class ConfigError(SyncdError):
     """The configuration is missing or invalid; ``problems`` lists every problem found."""
-
-    exit_code = 2
 
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         self.problems = list(problems or [])
@@ -70,13 +74,9 @@ class StateError(SyncdError):
 class LockHeld(SyncdError):
     """Another run holds the lock; this one did not touch either side."""
 
-    exit_code = 5
-
 
 class GuardTripped(SyncdError):
     """A safety guard stopped the run before any write; ``--force`` lets it through."""
-
-    exit_code = 4
 
 
 class RefusedWrite(SyncdError):
@@ -94,8 +94,6 @@ class InvalidRecord(SyncdError):
 
 class SideError(SyncdError):
     """A side (``whmcs`` or ``wordpress``) failed."""
-
-    exit_code = 3
 
     def __init__(self, message: str, *, side: str) -> None:
         super().__init__(message)
@@ -157,13 +155,9 @@ class Transient(SideError):
 class OutcomeUnknown(SideError):
     """A write was sent but we cannot tell whether it happened; settle it by a lookup."""
 
-    exit_code = 1
-
 
 class RemoteRejected(SideError):
     """The side rejected one user's write (validation, duplicate, not found)."""
-
-    exit_code = 1
 
     def __init__(self, message: str, *, side: str, code: str = "") -> None:
         super().__init__(message, side=side)

@@ -6,12 +6,64 @@ against the real adapters, the emulators, and the in-memory sides of the tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 from syncd.model import Link, Record, Side, Snapshot
+
+
+class RunOutcome(StrEnum):
+    """How a run ended, as the engine reports it, the store keeps it and JSON shows it (the
+    values are those strings)."""
+
+    OK = "ok"  # got to the end, nobody failed
+    ERRORS = "errors"  # got to the end; some users failed (retried next run): exit 1
+    REFUSED = "refused"  # a side refused a permission mid-run: its users failed, the others went on: exit 3
+    GUARD = "guard"  # a safety guard stopped it before any write: exit 4
+    FAILED = "failed"  # a side or the state store failed: it stopped there
+    STOPPED = "stopped"  # a stop was requested (SIGTERM): the rest waits for the next run
+    RUNNING = "running"  # begun and not finished (yet)
+    INTERRUPTED = "interrupted"  # was still running when a later run began: the process died
+    DRY_RUN = "dry-run"  # a dry run: nothing written, not even the run
+    LOCKED = "locked"  # never began: another run held the lock (the daemon's metrics count it)
+
+    @property
+    def completed(self) -> bool:
+        """The run went through to the end (some users may have failed)."""
+        return self in (RunOutcome.OK, RunOutcome.ERRORS)
+
+
+#: The outcomes of runs that went through to the end.
+COMPLETED = frozenset({RunOutcome.OK, RunOutcome.ERRORS})
+
+
+@runtime_checkable
+class RunReportLike(Protocol):
+    """What the daemon's metrics and status line need from a run report. ``errors`` and
+    ``conflicts`` may be counts or collections (their length is used)."""
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+    @property
+    def errors(self) -> int | Sized: ...
+
+    @property
+    def conflicts(self) -> int | Sized: ...
+
+    @property
+    def duration_seconds(self) -> float | None: ...
+
+    @property
+    def outcome(self) -> str: ...
+
+
+def count_of(value: int | Sized) -> int:
+    """A count given as a number or as a collection."""
+    return value if isinstance(value, int) else len(value)
 
 
 class SideAdapter(Protocol):
@@ -64,7 +116,7 @@ class RunSummary:
     finished_at: datetime | None
     direction: str
     full: bool
-    outcome: str  # "ok" | "errors" | "guard" | "failed" | "running" | "interrupted"
+    outcome: RunOutcome
     counts: Mapping[str, int] = field(default_factory=dict)
     errors: int = 0
     conflicts: int = 0
@@ -75,6 +127,19 @@ class RunSummary:
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    """How many links the store holds: in all, gone from a side, deactivated by syncd on a side."""
+
+    total: int = 0
+    gone: int = 0  # from either side
+    deactivated: int = 0  # on either side
+    gone_whmcs: int = 0
+    gone_wordpress: int = 0
+    deactivated_whmcs: int = 0
+    deactivated_wordpress: int = 0
 
 
 @dataclass(frozen=True)
@@ -119,7 +184,7 @@ class StateStore(Protocol):
         self,
         run_id: int,
         *,
-        outcome: str,
+        outcome: RunOutcome,
         counts: Mapping[str, int],
         errors: int,
         conflicts: int,

@@ -32,16 +32,16 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from loguru import logger
 
-from syncd import logs
+from syncd import exits, logs
 from syncd.config import Settings
 from syncd.errors import ConfigError, GuardTripped, LockHeld, SyncdError
+from syncd.ports import RunOutcome, RunReportLike
+from syncd.render import daemon as status_lines
 from syncd.service import notify as sd
 from syncd.service.metrics import (
     METRICS,
     MetricsServer,
-    RunReportLike,
     SyncMetrics,
-    count_of,
     parse_listen,
     start_metrics_server,
 )
@@ -68,27 +68,6 @@ def _local_now() -> datetime:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def describe_report(report: object, kind: str, when: str) -> str:
-    """The STATUS line after a run: "last sync ok at …: 3 updated, 1 created"."""
-    if not isinstance(report, RunReportLike):
-        return f"last {kind} ok at {when}"
-    parts = ", ".join(f"{n} {name}" for name, n in sorted(report.counts.items()) if n) or "no changes"
-    errors, conflicts = count_of(report.errors), count_of(report.conflicts)
-    if report.outcome == "ok" and not errors:
-        text = f"last {kind} ok at {when}: {parts}"
-    elif report.outcome in ("ok", "errors"):
-        text = f"last {kind} at {when}: {parts}; {_plural(errors, 'user')} failed (retried next run)"
-    else:
-        text = f"last {kind} at {when} ended {report.outcome}: {parts}"
-    if conflicts:
-        text += f"; {_plural(conflicts, 'user')} in conflict"
-    return text
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -261,8 +240,8 @@ class Daemon:
             self._settings = self._load()
         except SyncdError as exc:
             logger.error("cannot start: {}", exc)
-            self._notify(f"STATUS=cannot start: {_first_line(exc)}")
-            return exc.exit_code
+            self._notify(f"STATUS={status_lines.cannot_start_line(_first_line(exc))}")
+            return exits.of_error(exc)
         if self._manage_logging:
             self._apply_logging(self.settings)
         previous_handlers = self._install_signal_handlers()
@@ -278,7 +257,7 @@ class Daemon:
             # Paused until READY=1 is sent, so the first run (due at once) starts after it.
             scheduler.start(paused=True)
             self._apply_schedule(self.settings, run_at_once=True)
-            ready_status = self._schedule_summary(self.settings)
+            ready_status = status_lines.schedule_line(self.settings.sync)
             self._notify("READY=1", f"STATUS={ready_status}")
             self.ready.set()
             logger.info("syncd daemon started: {}", ready_status)
@@ -292,7 +271,7 @@ class Daemon:
                     self._do_reload()
                 if not self._scheduler_alive():
                     logger.error("the scheduler stopped unexpectedly; exiting so that systemd restarts syncd")
-                    exit_code = 1
+                    exit_code = exits.ExitCode.ERRORS
                     break
         finally:
             self._shutdown()
@@ -305,7 +284,7 @@ class Daemon:
     def _shutdown(self) -> None:
         self._stop.set()
         in_flight = self._running.is_set()
-        message = "stopping: letting the run in flight finish its current action" if in_flight else "stopping"
+        message = status_lines.stopping_line(in_flight=in_flight)
         # STOPPING=1 as soon as shutdown begins (sd_notify(3)); the wait below may take an action's time.
         self._notify("STOPPING=1", f"STATUS={message}")
         logger.info("{}", message)
@@ -361,7 +340,7 @@ class Daemon:
             if not isinstance(exc, SyncdError):
                 logger.opt(exception=exc).debug("details of the reload failure")
             self._notify(
-                "READY=1", f"STATUS=reload failed at {self._now()}, previous configuration kept: {_first_line(exc)}"
+                "READY=1", f"STATUS={status_lines.reload_failed_line(self._now(), _first_line(exc))}"
             )
             return
         old = self.settings
@@ -371,9 +350,9 @@ class Daemon:
         if new.metrics.listen != old.metrics.listen:
             self._start_metrics(new)
         self._apply_schedule(new, run_at_once=not old.sync.enabled)
-        summary = self._schedule_summary(new)
+        summary = status_lines.schedule_line(new.sync)
         logger.info("configuration reloaded: {}", summary)
-        self._notify("READY=1", f"STATUS=configuration reloaded at {self._now()}; {summary}")
+        self._notify("READY=1", f"STATUS={status_lines.reloaded_line(self._now(), summary)}")
 
     def _apply_logging(self, settings: Settings) -> None:
         key = (settings.log.level, settings.log.format)
@@ -449,14 +428,6 @@ class Daemon:
             scheduler.reschedule_job(FULL_JOB, trigger=cron)
         self._schedule_key = key
 
-    def _schedule_summary(self, settings: Settings) -> str:
-        sync = settings.sync
-        if not sync.enabled:
-            return "sync disabled in configuration"
-        text = f"sync every {_plural(sync.interval_seconds, 'second')}"
-        cron = sync.full_resync_cron.strip()
-        return text + (f", full resync at cron {cron!r}" if cron else ", no scheduled full resync")
-
     def _scheduler_alive(self) -> bool:
         scheduler = self._scheduler
         if scheduler is None or not scheduler.running:
@@ -487,23 +458,23 @@ class Daemon:
 
     def _run_once(self, settings: Settings, full: bool) -> str:
         kind = "full resync" if full else "sync"
-        self._notify(f"STATUS={kind} running since {self._now()}")
+        self._notify(f"STATUS={status_lines.running_line(kind, self._now())}")
         started = time.monotonic()
         try:
             report = self._job(settings, full, self._stop.is_set)
         except LockHeld as exc:
             logger.warning("{} skipped: {}", kind, exc)
-            self._metrics.record_outcome("locked")
-            return f"last {kind} skipped at {self._now()}: another run held the lock"
+            self._metrics.record_outcome(RunOutcome.LOCKED)
+            return status_lines.skipped_line(kind, self._now())
         except GuardTripped as exc:
             logger.error("{} stopped by a safety guard: {}", kind, exc)
-            self._metrics.record_outcome("guard", time.monotonic() - started)
-            return f"last {kind} stopped by a safety guard at {self._now()}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.GUARD, time.monotonic() - started)
+            return status_lines.guard_line(kind, self._now(), _first_line(exc))
         except SyncdError as exc:
             logger.error("{} failed, will retry at the next run: {}", kind, exc)
             logger.opt(exception=exc).debug("details of the failure")
-            self._metrics.record_outcome("failed", time.monotonic() - started)
-            return f"last {kind} failed at {self._now()}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
+            return status_lines.failed_line(kind, self._now(), _first_line(exc))
         except Exception as exc:  # a bug: keep the daemon up, and say where to look
             logger.error(
                 "{} failed with an unexpected error, will retry at the next run: {}: {} "
@@ -513,11 +484,11 @@ class Daemon:
                 exc,
             )
             logger.opt(exception=exc).debug("traceback of the unexpected error")
-            self._metrics.record_outcome("failed", time.monotonic() - started)
-            return f"last {kind} failed at {self._now()}: {type(exc).__name__}: {_first_line(exc)}"
+            self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
+            return status_lines.failed_line(kind, self._now(), f"{type(exc).__name__}: {_first_line(exc)}")
         if isinstance(report, RunReportLike):
             self._metrics.record_run(report)
-        status = describe_report(report, kind, self._now())
+        status = status_lines.run_status_line(report, kind, self._now())
         logger.info("{}", status)
         return status
 
@@ -533,7 +504,7 @@ class Daemon:
     @staticmethod
     def _reloading_lines() -> tuple[str, ...]:
         usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        return ("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading the configuration")
+        return ("RELOADING=1", f"MONOTONIC_USEC={usec}", f"STATUS={status_lines.RELOADING}")
 
     def _start_watchdog(self) -> threading.Thread | None:
         interval = self._watchdog_interval()

@@ -3,54 +3,27 @@
 What an operator alerts on: the time of the last completed run, actions by type, errors,
 users in conflict, run durations and run outcomes. The metrics live in their own
 ``CollectorRegistry`` (not the process-wide default), so tests and two daemons in one
-process never share counters. A run report is read through ``RunReportLike`` only, so
-this module does not depend on the engine's classes.
+process never share counters. A run report is read through ``syncd.ports.RunReportLike``
+only, so this module does not depend on the engine's classes.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sized
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from syncd.errors import ConfigError
+from syncd.ports import COMPLETED, RunOutcome, RunReportLike, count_of
 
-#: Outcomes that mean the run went through to the end (some users may have failed: they
-#: show in syncd_errors_total and are retried next run).
-COMPLETED_OUTCOMES = frozenset({"ok", "errors"})
+__all__ = ["METRICS", "MetricsServer", "RunReportLike", "SyncMetrics", "count_of", "parse_listen", "record_run",
+           "start_metrics_server"]
 
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
-
-
-@runtime_checkable
-class RunReportLike(Protocol):
-    """What the metrics need from a run report. ``errors`` and ``conflicts`` may be
-    counts or collections (their length is used)."""
-
-    @property
-    def counts(self) -> Mapping[str, int]: ...
-
-    @property
-    def errors(self) -> int | Sized: ...
-
-    @property
-    def conflicts(self) -> int | Sized: ...
-
-    @property
-    def duration_seconds(self) -> float | None: ...
-
-    @property
-    def outcome(self) -> str: ...
-
-
-def count_of(value: int | Sized) -> int:
-    """A count given as a number or as a collection."""
-    return value if isinstance(value, int) else len(value)
 
 
 class SyncMetrics:
@@ -87,14 +60,14 @@ class SyncMetrics:
         if duration is not None:
             self.duration.observe(duration)
             self.last_duration.set(duration)
-        self.runs.labels(outcome=report.outcome).inc()
-        if report.outcome in COMPLETED_OUTCOMES:
+        self.runs.labels(outcome=str(report.outcome)).inc()
+        if report.outcome in COMPLETED:
             self.conflicts.set(count_of(report.conflicts))
             self.last_success.set(self._clock())
 
-    def record_outcome(self, outcome: str, duration_seconds: float | None = None) -> None:
+    def record_outcome(self, outcome: RunOutcome, duration_seconds: float | None = None) -> None:
         """Account for a run that produced no report (``failed``, ``locked``, ``guard``)."""
-        self.runs.labels(outcome=outcome).inc()
+        self.runs.labels(outcome=outcome.value).inc()
         if duration_seconds is not None:
             self.duration.observe(duration_seconds)
             self.last_duration.set(duration_seconds)

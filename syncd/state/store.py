@@ -9,30 +9,24 @@ the database but never a password.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Self
 
-import orjson
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, delete, event, func, or_
+from sqlalchemy import Engine, Table, bindparam, delete, func, or_
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from syncd.errors import StateError
 from syncd.model import Link, Side
-from syncd.ports import RunSummary, UserIssue
-from syncd.state import migrate
+from syncd.ports import COMPLETED, LinkStats, RunOutcome, RunSummary, UserIssue
+from syncd.state import db, migrate
 from syncd.state import url as state_url
 from syncd.state.tables import IssueRow, LinkRow, PendingCreateRow, RunRow
 
-#: Outcomes of a run that got to the end (per-user errors are counted, not fatal).
-COMPLETED_OUTCOMES = ("ok", "errors")
 #: History kept by the store: resolved issues and runs younger than this, and at least the latest KEEP_RUNS runs.
 KEEP_DAYS = 90
 KEEP_RUNS = 100
@@ -41,38 +35,8 @@ INTERRUPTED_MESSAGE = (
     "a later run read both sides again and carried on"
 )
 
-_SQLITE_KINDS = {5: "locked", 6: "locked", 8: "readonly", 10: "io", 11: "corrupt", 13: "full", 14: "cantopen",
-                 26: "notadb"}
-_PG_KINDS = {"55P03": "locked", "53100": "full", "25006": "readonly", "3D000": "cantopen", "57P03": "cantopen"}
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
-
-
-def _failure_kind(exc: BaseException) -> str:
-    orig = exc.orig if isinstance(exc, DBAPIError) else exc
-    code = getattr(orig, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return _SQLITE_KINDS.get(code & 0xFF, "other")
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        if sqlstate in _PG_KINDS:
-            return _PG_KINDS[sqlstate]
-        if sqlstate.startswith(("08", "28")):  # connection exceptions, invalid authorization
-            return "cantopen"
-        return "other"
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return "cantopen"
-    # psycopg reports a refused connection as an OperationalError without a sqlstate.
-    if type(orig).__name__ == "OperationalError" and "connection" in str(orig).lower():
-        return "cantopen"
-    return "other"
 
 
 class SqlStateStore:
@@ -136,7 +100,8 @@ class SqlStateStore:
             except OSError as exc:
                 raise StateError(f"cannot create the directory {path.parent} for the state database: "
                                  f"{exc.strerror or exc}") from None
-        engine = _engine(parsed, path, read_only=read_only, busy_timeout=busy_timeout, pragmas=sqlite_pragmas or {})
+        engine = db.make_engine(parsed, path, read_only=read_only, busy_timeout=busy_timeout,
+                                pragmas=sqlite_pragmas or {})
         store = cls(engine, parsed, read_only=read_only, busy_timeout=busy_timeout, clock=clock)
         try:
             store._prepare(create=create and not read_only, read_only=read_only)
@@ -155,7 +120,7 @@ class SqlStateStore:
         path = state_url.sqlite_path(parsed)
         if parsed.get_backend_name() == state_url.SQLITE and (path is None or not path.is_file()):
             return False
-        engine = _engine(parsed, path, read_only=True, busy_timeout=5.0, pragmas={})
+        engine = db.make_engine(parsed, path, read_only=True, busy_timeout=5.0, pragmas={})
         probe = SqlStateStore(engine, parsed, read_only=True, busy_timeout=5.0, clock=_utcnow)
         try:
             with probe._errors("reading the schema version"), engine.connect() as conn:
@@ -200,7 +165,7 @@ class SqlStateStore:
             with self._errors("upgrading the schema"), writer.begin() as conn:
                 migrate.upgrade(conn)
         except migrate.MigrationFailed as exc:
-            raise StateError(f"cannot upgrade the state database {self.location}: {_first_line(exc)}") from exc
+            raise StateError(f"cannot upgrade the state database {self.location}: {db.first_line(exc)}") from exc
 
     # ----------------------------------------------------------------- plumbing
 
@@ -217,34 +182,8 @@ class SqlStateStore:
             raise self._state_error(exc, doing) from exc
 
     def _state_error(self, exc: BaseException, doing: str) -> StateError:
-        where = self.location
-        kind = _failure_kind(exc)
-        if kind == "locked":
-            return StateError(
-                f"the state database {where} is locked by another program (waited {self._busy_timeout:g} s) "
-                f"while {doing}; nothing was recorded for this step. Find what holds it (another tool with an open "
-                "transaction, a stuck backup) and run again."
-            )
-        if kind == "full":
-            return StateError(
-                f"the state database {where} is full (no space left on its disk, or its size limit reached) while "
-                f"{doing}; nothing was recorded for this step. Free some space and run again."
-            )
-        if kind == "readonly":
-            if self._read_only:
-                return StateError(f"the state store {where} was opened read-only; {doing} needs write access")
-            return StateError(
-                f"the state database {where} is read-only while {doing}: syncd needs write access to the file "
-                "and to its directory (SQLite keeps -wal and -shm files beside it)."
-            )
-        if kind == "cantopen":
-            return StateError(f"cannot open the state database {where}: {_first_line(_orig(exc))}")
-        if kind == "notadb":
-            return StateError(f"{where} is not an SQLite database (is state_url pointing at the right file?)")
-        if kind == "corrupt":
-            return StateError(f"the state database {where} is damaged ({_first_line(_orig(exc))}); "
-                              "restore it from a backup or move it away to start afresh")
-        return StateError(f"the state database {where} failed while {doing}: {_first_line(_orig(exc))}")
+        return db.state_error(exc, doing, where=self.location, busy_timeout=self._busy_timeout,
+                              read_only=self._read_only)
 
     @contextmanager
     def _session(self, doing: str, *, write: bool) -> Iterator[Session]:
@@ -293,7 +232,7 @@ class SqlStateStore:
             else:
                 connection.execute(_LINK_UPDATE, {**values, "updated_at": now, "row_id": keep})
 
-    def link_stats(self) -> dict[str, int]:
+    def link_stats(self) -> LinkStats:
         """Counts of links: total, gone (either side), deactivated (either side), and per side."""
         with self._session("counting the links", write=False) as s:
             def count(*conditions: Any) -> int:
@@ -302,15 +241,15 @@ class SqlStateStore:
                     query = query.where(or_(*conditions))
                 return int(s.exec(query).one())
 
-            return {
-                "total": count(),
-                "gone": count(col(LinkRow.gone_whmcs), col(LinkRow.gone_wordpress)),
-                "deactivated": count(col(LinkRow.deactivated_whmcs), col(LinkRow.deactivated_wordpress)),
-                "gone_whmcs": count(col(LinkRow.gone_whmcs)),
-                "gone_wordpress": count(col(LinkRow.gone_wordpress)),
-                "deactivated_whmcs": count(col(LinkRow.deactivated_whmcs)),
-                "deactivated_wordpress": count(col(LinkRow.deactivated_wordpress)),
-            }
+            return LinkStats(
+                total=count(),
+                gone=count(col(LinkRow.gone_whmcs), col(LinkRow.gone_wordpress)),
+                deactivated=count(col(LinkRow.deactivated_whmcs), col(LinkRow.deactivated_wordpress)),
+                gone_whmcs=count(col(LinkRow.gone_whmcs)),
+                gone_wordpress=count(col(LinkRow.gone_wordpress)),
+                deactivated_whmcs=count(col(LinkRow.deactivated_whmcs)),
+                deactivated_wordpress=count(col(LinkRow.deactivated_wordpress)),
+            )
 
     # ----------------------------------------------------------------- pending creates
 
@@ -341,11 +280,11 @@ class SqlStateStore:
         with self._session("recording the start of a run", write=True) as s:
             now = self._now()
             self._prune(s, now)
-            for stale in s.exec(select(RunRow).where(col(RunRow.outcome) == "running")).all():
-                stale.outcome = "interrupted"
+            for stale in s.exec(select(RunRow).where(col(RunRow.outcome) == RunOutcome.RUNNING.value)).all():
+                stale.outcome = RunOutcome.INTERRUPTED.value
                 stale.message = INTERRUPTED_MESSAGE
                 s.add(stale)
-            row = RunRow(started_at=now, direction=direction, full_run=full, outcome="running")
+            row = RunRow(started_at=now, direction=direction, full_run=full, outcome=RunOutcome.RUNNING.value)
             s.add(row)
             s.flush()
             assert row.id is not None
@@ -367,7 +306,7 @@ class SqlStateStore:
         self,
         run_id: int,
         *,
-        outcome: str,
+        outcome: RunOutcome | str,
         counts: Mapping[str, int],
         errors: int,
         conflicts: int,
@@ -378,7 +317,7 @@ class SqlStateStore:
             if row is None:
                 raise StateError(f"run {run_id} is not in the state database {self.location}")
             row.finished_at = self._now()
-            row.outcome = outcome
+            row.outcome = RunOutcome(outcome).value  # one of the outcomes, or ValueError
             row.counts = {str(k): int(v) for k, v in counts.items()}
             row.errors = errors
             row.conflicts = conflicts
@@ -395,7 +334,7 @@ class SqlStateStore:
         """When the latest run that got to the end (outcome ``ok`` or ``errors``) finished."""
         with self._session("reading the runs", write=False) as s:
             found = s.exec(
-                select(func.max(RunRow.finished_at)).where(col(RunRow.outcome).in_(COMPLETED_OUTCOMES))
+                select(func.max(RunRow.finished_at)).where(col(RunRow.outcome).in_([str(o) for o in COMPLETED]))
             ).one()
             # func.max bypasses the column type on some dialects: normalise to aware UTC here.
             if found is None:
@@ -461,23 +400,6 @@ class SqlStateStore:
         with self._errors("reading the schema version"), self._engine.connect() as conn:
             return migrate.current(conn)
 
-    def dump(self, *, runs_limit: int = 10, links: bool = True) -> dict[str, Any]:
-        """Everything ``syncd status --json`` may show, as JSON-ready values (times in ISO 8601 UTC);
-        ``links=False`` leaves out the links themselves (100,000 of them are for ``explain``)."""
-        return {
-            "location": self.location,
-            "schema_revision": self.schema_revision(),
-            "link_stats": self.link_stats(),
-            **({"links": [_link_json(link) for link in self.links()]} if links else {}),
-            "pending_creates": [
-                {"side": side.value, "key": key, "since": since.isoformat()}
-                for (side, key), since in sorted(self.pending_creates().items())
-            ],
-            "runs": [_run_json(r) for r in self.runs(runs_limit)],
-            "open_issues": [_issue_json(i) for i in self.open_issues()],
-            "last_success": _iso(self.last_success()),
-        }
-
     def close(self) -> None:
         """Release the database connections (a closed store cannot be used again)."""
         self._engine.dispose()
@@ -490,104 +412,6 @@ class SqlStateStore:
 
     def __repr__(self) -> str:
         return f"SqlStateStore({self.location!r}{', read-only' if self._read_only else ''})"
-
-
-# --------------------------------------------------------------------- engine
-
-
-_LINKS_BATCH = 2000
-
-
-def _json_loads(text: str | bytes) -> Any:
-    # orjson takes str or bytes alike (psycopg hands SQLAlchemy undecoded bytes) and is
-    # several times faster than json: every run decodes two JSON columns of every link.
-    # Most links have no saved roles and no dummy fields: skip the decoder for those.
-    if text == "[]" or text == b"[]":
-        return []
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise StateError(f"the state store holds a value that is not JSON ({exc}); was it edited by hand?") from exc
-
-
-def _orig(exc: BaseException) -> BaseException:
-    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-
-
-def _json_dumps(value: Any) -> str:
-    # Sorted keys: the same link always makes the same row (state.db.example is reproducible).
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _engine(
-    url: URL, path: Path | None, *, read_only: bool, busy_timeout: float, pragmas: Mapping[str, int | str]
-) -> Engine:
-    if url.get_backend_name() == state_url.SQLITE:
-        return _sqlite_engine(url, path, read_only=read_only, busy_timeout=busy_timeout, pragmas=pragmas)
-    options = [f"-c lock_timeout={int(busy_timeout * 1000)}"]
-    if read_only:
-        options.append("-c default_transaction_read_only=on")
-    try:
-        return create_engine(
-            url,
-            json_serializer=_json_dumps,
-            json_deserializer=_json_loads,
-            pool_pre_ping=True,
-            connect_args={"options": " ".join(options), "connect_timeout": 10},
-        )
-    except ModuleNotFoundError:
-        raise StateError(
-            "a PostgreSQL state_url needs the psycopg package: pip install 'syncd[postgres]'"
-        ) from None
-
-
-def _sqlite_engine(
-    url: URL, path: Path | None, *, read_only: bool, busy_timeout: float, pragmas: Mapping[str, int | str]
-) -> Engine:
-    common: dict[str, Any] = {
-        "json_serializer": _json_dumps,
-        "json_deserializer": _json_loads,
-        "connect_args": {"timeout": busy_timeout, "check_same_thread": False},
-    }
-    if path is None:
-        # One shared connection, or every checkout would see a different empty memory database.
-        engine = create_engine("sqlite://", poolclass=StaticPool, **common)
-    elif read_only:
-        ro = URL.create("sqlite", database=f"file:{path.as_posix()}", query={"mode": "ro", "uri": "true"})
-        engine = create_engine(ro, **common)
-    else:
-        engine = create_engine(url.set(database=str(path)), **common)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
-        # We emit BEGIN ourselves (below): the sqlite3 module's own transaction handling
-        # skips BEGIN before SELECT and DDL, which breaks transactional migrations.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            if read_only:
-                cursor.execute("PRAGMA query_only = ON")
-            elif path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                # FULL: a committed action survives a power cut too, not only a crash.
-                cursor.execute("PRAGMA synchronous = FULL")
-            for name, value in pragmas.items():
-                if not name.replace("_", "").isalnum():
-                    raise ValueError(f"not a pragma name: {name!r}")
-                cursor.execute(f"PRAGMA {name} = {int(value) if isinstance(value, int) else repr(str(value))}")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        # A write takes the write lock up front (IMMEDIATE): upgrading a read lock later
-        # can fail at once with SQLITE_BUSY, without waiting for the busy timeout.
-        write = connection.get_execution_options().get("syncd_write", False) and not read_only
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
 
 
 # --------------------------------------------------------------------- conversions
@@ -605,6 +429,7 @@ def _sides(whmcs: bool, wordpress: bool) -> frozenset[Side]:
     return _SIDES[bool(whmcs), bool(wordpress)]
 
 
+_LINKS_BATCH = 2000
 _LINKS_TABLE: Table = LinkRow.__table__  # type: ignore[attr-defined]
 # save_link's statements, built once (their parameters are given at execution).
 _LINK_ROWS = (
@@ -636,7 +461,7 @@ def link_values(link: Link) -> dict[str, Any]:
 
 def _json(value: Any) -> Any:
     # SQLite gives JSON columns as text; psycopg under SQLAlchemy as undecoded bytes.
-    return _json_loads(value) if type(value) is str or isinstance(value, bytes) else value
+    return db.json_loads(value) if type(value) is str or isinstance(value, bytes) else value
 
 
 def _link(
@@ -674,7 +499,7 @@ def _run(row: RunRow) -> RunSummary:
         finished_at=row.finished_at,
         direction=row.direction,
         full=row.full_run,
-        outcome=row.outcome,
+        outcome=RunOutcome(row.outcome),
         counts=dict(row.counts),
         errors=row.errors,
         conflicts=row.conflicts,
@@ -692,50 +517,3 @@ def _issue(row: IssueRow) -> UserIssue:
         last_seen=row.last_seen,
         run_id=row.run_id,
     )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _link_json(link: Link) -> dict[str, Any]:
-    return {
-        "whmcs_id": link.whmcs_id,
-        "wp_id": link.wp_id,
-        "owner_user_id": link.owner_user_id,
-        "key": link.key,
-        "base": dict(link.base),
-        "digests": dict(link.digests),
-        "gone": sorted(s.value for s in link.gone),
-        "deactivated": sorted(s.value for s in link.deactivated),
-        "saved_roles": list(link.saved_roles),
-        "dummy_fields": sorted(link.dummy_fields),
-    }
-
-
-def _run_json(run: RunSummary) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "started_at": run.started_at.isoformat(),
-        "finished_at": _iso(run.finished_at),
-        "duration_seconds": run.duration_seconds,
-        "direction": run.direction,
-        "full": run.full,
-        "outcome": run.outcome,
-        "counts": dict(run.counts),
-        "errors": run.errors,
-        "conflicts": run.conflicts,
-        "message": run.message,
-    }
-
-
-def _issue_json(issue: UserIssue) -> dict[str, Any]:
-    return {
-        "key": issue.key,
-        "side": issue.side,
-        "kind": issue.kind,
-        "message": issue.message,
-        "first_seen": issue.first_seen.isoformat(),
-        "last_seen": issue.last_seen.isoformat(),
-        "run_id": issue.run_id,
-    }

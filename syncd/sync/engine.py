@@ -7,8 +7,8 @@ side (unreachable, credentials, not an API) stops the run after recording it. Ea
 is committed to the store at once with the new base, so a crash loses nothing that
 happened and a write never comes back as a change.
 
-No IO of its own: logging, the clock, the stop request (SIGTERM) and the test-only crash
-hook are passed in. ``run_sync`` is one whole run: list, plan, guard, execute, record.
+No IO of its own: logging, the clock and the stop request (SIGTERM) are passed in.
+``run_sync`` is one whole run: list, plan, guard, execute, record.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, NamedTuple, Protocol, TypedDict, Unpack
+from typing import NamedTuple, Protocol, TypedDict, Unpack
 
 from syncd.errors import (
     GuardTripped,
@@ -32,7 +32,7 @@ from syncd.errors import (
     Transient,
 )
 from syncd.model import Link, Record, Side, digest
-from syncd.ports import SideAdapter, StateStore
+from syncd.ports import RunOutcome, SideAdapter, StateStore
 from syncd.sync.actions import (
     Action,
     Conflict,
@@ -71,10 +71,6 @@ PER_USER_ERRORS: tuple[type[SyncdError], ...] = (
 )
 
 
-class SimulatedCrash(Exception):
-    """Raised after the test-only crash hook returned (``stop_after_actions``); never caught by syncd."""
-
-
 class UserError(NamedTuple):
     """One user's failure in a run."""
 
@@ -91,16 +87,16 @@ def _never() -> bool:
 class RunReport:
     """What a run did: counts by action kind, failures, conflicts, duration and outcome.
 
-    ``outcome``: "ok", "errors" (some users failed or could not be synchronised: exit 1),
-    "stopped" (a stop was requested: the rest waits for the next run), "guard", "failed" (a
-    side failed: exit 3), "refused" (a side refused a permission mid-run: the users who need it
-    failed, the others were synchronised; exit 3) or "dry-run".
+    ``outcome``: ok, errors (some users failed or could not be synchronised), stopped (a stop
+    was requested: the rest waits for the next run), guard, failed (a side or the store failed),
+    refused (a side refused a permission mid-run: the users who need it failed, the others were
+    synchronised) or dry-run. ``syncd.render`` shows it; ``syncd.exits`` gives its exit code.
     """
 
     run_id: int
     started_at: datetime
     finished_at: datetime | None = None
-    outcome: str = "running"
+    outcome: RunOutcome = RunOutcome.RUNNING
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[UserError] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
@@ -124,24 +120,6 @@ class RunReport:
         """Successful writes to either side."""
         return sum(n for kind, n in self.counts.items() if kind in _WRITE_KINDS)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "outcome": self.outcome,
-            "dry_run": self.dry_run,
-            "counts": dict(self.counts),
-            "errors": [e._asdict() for e in self.errors],
-            "conflicts": [c.to_json() for c in self.conflicts],
-            "problems": [p.to_json() for p in self.problems],
-            "duplicates": [d.to_json() for d in self.duplicates],
-            "actions_planned": self.planned,
-            "actions_done": self.done,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "message": self.message,
-        }
-
 
 _WRITE_KINDS = frozenset({"create", "update", "deactivate", "reactivate"})
 
@@ -150,9 +128,6 @@ class ExecuteOptions(TypedDict, total=False):
     """How ``execute`` runs a plan, beyond what it runs it on (see its docstring for each)."""
 
     should_stop: Callable[[], bool]
-    crash: Callable[[], None] | None
-    stop_after_actions: int | None
-    crash_before_commit: bool
     dry_run: bool
     start: Start | None
     concurrency: Mapping[Side, int] | None
@@ -168,26 +143,16 @@ def execute(
     run_id: int,
     log: Log,
     now: Callable[[], datetime],
-    should_stop: Callable[[], bool] = _never,
-    crash: Callable[[], None] | None = None,
-    stop_after_actions: int | None = None,
-    crash_before_commit: bool = False,
-    dry_run: bool = False,
-    start: Start | None = None,
-    concurrency: Mapping[Side, int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    **options: Unpack[ExecuteOptions],
 ) -> RunReport:
     """Execute ``plan`` action by action and record the run (``store.finish_run``).
 
     Raises ``GuardTripped`` before any write when the plan is blocked by the safety guard;
     re-raises a whole-side ``SideError`` or a ``StateError`` after recording the run.
     ``should_stop`` is checked between actions (the one in flight finishes and is
-    committed). ``stop_after_actions=k`` (tests only) calls ``crash`` after the k-th action
-    — with ``crash_before_commit``, after its remote write but before its commit — and
-    raises ``SimulatedCrash`` if ``crash`` returns. ``dry_run`` touches neither side nor
-    the store.
+    committed). ``dry_run`` touches neither side nor the store.
 
-    With ``start`` (and no ``stop_after_actions``), consecutive creates of different users on
+    With ``start``, consecutive creates of different users on
     one side run at once, at most ``concurrency[side]`` in flight (default 1): each is still
     a write of its own, its outcome handled and committed on this thread as soon as it and
     the creates started before it are done, in plan order, while the next create is already
@@ -196,12 +161,12 @@ def execute(
 
     ``progress(done, planned)`` is called after each action (a terminal's progress display).
     """
-    runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now, dry_run)
-    runner.progress = progress
-    if start is not None and stop_after_actions is None:  # the crash hooks count actions one by one
-        runner.start = start
-        runner.widths = {side: max(1, n) for side, n in (concurrency or {}).items()}
-    return runner.run(should_stop, crash, stop_after_actions, crash_before_commit)
+    runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now,
+                        options.get("dry_run", False))
+    runner.progress = options.get("progress")
+    runner.start = options.get("start")
+    runner.widths = {side: max(1, n) for side, n in (options.get("concurrency") or {}).items()}
+    return runner.run(options.get("should_stop", _never))
 
 
 class _Execution:
@@ -242,7 +207,7 @@ class _Execution:
     def _say(self, level: str, message: str) -> None:
         self.log(level, f"run {self.run_id}: {message}")
 
-    def _finish(self, outcome: str, message: str = "") -> RunReport:
+    def _finish(self, outcome: RunOutcome, message: str = "") -> RunReport:
         report = self.report
         report.outcome = outcome
         report.message = message
@@ -254,23 +219,20 @@ class _Execution:
             )
         return report
 
-    def _finish_quietly(self, outcome: str, message: str) -> None:
+    def _finish_quietly(self, outcome: RunOutcome, message: str) -> None:
         try:
             self._finish(outcome, message)
         except StateError as exc:  # the store is what failed: say so, and let the first error surface
             self._say("ERROR", f"could not record the run as {outcome}: {exc}")
 
-    def run(
-        self, should_stop: Callable[[], bool], crash: Callable[[], None] | None, stop_after: int | None,
-        crash_before_commit: bool,
-    ) -> RunReport:
+    def run(self, should_stop: Callable[[], bool]) -> RunReport:
         plan = self.plan
         if plan.blocked:
             assert plan.guard is not None
             self._say("ERROR", plan.guard)
-            self.report.outcome = "guard"
+            self.report.outcome = RunOutcome.GUARD
             if not self.dry_run:
-                self._finish("guard", plan.guard)
+                self._finish(RunOutcome.GUARD, plan.guard)
             raise GuardTripped(plan.guard)
         if plan.guard:
             self._say("WARNING", f"{plan.guard} (overridden by --force)")
@@ -281,7 +243,7 @@ class _Execution:
                 self._say("INFO", f"would {action.describe()}")
                 self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
             self._report_items()
-            return self._finish("dry-run")
+            return self._finish(RunOutcome.DRY_RUN)
         self.issue_keys = {issue.key for issue in self.store.open_issues()}
         self._report_items()
         stopped = False
@@ -308,42 +270,37 @@ class _Execution:
             if self._refused_before(action):
                 self._advance()
                 continue
-            hook = crash_before_commit and stop_after is not None and self.report.done + 1 == stop_after
             try:
-                self._one(action, (lambda: _crash(crash)) if hook else None)
+                self._one(action)
             except PER_USER_ERRORS as exc:
                 self._user_failed(action, exc)
             except SideError as exc:
                 message = f"stopped: {exc}"
                 self._say("ERROR", message)
-                self._finish_quietly("failed", message)
+                self._finish_quietly(RunOutcome.FAILED, message)
                 raise
             except StateError as exc:
                 self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
-                self._finish_quietly("failed", str(exc))
-                raise
-            except SimulatedCrash:
+                self._finish_quietly(RunOutcome.FAILED, str(exc))
                 raise
             except Exception as exc:
                 self._internal_error(action, exc)
                 raise
             self._advance()
-            if stop_after is not None and self.report.done >= stop_after:
-                _crash(crash)
         if not stopped:
             self._sweep_issues()
         if stopped:
-            return self._finish("stopped", "stopped on request")
+            return self._finish(RunOutcome.STOPPED, "stopped on request")
         if self.denied:  # the others went on; the run still ends as a side that refused (exit 3)
             refusal = next(iter(self.denied.values()))
-            return self._finish("refused", f"the users who need what {refusal.side} refused failed, the others "
-                                           f"were synchronised: {refusal}")
-        return self._finish("errors" if self.report.failed_users else "ok")
+            return self._finish(RunOutcome.REFUSED, f"the users who need what {refusal.side} refused failed, "
+                                                    f"the others were synchronised: {refusal}")
+        return self._finish(RunOutcome.ERRORS if self.report.failed_users else RunOutcome.OK)
 
     def _internal_error(self, action: Action, exc: Exception) -> None:
         """A bug: record the run as failed rather than leave it "running" (the caller re-raises)."""
         self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
-        self._finish_quietly("failed", f"internal error: {exc!r}")
+        self._finish_quietly(RunOutcome.FAILED, f"internal error: {exc!r}")
 
     def _refused_before(self, action: Action) -> bool:
         """Fail ``action`` without a call if its side refused this kind of write earlier in the run."""
@@ -404,13 +361,11 @@ class _Execution:
 
     # -- one action ------------------------------------------------------------------------
 
-    def _one(self, action: Action, before_commit: Callable[[], None] | None) -> None:
+    def _one(self, action: Action) -> None:
         link = self.links.get(action.user, getattr(action, "link", None))
         if isinstance(action, Deactivate) and link is not None:
             self._intend_deactivation(action, link)
         result = self._write(action)
-        if before_commit is not None:
-            before_commit()
         self._commit(action, link, result)
 
     def _commit(self, action: Action, link: Link | None, result: Record | None) -> None:
@@ -503,7 +458,7 @@ class _Execution:
             self._advance()
         if failure is not None:
             message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
-            self._finish_quietly("failed", message)
+            self._finish_quietly(RunOutcome.FAILED, message)
             raise failure
         if stopped:
             left = len(self.plan.actions) - self.report.done
@@ -560,12 +515,6 @@ class _Execution:
         return replace(link, digests=digests)
 
 
-def _crash(crash: Callable[[], None] | None) -> None:
-    if crash is not None:
-        crash()
-    raise SimulatedCrash("stopped hard by the test-only stop_after_actions hook")
-
-
 def run_sync(
     *,
     whmcs: SideAdapter,
@@ -592,7 +541,7 @@ def run_sync(
     except SideError as exc:
         log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
-            store.finish_run(run_id, outcome="failed", counts={}, errors=0, conflicts=0, message=str(exc))
+            store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
         raise
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
     if planned is not None:

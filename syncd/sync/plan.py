@@ -19,7 +19,6 @@ from syncd import mapping
 from syncd.model import Link, Record, Side, Snapshot, normalise, normalise_email
 from syncd.sync import merge
 from syncd.sync.actions import (
-    JSON,
     Action,
     Conflict,
     Create,
@@ -98,32 +97,6 @@ class Plan:
         if self.guard:
             lines.append(self.guard + (" (overridden by --force)" if self.policy.force else ""))
         return lines
-
-    def to_json(self) -> JSON:
-        """The plan as one JSON-able object: per user, its actions with per-field before → after."""
-        users: dict[int, JSON] = {}
-        for action in self.actions:
-            entry = users.setdefault(action.user, {"key": action.key, "actions": []})
-            entry["actions"].append(action.to_json())
-        return {
-            "dry_run": True,
-            "direction": self.policy.direction.value,
-            "priority": self.policy.priority.value,
-            "on_delete": self.policy.on_delete,
-            "full": self.policy.full,
-            "force": self.policy.force,
-            "fields": list(self.fields),
-            "links": self.links,
-            "deletions": self.deletions,
-            "guard": self.guard,
-            "blocked": self.blocked,
-            "counts": self.counts(),
-            "users": list(users.values()),
-            "conflicts": [c.to_json() for c in self.conflicts],
-            "problems": [p.to_json() for p in self.problems],
-            "duplicates": [d.to_json() for d in self.duplicates],
-            "skips": [s.to_json() for s in self.skips],
-        }
 
 
 def plan(

@@ -1,6 +1,6 @@
 """The engine (DESIGN §5.1 step 4, §5.5, §5.9): failures isolated per user, unknown outcomes
-settled without duplicates, no echo, immediate commits, stop requests, the crash hook, and
-whole-side failures that stop the run."""
+settled without duplicates, no echo, immediate commits, stop requests, crashes (injected through the
+ports, tests/crash/inject.py), and whole-side failures that stop the run."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.model import Direction, Side
-from syncd.sync.engine import SimulatedCrash, run_sync
-from syncd.sync.explain import explain, render_explain
+from syncd.render import explain_json, explain_text, plan_json, report_json
+from syncd.sync.engine import execute, run_sync
+from syncd.sync.explain import explain
 from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, MemorySide, MemoryStore
 from tests.core.scenario import P, W, World, now
+from tests.crash.inject import Crashed, CrashPoint, DyingSide, DyingStore, Tripwire, raise_crashed
 
 
 def three_clients(world: World) -> None:
@@ -171,15 +173,22 @@ def test_each_success_is_committed_at_once() -> None:
     assert saved == [1, 2, 3]
 
 
-def test_stop_after_actions_calls_the_crash_hook_and_the_next_run_converges() -> None:
+def _crash_at(world: World, point: CrashPoint) -> None:
+    """Execute the world's plan through ports that die at ``point`` (tests/crash/inject.py)."""
+    planned = world.plan()
+    run_id = world.store.begin_run(direction=planned.policy.direction.value, full=False)
+    tripwire = Tripwire(point, raise_crashed)
+    with pytest.raises(Crashed):
+        execute(planned, whmcs=DyingSide(world.whmcs, tripwire), wp=DyingSide(world.wp, tripwire),  # type: ignore[arg-type]
+                store=DyingStore(world.store, tripwire), run_id=run_id,  # type: ignore[arg-type]
+                log=lambda level, msg: world.logs.append((level, msg)), now=now)
+
+
+def test_a_crash_after_two_actions_loses_nothing_and_the_next_run_converges() -> None:
     world = World()
     for i in range(1, 6):
         world.client(i, f"u{i}@x.io")
-    crashed: list[bool] = []
-    planned = world.plan()
-    with pytest.raises(SimulatedCrash):
-        world.execute(planned, stop_after_actions=2, crash=lambda: crashed.append(True))
-    assert crashed == [True]
+    _crash_at(world, CrashPoint.before_next_step(saves=2))
     assert len(world.wp.accounts) == 2 and len(world.store.links()) == 2
     assert world.store.runs()[0].outcome == "running"  # a crash records nothing more
     world.sync()
@@ -191,8 +200,7 @@ def test_a_crash_between_a_write_and_its_commit_is_settled_by_first_contact() ->
     world = World()
     for i in range(1, 4):
         world.client(i, f"u{i}@x.io")
-    with pytest.raises(SimulatedCrash):
-        world.execute(world.plan(), stop_after_actions=2, crash_before_commit=True)
+    _crash_at(world, CrashPoint.after_write(2))
     assert len(world.wp.accounts) == 2 and len(world.store.links()) == 1  # the second create was not committed
     planned, _report = world.sync()
     assert [a.kind for a in planned.actions] == ["link", "create"]
@@ -266,7 +274,7 @@ def test_run_sync_dry_run_writes_nothing_anywhere() -> None:
                             log=lambda lvl, msg: None, now=now, dry_run=True)
     assert report.outcome == "dry-run" and report.counts == {"create": 2}
     assert whmcs.writes == [] and wp.writes == [] and store.links() == [] and store.runs() == []
-    data = plan.to_json()
+    data = plan_json(plan)
     json.dumps(data)
     assert data["counts"] == {"create": 2}
     [ann] = [u for u in data["users"] if u["key"] == "ann@x.io"]
@@ -280,7 +288,7 @@ def test_a_dry_run_of_a_blocked_plan_raises_the_guard_and_writes_nothing() -> No
     world.link(1, 101)
     world.link(2, 102)
     planned = world.plan(max_deletes=1)
-    assert planned.blocked and planned.to_json()["blocked"] is True
+    assert planned.blocked and plan_json(planned)["blocked"] is True
     with pytest.raises(GuardTripped):
         world.execute(planned, dry_run=True)
     assert world.store.runs()[0].outcome == "running"  # begun by the test, never touched by the dry run
@@ -290,7 +298,7 @@ def test_plan_json_shows_each_field_before_and_after() -> None:
     world = World()
     world.client(1, "ann@x.io", first="Anna")
     world.user(101, "ann@x.io", first="Annie")
-    data = world.plan().to_json()
+    data = plan_json(world.plan())
     json.dumps(data)
     [user] = data["users"]
     assert [a["action"] for a in user["actions"]] == ["link", "update"]
@@ -307,7 +315,7 @@ def test_the_report_counts_logs_and_json() -> None:
     world.user(102, "root@x.io", roles=("administrator",))
     world.client(3, "bad-email")
     _plan, report = world.sync()
-    data = report.to_json()
+    data = report_json(report)
     json.dumps(data)
     assert data["counts"] == {"link": 1, "update": 1}
     assert data["outcome"] == "errors" and len(data["problems"]) == 1 and len(data["conflicts"]) == 1
@@ -331,17 +339,19 @@ def test_explain() -> None:
     world.link(2, 102)
     policy = world.policy()
     args = (world.whmcs.snapshot(), world.wp.snapshot(), world.store.links(), policy)
-    info = explain("ANN@x.io", *args)
+    found = explain("ANN@x.io", *args)
+    info = explain_json(found)
     json.dumps(info)
     assert info["found"] and [r["remote_id"] for r in info["whmcs"]] == [1]
     assert [a["action"] for a in info["actions"]] == ["link", "update"]
     assert "conflict on first_name" in info["verdict"]
-    bob = explain("bob@x.io", *args)
+    bob = explain_json(explain("bob@x.io", *args))
     assert bob["actions"] == [] and "in sync" in bob["verdict"] and len(bob["links"]) == 1
-    nobody = explain("nobody@x.io", *args)
+    nobody = explain_json(explain("nobody@x.io", *args))
     assert not nobody["found"] and "neither side" in nobody["verdict"]
-    text = render_explain(info)
-    assert "whmcs #1" in text and "wordpress #101" in text and "a run would link" in text
+    text = explain_text(found)
+    assert "WHMCS: #1" in text and "WordPress: #101" in text and "a run would link" in text
+    assert "{" not in text and "'description'" not in text
 
 
 def test_policy_of_settings() -> None:

@@ -1,6 +1,6 @@
 """Creates at once (``execute(start=..., concurrency=...)``): within each side's limit, each
 create isolated and committed in plan order, a whole-side failure or a stop request starting
-nothing new but committing what was sent, and the crash hooks keeping one action at a time.
+nothing new but committing what was sent, and a crash with creates in flight losing nothing.
 Also what a write costs the store: a resolve only for a user with an open issue.
 
 ``Deferred`` stands for the thread pool: a write "in flight" runs only when the engine asks
@@ -15,9 +15,10 @@ import pytest
 
 from syncd.errors import OutcomeUnknown, RemoteRejected, Unreachable
 from syncd.model import Record
-from syncd.sync.engine import SimulatedCrash
+from syncd.sync.engine import execute
 from tests.core.memory import MemoryStore
-from tests.core.scenario import P, W, World
+from tests.core.scenario import P, W, World, now
+from tests.crash.inject import Crashed, CrashPoint, DyingSide, DyingStore, Tripwire, raise_crashed
 
 NAMES = ("ann", "bob", "cy", "dan", "eve")
 
@@ -127,13 +128,21 @@ def test_a_stop_request_waits_for_the_creates_in_flight_and_commits_them() -> No
     assert again.counts == {"create": 3}
 
 
-def test_the_crash_hooks_keep_one_action_at_a_time() -> None:
+def test_a_crash_with_creates_in_flight_loses_nothing_and_the_next_run_converges() -> None:
     world = World()
     clients(world)
-    start = Deferred()
-    with pytest.raises(SimulatedCrash):
-        world.execute(world.plan(), start=start, concurrency={P: 2}, stop_after_actions=2, crash=lambda: None)
-    assert start.started == 0 and len(world.wp.accounts) == 2 and len(world.store.links()) == 2
+    planned = world.plan()
+    run_id = world.store.begin_run(direction=planned.policy.direction.value, full=False)
+    tripwire = Tripwire(CrashPoint.after_write(2), raise_crashed)  # the second create dies before its commit
+    with pytest.raises(Crashed):
+        execute(planned, whmcs=DyingSide(world.whmcs, tripwire), wp=DyingSide(world.wp, tripwire),  # type: ignore[arg-type]
+                store=DyingStore(world.store, tripwire), run_id=run_id, log=lambda *_: None, now=now,  # type: ignore[arg-type]
+                start=Deferred(), concurrency={P: 2})
+    assert len(world.wp.accounts) == 2 and len(world.store.links()) == 1
+    assert world.store.runs()[0].outcome == "running"
+    again, _report = world.sync()
+    assert sorted(a.kind for a in again.actions) == ["create", "create", "create", "link"]
+    assert len(world.wp.accounts) == 5 and len(world.store.links()) == 5 and world.agree() == []
 
 
 def test_creates_of_both_sides_and_other_actions_keep_plan_order() -> None:

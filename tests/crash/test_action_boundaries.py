@@ -2,10 +2,11 @@
 eight-action run, and between the remote write of each action and its commit; the next runs
 converge: no duplicate on either side, nothing lost, one link per pair, then a quiet run.
 
-The crash is the test-only hook of the CLI (SYNCD_TEST_STOP_AFTER_ACTIONS=k, with
-SYNCD_TEST_CRASH_BEFORE_COMMIT=1 for the second kind), so it falls at the same place on
-every machine. The crashed run is a real process against both emulators served on loopback;
-the runs after it are in process (a process would add nothing there).
+The crash is injected from outside syncd: the real CLI runs through ``tests/crash/launcher.py``,
+whose wrapped ports (``tests/crash/inject.py``) exit 137 after the k-th action of the plan (or
+after its remote write, before its commit), so it falls at the same place on every machine.
+The crashed run is a real process against both emulators served on loopback; the runs after
+it are in process (a process would add nothing there).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.app import ENV_BEFORE_COMMIT, ENV_STOP_AFTER
 from syncd.ports import RunSummary
 from syncd.state.store import SqlStateStore
 from tests.crash import scenario
+from tests.crash.inject import point_for
 from tests.faults.world import World
 
 KILLED = 137
@@ -43,11 +44,13 @@ def test_the_scenario_plans_eight_actions_of_every_writing_kind(tmp_path: Path) 
 def test_killed_after_action_k_the_next_runs_converge(tmp_path: Path, k: int, before_commit: bool) -> None:
     world = World(tmp_path)
     scenario.prepare(world)
+    planned = world.run(dry_run=True).result
+    assert planned is not None and planned.plan is not None
+    point = point_for([a.kind for a in planned.plan.actions], k, before_commit)
     runs_before = len(_runs(world))
     writes_before = world.whmcs_writes() + world.wp_writes()
-    env = {ENV_STOP_AFTER: str(k), ENV_BEFORE_COMMIT: "1" if before_commit else ""}
     with world.served() as sides:
-        crashed = sides.syncd("sync", "--json", env=env)
+        crashed = sides.syncd("sync", "--json", crash_at=str(point))
     assert crashed.code == KILLED, crashed.stderr
     assert crashed.stdout == ""  # it never got to print a report
     assert world.whmcs_writes() + world.wp_writes() > writes_before  # it did write before it died

@@ -1,6 +1,7 @@
-"""The crash case against the real WordPress: ``syncd sync`` dies (exit 137) right after
-WordPress created a user and before syncd recorded it; the next runs link that user instead
-of creating it again, carry over the rest, and then write nothing.
+"""The crash case against the real WordPress: ``syncd sync`` dies (exit 137, injected by
+``tests/crash/launcher.py``) right after WordPress created a user and before syncd recorded
+it; the next runs link that user instead of creating it again, carry over the rest, and then
+write nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from syncd.config import load
 from syncd.model import Side
 from syncd.state.store import SqlStateStore
 from syncd.sync.actions import Create
+from tests.crash.inject import point_for
 from tests.e2e.harness import Sides
 from tests.faults.real import all_users, emails_held_twice
 
@@ -23,8 +25,9 @@ def test_killed_between_a_wordpress_create_and_its_commit(sides: Sides) -> None:
     planned = app.sync_once(settings, dry_run=True).plan
     assert planned is not None
     k = 1 + next(i for i, a in enumerate(planned.actions) if isinstance(a, Create) and a.target is Side.WORDPRESS)
+    point = point_for([a.kind for a in planned.actions], k, before_commit=True)
 
-    crashed = sides.syncd("sync", env={app.ENV_STOP_AFTER: str(k), app.ENV_BEFORE_COMMIT: "1"})
+    crashed = sides.syncd("sync", crash_at=str(point))
 
     assert crashed.code == 137, crashed.stderr
     assert "ann@example.com" in sides.wp_users()  # WordPress has it ...

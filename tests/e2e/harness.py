@@ -23,6 +23,8 @@ from syncd.emulators.whmcs import WhmcsEmulator
 from tests.fixtures_wordpress import WordPressSite
 
 WHMCS_SECRET = "e2e-whmcs-secret-9f3k"
+#: The repository, where ``tests`` is importable from (the crash launcher).
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -66,13 +68,20 @@ class Sides:
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.config
 
-    def syncd(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    def syncd(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120,
+              crash_at: str | None = None) -> Run:
+        """``python -m syncd --config ... ARGS``; with ``crash_at`` (a ``tests.crash.inject.CrashPoint``),
+        the same CLI through ``tests/crash/launcher.py``, dying there with exit 137."""
         if not self.config.exists():
             self.write_config()
         full_env = {**os.environ, **(env or {})}
         full_env.pop("SYNCD_CONFIG", None)
+        program = ["-m", "syncd"]
+        if crash_at is not None:
+            program = ["-m", "tests.crash.launcher", crash_at]
+            full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p)
         proc = subprocess.run(
-            [sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+            [sys.executable, *program, "--config", str(self.config), *args],
             capture_output=True, text=True, timeout=timeout, env=full_env, cwd=self.tmp,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)

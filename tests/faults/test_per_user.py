@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from syncd import render
 from syncd.state.store import SqlStateStore
 from tests.faults.world import POPULATION, World, heal, populated
 
@@ -140,7 +141,7 @@ def test_duplicate_emails_in_whmcs_are_reported_and_left_alone(tmp_path: Path) -
     assert done.result is not None and done.result.report is not None
     dups = {d.key: (d.side.value, len(d.remote_ids)) for d in done.result.report.duplicates}
     assert dups == {"dup@example.com": ("whmcs", 2), "a4@example.com": ("whmcs", 2)}
-    assert "2 WHMCS clients share the email dup@example.com" in done.result.render()
+    assert "2 WHMCS clients share the email dup@example.com" in render.sync_text(done.result)
     assert not world.has_wp_user("dup@example.com")  # neither copy made it to WordPress
     assert (a4_wp.first_name, a4_wp.last_name, list(a4_wp.roles)) == a4_before  # left alone, not deactivated
     assert _issues(world) == {"dup@example.com": "conflict", "a4@example.com": "conflict"}

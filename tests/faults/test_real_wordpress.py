@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from syncd import render
 from syncd.model import normalise_email
 from tests.faults.real import LosingProxy, all_users, emails_held_twice
 from tests.faults.world import World
@@ -66,7 +67,7 @@ def test_two_wordpress_users_with_one_email_are_reported_and_left_alone(site: Wo
     assert done.result is not None and done.result.report is not None
     [dup] = done.result.report.duplicates
     assert (dup.key, dup.side.value, len(dup.remote_ids)) == ("dup@example.com", "wordpress", 2)
-    assert "2 WordPress users share the email dup@example.com" in done.result.render()
+    assert "2 WordPress users share the email dup@example.com" in render.sync_text(done.result)
     assert not world.has_client("dup@example.com")
     users = all_users(site)
     assert len(_by_email(users, "dup@example.com")) == 2  # both untouched

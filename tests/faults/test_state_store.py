@@ -1,5 +1,5 @@
 """The state store failing under a run: the SQLite file locked by another program, before the run
-and in the middle of it, and its disk full. The run stops at once with exit 1 (``StateError``)
+and in the middle of it, and its disk full. The run stops at once with exit 6 (``StateError``)
 and a message naming the database and what it could not record; no later write is attempted,
 so at most the writes in flight are unrecorded, and the next run settles them by matching the
 account at first contact: nobody is duplicated or lost.
@@ -40,7 +40,7 @@ def test_a_state_database_locked_before_the_run_stops_it_before_any_write(tmp_pa
         stopped = world.run(store=_short_wait)
     finally:
         holder.release()
-    assert stopped.code == 1
+    assert stopped.code == 6
     assert stopped.error.startswith(f"the state database {tmp_path / 'state.db'} is locked by another program")
     assert "recording the start of a run" in stopped.error
     assert everything(world) == before and world.links() == links
@@ -63,7 +63,7 @@ def test_a_state_database_locked_in_the_middle_of_a_run_loses_nothing(tmp_path: 
         for holder in holders:
             holder.release()
 
-    assert stopped.code == 1
+    assert stopped.code == 6
     assert "is locked by another program" in stopped.error and "saving the link of WHMCS client" in stopped.error
     assert any(line.startswith("ERROR") and "the state store failed while trying to create WordPress user "
                "newc@example.com" in line for line in stopped.logs)
@@ -89,7 +89,7 @@ def test_a_full_state_disk_stops_the_run_and_the_next_run_loses_nothing(tmp_path
 
     stopped = world.run(store=tiny)
 
-    assert stopped.code == 1
+    assert stopped.code == 6
     assert stopped.error.startswith(f"the state database {tmp_path / 'state.db'} is full")
     assert "Free some space and run again" in stopped.error
     created = [u.email for u in world.wp.users.values() if u.email.startswith("bulk")]
@@ -106,7 +106,7 @@ def test_a_full_state_disk_stops_the_run_and_the_next_run_loses_nothing(tmp_path
     world.check({**POPULATION, **bulk}, edited_in_whmcs=["a2@example.com"])
 
 
-def test_syncd_sync_says_the_state_database_is_locked_and_exits_1_without_writing(tmp_path: Path) -> None:
+def test_syncd_sync_says_the_state_database_is_locked_and_exits_6_without_writing(tmp_path: Path) -> None:
     world = populated(tmp_path)
     before = everything(world)
     with world.served() as sides:
@@ -115,6 +115,6 @@ def test_syncd_sync_says_the_state_database_is_locked_and_exits_1_without_writin
             run = sides.syncd("sync")
         finally:
             holder.release()
-    assert run.code == 1, run.stderr
+    assert run.code == 6, run.stderr
     assert "syncd: the state database" in run.stderr and "is locked by another program (waited 5 s)" in run.stderr
     assert everything(world) == before

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import httpx
 from loguru import logger
 
-from syncd import app
+from syncd import app, exits, render
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings, parse
@@ -76,7 +76,7 @@ class Outcome:
 
     def text(self) -> str:
         """Everything an operator would read: the error, the report, the logs."""
-        report = self.result.render() if self.result is not None else ""
+        report = render.sync_text(self.result) if self.result is not None else ""
         return "\n".join([self.error, report, *self.logs])
 
 
@@ -197,10 +197,10 @@ class World:
         try:
             result = app.sync_once(self.settings(), adapters=self.adapters, store=store, **options)
         except SyncdError as exc:  # what cli.handles_errors does
-            return Outcome(exc.exit_code, None, str(exc), lines)
+            return Outcome(exits.of_error(exc), None, str(exc), lines)
         finally:
             logger.remove(sink)
-        return Outcome(result.exit_code, result, "", lines)
+        return Outcome(exits.of_sync(result), result, "", lines)
 
     def settle(self, runs: int = 3) -> Outcome:
         """Run until a run writes nothing and fails for no one; that last run."""

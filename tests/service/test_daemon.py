@@ -26,8 +26,9 @@ from loguru import logger
 from syncd import config, logs
 from syncd.config import Settings
 from syncd.errors import ConfigError, GuardTripped, LockHeld, Unreachable
+from syncd.render.daemon import run_status_line
 from syncd.service import notify as sd
-from syncd.service.daemon import FULL_JOB, INTERVAL_JOB, Daemon, crontab_day_of_week, crontab_trigger, describe_report
+from syncd.service.daemon import FULL_JOB, INTERVAL_JOB, Daemon, crontab_day_of_week, crontab_trigger
 from syncd.service.metrics import SyncMetrics
 from tests.service.helpers import SECRET, WAIT, NotifyListener, config_text
 
@@ -197,7 +198,7 @@ def test_ready_first_run_at_once_and_a_clean_stop(tmp_path: Path, listener: Noti
     assert listener.datagrams[0][1] == "STATUS=sync every 3600 seconds, full resync at cron '0 3 * * *'"
     last_run = [s for s in listener.statuses() if s.startswith("last sync")]
     assert last_run and last_run[0].endswith(": 1 created, 3 updated")
-    assert "STOPPING=1" in listener.lines
+    listener.wait_for(lambda lines: "STOPPING=1" in lines, "STOPPING=1")  # sent before stop() returned
     assert h.metrics.registry.get_sample_value("syncd_actions_total", {"action": "updated"}) == 3
 
 
@@ -421,14 +422,17 @@ def test_metrics_endpoint_follows_the_configuration(tmp_path: Path, listener: No
         assert h.daemon.metrics_port is None
 
 
-def test_describe_report() -> None:
-    assert describe_report(object(), "sync", "T") == "last sync ok at T"
-    assert describe_report(Report(), "sync", "T") == "last sync ok at T: no changes"
+def test_run_status_line() -> None:
+    assert run_status_line(object(), "sync", "T") == "last sync ok at T"
+    assert run_status_line(Report(), "sync", "T") == "last sync ok at T: no changes"
     assert (
-        describe_report(Report(counts={"updated": 3}, errors=1, conflicts=2, outcome="errors"), "full resync", "T")
+        run_status_line(Report(counts={"updated": 3}, errors=1, conflicts=2, outcome="errors"), "full resync", "T")
         == "last full resync at T: 3 updated; 1 user failed (retried next run); 2 users in conflict"
     )
-    assert describe_report(Report(outcome="stopped"), "sync", "T") == "last sync at T ended stopped: no changes"
+    assert run_status_line(Report(outcome="stopped"), "sync", "T") == "last sync at T ended stopped: no changes"
+    # the engine's action kinds read as words, as in the run report of `syncd sync`
+    words = run_status_line(Report(counts={"update": 3, "create": 1}), "sync", "T")
+    assert words == "last sync ok at T: 1 created, 3 updated"
 
 
 @pytest.mark.parametrize(

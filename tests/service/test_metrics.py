@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from syncd.errors import ConfigError
+from syncd.ports import RunOutcome
 from syncd.service import metrics as m
 
 
@@ -54,8 +55,8 @@ def test_a_failed_run_leaves_the_last_success_alone() -> None:
     metrics = m.SyncMetrics(clock=lambda: 50.0)
     metrics.record_run(Report(outcome="ok", conflicts=4))
     metrics.record_run(Report(outcome="guard", conflicts=0))
-    metrics.record_outcome("locked")
-    metrics.record_outcome("failed", 2.0)
+    metrics.record_outcome(RunOutcome.LOCKED)
+    metrics.record_outcome(RunOutcome.FAILED, 2.0)
     assert value(metrics, "syncd_last_success_timestamp_seconds") == 50.0
     assert value(metrics, "syncd_conflicts") == 4  # as of the last completed run
     assert value(metrics, "syncd_runs_total", {"outcome": "guard"}) == 1
@@ -73,7 +74,7 @@ def test_a_run_with_user_errors_still_completed() -> None:
 
 def test_registries_are_separate() -> None:
     a, b = m.SyncMetrics(), m.SyncMetrics()
-    a.record_outcome("failed")
+    a.record_outcome(RunOutcome.FAILED)
     assert value(b, "syncd_runs_total", {"outcome": "failed"}) is None
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from syncd.app import read_status
 from syncd.errors import StateError
 from syncd.model import Link
+from syncd.render.status import status_json
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from tests.state.conftest import PgServer
@@ -31,7 +33,7 @@ def test_a_password_in_the_url_never_shows(pg_server: PgServer) -> None:
     base = pg_server.empty_database()
     url = base.replace(f"//{pg_server.user}@", f"//{pg_server.user}:hunter2-pw@")  # trust auth ignores it
     with SqlStateStore.open(url) as store:
-        shown = [repr(store), store.location, str(store.dump())]
+        shown = [repr(store), store.location, str(status_json(read_status(store)))]
         with pytest.raises(StateError) as caught:
             store.finish_run(12345, outcome="ok", counts={}, errors=0, conflicts=0)
         shown.append(str(caught.value))

@@ -8,9 +8,12 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from syncd.app import read_status
 from syncd.errors import StateError
 from syncd.model import Link, Side
-from syncd.ports import StateStore
+from syncd.ports import LinkStats, RunOutcome, StateStore
+from syncd.render.items import link_json
+from syncd.render.status import status_json
 from syncd.state.store import SqlStateStore
 from tests.state.conftest import StepClock
 
@@ -72,10 +75,9 @@ def test_link_stats_count_gone_and_deactivated_links(store: SqlStateStore) -> No
     store.save_link(Link(whmcs_id=1, wp_id=1))
     store.save_link(Link(whmcs_id=2, wp_id=2, gone=frozenset({Side.WHMCS}), deactivated=frozenset({Side.WORDPRESS})))
     store.save_link(Link(whmcs_id=3, wp_id=3, gone=frozenset({Side.WHMCS, Side.WORDPRESS})))
-    assert store.link_stats() == {
-        "total": 3, "gone": 2, "deactivated": 1, "gone_whmcs": 2, "gone_wordpress": 1,
-        "deactivated_whmcs": 0, "deactivated_wordpress": 1,
-    }
+    assert store.link_stats() == LinkStats(
+        total=3, gone=2, deactivated=1, gone_whmcs=2, gone_wordpress=1, deactivated_whmcs=0, deactivated_wordpress=1,
+    )
 
 
 def test_pending_creates_keep_their_first_time_until_cleared(store: SqlStateStore, clock: StepClock) -> None:
@@ -207,16 +209,17 @@ def test_a_read_only_store_reads_but_never_writes(store_url: str) -> None:
         assert again.links() == [Link(whmcs_id=1, wp_id=2)]
 
 
-def test_dump_is_plain_json(store: SqlStateStore) -> None:
+def test_what_the_store_holds_renders_as_plain_json(store: SqlStateStore) -> None:
     store.save_link(_full_link())
     run = store.begin_run(direction="both", full=False)
     store.record_issue(run, key="a@example.com", side="whmcs", kind="error", message="x")
-    store.finish_run(run, outcome="errors", counts={"update": 1}, errors=1, conflicts=0)
+    store.finish_run(run, outcome=RunOutcome.ERRORS, counts={"update": 1}, errors=1, conflicts=0)
     store.mark_pending_create(Side.WORDPRESS, "b@example.com")
-    dumped = json.loads(json.dumps(store.dump()))
+    dumped = json.loads(json.dumps(status_json(read_status(store))))
     assert dumped["schema_revision"] == "0001"
     assert dumped["link_stats"]["total"] == 1
-    assert dumped["links"][0]["gone"] == ["whmcs"] and dumped["links"][0]["key"] == "zoë@example.com"
+    links = json.loads(json.dumps([link_json(link) for link in store.links()]))
+    assert links[0]["gone"] == ["whmcs"] and links[0]["key"] == "zoë@example.com"
     assert dumped["runs"][0]["outcome"] == "errors" and dumped["runs"][0]["duration_seconds"] == 2.0
     assert dumped["open_issues"][0]["key"] == "a@example.com"
     (pending,) = dumped["pending_creates"]

@@ -1,0 +1,105 @@
+"""``syncd sync``: the dry run's plan and the run report, as text and as one JSON object."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from syncd.ports import RunOutcome
+from syncd.render.items import JSON, counts_line
+from syncd.sync.engine import RunReport
+from syncd.sync.plan import Plan
+
+if TYPE_CHECKING:
+    from syncd.app import SyncResult
+
+
+def plan_text(plan: Plan) -> str:
+    """The dry run: every planned action in plain words, then what the run would only report."""
+    p = plan.policy
+    lines = [
+        f"Dry run (direction {p.direction.value}, priority {p.priority.value}, on_delete {p.on_delete}): "
+        f"{len(plan.actions)} planned actions, nothing written.",
+    ]
+    lines += [f"  would {a.describe()}" for a in plan.actions]
+    lines += [f"  conflict: {c.describe()}" for c in plan.conflicts]
+    lines += [f"  problem: {pr.describe()}" for pr in plan.problems]
+    lines += [f"  duplicate: {d.describe()}" for d in plan.duplicates]
+    if plan.guard:
+        lines.append(("  (overridden by --force) " if p.force else "  ") + plan.guard)
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan) -> JSON:
+    """The plan as one JSON object: per user, its actions with per-field before → after."""
+    users: dict[int, JSON] = {}
+    for action in plan.actions:
+        entry = users.setdefault(action.user, {"key": action.key, "actions": []})
+        entry["actions"].append(action.to_json())
+    return {
+        "dry_run": True,
+        "direction": plan.policy.direction.value,
+        "priority": plan.policy.priority.value,
+        "on_delete": plan.policy.on_delete,
+        "full": plan.policy.full,
+        "force": plan.policy.force,
+        "fields": list(plan.fields),
+        "links": plan.links,
+        "deletions": plan.deletions,
+        "guard": plan.guard,
+        "blocked": plan.blocked,
+        "counts": plan.counts(),
+        "users": list(users.values()),
+        "conflicts": [c.to_json() for c in plan.conflicts],
+        "problems": [p.to_json() for p in plan.problems],
+        "duplicates": [d.to_json() for d in plan.duplicates],
+        "skips": [s.to_json() for s in plan.skips],
+    }
+
+
+def report_text(report: RunReport) -> str:
+    """The run report: one line of counts, then each failure, problem, conflict and duplicate."""
+    head = (
+        f"Run {report.run_id} {report.outcome}: {counts_line(report.counts)}; "
+        f"{report.failed_users} failed, {len(report.conflicts)} conflicts, "
+        f"{len(report.duplicates)} duplicate emails, in {report.duration_seconds:.1f}s."
+    )
+    lines = [head]
+    lines += [f"  failed: {e.key} ({e.side}): {e.message}" for e in report.errors]
+    lines += [f"  problem: {p.describe()}" for p in report.problems]
+    lines += [f"  conflict: {c.describe()}" for c in report.conflicts]
+    lines += [f"  duplicate: {d.describe()}" for d in report.duplicates]
+    if report.message and not report.outcome.completed:
+        lines.append(f"  {report.message}")
+    return "\n".join(lines)
+
+
+def report_json(report: RunReport) -> JSON:
+    return {
+        "run_id": report.run_id,
+        "outcome": RunOutcome(report.outcome).value,
+        "dry_run": report.dry_run,
+        "counts": dict(report.counts),
+        "errors": [{"key": e.key, "side": e.side, "message": e.message} for e in report.errors],
+        "conflicts": [c.to_json() for c in report.conflicts],
+        "problems": [p.to_json() for p in report.problems],
+        "duplicates": [d.to_json() for d in report.duplicates],
+        "actions_planned": report.planned,
+        "actions_done": report.done,
+        "started_at": report.started_at.isoformat(),
+        "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+        "duration_seconds": round(report.duration_seconds, 3),
+        "message": report.message,
+    }
+
+
+def sync_text(result: SyncResult) -> str:
+    """What ``syncd sync`` prints: the plan of a dry run, or the report of a run."""
+    if result.dry_run or result.report is None:
+        return plan_text(result.plan)
+    return report_text(result.report)
+
+
+def sync_json(result: SyncResult) -> JSON:
+    if result.dry_run or result.report is None:
+        return plan_json(result.plan)
+    return report_json(result.report)

@@ -1,0 +1,86 @@
+"""Exit codes (DESIGN §3.1) come from one place, ``syncd.exits``: every exception of the tree and
+every kind of result, and ``SyncdError.exit_code`` asks it too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syncd import exits
+from syncd.errors import (
+    BadCredentials,
+    ConfigError,
+    DuplicateEmail,
+    GuardTripped,
+    IncompleteListing,
+    InvalidRecord,
+    LockHeld,
+    OutcomeUnknown,
+    PermissionDenied,
+    RefusedWrite,
+    RemoteRejected,
+    StateError,
+    SyncdError,
+    Unreachable,
+)
+from syncd.ports import RunOutcome
+
+
+@pytest.mark.parametrize(("exc", "code"), [
+    (SyncdError("x"), 1),
+    (ConfigError("x", ["a"]), 2),
+    (Unreachable("x", side="whmcs"), 3),
+    (IncompleteListing("x", side="wordpress"), 3),
+    (BadCredentials("x", side="wordpress"), 3),
+    (PermissionDenied("x", side="whmcs", action="AddClient"), 3),
+    (GuardTripped("x"), 4),
+    (LockHeld("x"), 5),
+    (StateError("x"), 6),
+    (OutcomeUnknown("x", side="whmcs"), 1),
+    (RemoteRejected("x", side="whmcs"), 1),
+    (DuplicateEmail("x", side="wordpress"), 1),
+    (RefusedWrite("x"), 1),
+    (InvalidRecord("x"), 1),
+    (KeyboardInterrupt(), 130),
+    (RuntimeError("a bug"), 1),
+])
+def test_every_error_has_its_code(exc: BaseException, code: int) -> None:
+    assert exits.of_error(exc) == code
+    if isinstance(exc, SyncdError):
+        assert exc.exit_code == code  # the exception asks syncd.exits as well
+
+
+@pytest.mark.parametrize(("outcome", "code"), [
+    (RunOutcome.OK, 0), (RunOutcome.STOPPED, 0), (RunOutcome.ERRORS, 1), (RunOutcome.REFUSED, 3),
+    (RunOutcome.FAILED, 3), (RunOutcome.GUARD, 4),
+])
+def test_a_run_s_outcome_has_its_code(outcome: RunOutcome, code: int) -> None:
+    assert exits.of_outcome(outcome) == code
+
+
+def test_checks_and_outcome_values() -> None:
+    assert exits.of_checks(0) == 0 and exits.of_checks(2) == 3
+    # the strings the store and JSON have always shown
+    assert [o.value for o in RunOutcome] == [
+        "ok", "errors", "refused", "guard", "failed", "stopped", "running", "interrupted", "dry-run", "locked"]
+    assert {o for o in RunOutcome if o.completed} == {RunOutcome.OK, RunOutcome.ERRORS}
+
+
+def test_the_cli_turns_a_bug_into_one_line_and_no_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncd import app, cli
+
+    def broken(settings: object) -> None:
+        raise RuntimeError("boom")
+
+    config = tmp_path / "syncd.toml"
+    config.write_text(
+        '[whmcs]\nurl = "http://127.0.0.1:1/"\nidentifier = "i"\nsecret = "s"\n'
+        '[wordpress]\nurl = "http://127.0.0.1:2/"\nusername = "u"\napplication_password = "p"\n'
+        f'[sync]\nstate_url = "sqlite:///{tmp_path / "state.db"}"\n', encoding="utf-8")
+    monkeypatch.setattr(app, "status", broken)
+    result = CliRunner().invoke(cli.main, ["--config", str(config), "status"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "syncd: internal error: RuntimeError: boom"
+    assert "Traceback" not in result.output
