@@ -104,14 +104,18 @@ def test_ready_then_scheduled_runs_sync_new_clients(world: World, daemon: tuple[
     assert "STOPPING=1" in listener.lines
 
 
+SLOW = 20  # clients the daemon creates slowly while a manual sync tries to run
+
+
 def test_manual_sync_during_a_daemon_run_exits_5_and_sigterm_mid_run_is_clean(
     world: World, daemon: tuple[subprocess.Popen[str], NotifyListener]
 ) -> None:
     proc, listener = daemon
-    for i in range(6):
+    for i in range(SLOW):
         world.whmcs.add_client(f"slow{i}@example.com", "Slow", f"N{i}")
-    # Each create takes a while: the daemon's first run lasts seconds (creates run two at a
-    # time, at the default concurrency, so 6 of them take 3 × 1.5 s).
+    # Each create takes a while: the daemon's first run would last 15 s (creates run two at a
+    # time, at the default concurrency, so 20 of them take 10 × 1.5 s), time enough for the
+    # manual `syncd sync` to start even on a loaded machine; SIGTERM ends it long before.
     world.wp.latency = 1.5
     listener.wait_line("READY=1", timeout=WAIT)
     _wait(lambda: world.wp.calls["create"] >= 1, "the daemon's run to start writing")
@@ -126,7 +130,7 @@ def test_manual_sync_during_a_daemon_run_exits_5_and_sigterm_mid_run_is_clean(
     assert again.returncode == 0, again.stderr
     emails = world.wp_emails()
     assert len(emails) == len(set(emails))
-    assert all(f"slow{i}@example.com" in emails for i in range(6))
+    assert all(f"slow{i}@example.com" in emails for i in range(SLOW))
     assert world.syncd("sync", "--json").stdout.count('"counts": {}') == 1
 
 
@@ -138,6 +142,10 @@ def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(
     good = world.config.read_text()
     world.config.write_text("[whmcs]\nurl = 3\n")
     proc.send_signal(signal.SIGHUP)
+    # The daemon reloads between runs: wait for its answer before the file changes again, or a
+    # run in progress could postpone the reload until the good file is back (two SIGHUPs, one reload).
+    listener.wait_for(lambda lines: any("reload failed" in ln for ln in lines if ln.startswith("STATUS=")),
+                      "a status saying the reload failed")
     world.whmcs.add_client("afterbad@example.com", "After", "Bad")
     _wait(lambda: "afterbad@example.com" in world.wp_emails(), "runs to go on with the old configuration")
     assert proc.poll() is None
