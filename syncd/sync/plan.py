@@ -141,7 +141,7 @@ def plan(
     ordered = sorted(links, key=attrgetter("whmcs_id"))  # the store keeps one link per client
     found = index(whmcs, wp, ordered, policy)
     linked = plan_links(ctx, found, ordered)
-    unlinked = plan_unlinked(ctx, found, linked.released, linked.adopted, first_user=linked.users + 1)
+    unlinked = plan_unlinked(ctx, found, linked.claims, linked.adopted, linked.freed, first_user=linked.users + 1)
     return Plan(
         actions=linked.actions + unlinked.actions,
         conflicts=linked.conflicts + unlinked.conflicts,

@@ -9,13 +9,13 @@ what later decisions see. Nothing here is mutable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
 from syncd import mapping
-from syncd.model import Record, Side
-from syncd.sync.actions import Action, Conflict, Problem, Skip
+from syncd.model import Record, Side, normalise_email
+from syncd.sync.actions import Action, Conflict, Problem, Skip, Update
 from syncd.sync.policy import Policy
 
 SIDES = (Side.WHMCS, Side.WORDPRESS)
@@ -23,8 +23,25 @@ SIDES = (Side.WHMCS, Side.WORDPRESS)
 #: The (side, key) of creates whose outcome is unknown (``StateStore.pending_creates()``).
 Pending = Mapping[tuple[Side, str], Any]
 
-#: An account by its side and remote id: who gives up an email.
-AccountId = tuple[Side, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The claims on emails the actions planned so far make, per side: ``released`` the accounts
+    whose email they change (each gives its old key up by the time the next actions run);
+    ``taken`` the keys they give an account, with its id (no other account may take it too)."""
+
+    released: Mapping[Side, Set[int]]
+    taken: Mapping[Side, Mapping[str, int]]
+
+
+def email_move(action: Action) -> tuple[Side, int, str] | None:
+    """(side, account, new key) if ``action`` gives an account another email, else None."""
+    if isinstance(action, Update) and "email" in action.changes:
+        new = normalise_email(action.changes["email"][1])
+        if new != action.record.key:
+            return action.record.side, action.record.remote_id, new
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +70,11 @@ class Context:
 class Decision:
     """What the rules decided for one user.
 
-    ``users``: how many user numbers it took (the driver hands out the next one). ``releases``:
-    accounts whose email an action of it changes, so their old key is free for the actions
-    planned after it. ``adopts``: unlinked accounts (side, key) it took out of the pool (a user
-    who came back), so first contact and creation never see them.
+    ``users``: how many user numbers it took (the driver hands out the next one). ``adopts``:
+    unlinked accounts (side, key) it took out of the pool (a user who came back), so first
+    contact and creation never see them; ``frees``: accounts a re-link put another account in
+    the place of (a Closed client), unlinked from then on, so first contact sees them. The
+    emails its updates give up and take are read from its actions (``email_move``).
     """
 
     actions: tuple[Action, ...] = ()
@@ -65,8 +83,8 @@ class Decision:
     skips: tuple[Skip, ...] = ()
     users: int = 0
     deletions: int = 0
-    releases: tuple[AccountId, ...] = ()
     adopts: tuple[tuple[Side, str], ...] = ()
+    frees: tuple[Record, ...] = ()
 
 
 def account(record: Record) -> str:

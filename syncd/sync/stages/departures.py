@@ -10,11 +10,12 @@ settled as at first contact, and a survivor syncd deactivated is re-activated.
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from dataclasses import replace
 
 from syncd.model import Link, Record, Side
 from syncd.sync.actions import Action, Deactivate, MarkGone, Rebase, Relink, Skip
-from syncd.sync.stages.common import SIDES, Context, Decision, active
-from syncd.sync.stages.fields import Released, first_contact, updates
+from syncd.sync.stages.common import SIDES, Claims, Context, Decision, active
+from syncd.sync.stages.fields import first_contact, updates
 from syncd.sync.stages.index import Index
 from syncd.sync.stages.linked import reactivations
 
@@ -22,7 +23,7 @@ from syncd.sync.stages.linked import reactivations
 Adopted = Mapping[Side, Set[str]]
 
 
-def decide(ctx: Context, index: Index, released: Released, adopted: Adopted, link: Link, whmcs: Record | None,
+def decide(ctx: Context, index: Index, claims: Claims, adopted: Adopted, link: Link, whmcs: Record | None,
            wp: Record | None, user: int) -> Decision:
     """A link whose user is missing or Closed on at least one side (the links stage has set aside
     protected and duplicated accounts)."""
@@ -44,12 +45,16 @@ def decide(ctx: Context, index: Index, released: Released, adopted: Adopted, lin
     adopts = tuple((side, pool_key) for side, (pool_key, _record) in returning.items())
     if len(returning) + sum(1 for r in current.values() if r is not None) == 2:
         # Both sides are there again: re-link, taking the returning accounts out of the pool.
+        frees = []
         for side, (_key, record) in returning.items():
             current[side] = record
             back.add(side)
+            old = listed[side]
+            if old is not None:
+                frees.append(old)  # a Closed client another account takes the place of: unlinked now
         cw, cp = current[Side.WHMCS], current[Side.WORDPRESS]
         assert cw is not None and cp is not None
-        return _relink(ctx, index, released, link, cw, cp, frozenset(back), user, adopts)
+        return replace(_relink(ctx, index, claims, link, cw, cp, frozenset(back), user, adopts), frees=tuple(frees))
     if Side.WORDPRESS in returning and whmcs is not None and whmcs.closed:
         # The WordPress user is back while the client is Closed: linked again, gone from WHMCS,
         # nothing copied (as at first contact with a Closed client).
@@ -78,19 +83,19 @@ def _returning(index: Index, adopted: Adopted, side: Side, link: Link, survivor:
     return None
 
 
-def _relink(ctx: Context, index: Index, released: Released, link: Link, whmcs: Record, wp: Record,
+def _relink(ctx: Context, index: Index, claims: Claims, link: Link, whmcs: Record, wp: Record,
             back: frozenset[Side], user: int, adopts: tuple[tuple[Side, str], ...]) -> Decision:
     """Both accounts are there again: point the link at them and settle them as at first contact."""
     key = whmcs.key
-    settled = first_contact(ctx, index, released, key, whmcs, wp)
+    settled = first_contact(ctx, index, claims, key, whmcs, wp)
     reactivate, deactivated_drop, skips = reactivations(ctx, user, key, link, {Side.WHMCS: whmcs, Side.WORDPRESS: wp})
     relink = Relink(user=user, key=key, link=link, whmcs=whmcs, wp=wp, back=back, base=settled.base_now,
                     dummy_fields=settled.dummy_fields, deactivated_drop=deactivated_drop)
     # The updates carry the link as the re-link leaves it: the engine saves each step on it.
-    writes, releases = updates(user, key, whmcs, wp, relink.link_after(link, None), settled)
+    writes = updates(user, key, whmcs, wp, relink.link_after(link, None), settled)
     actions: tuple[Action, ...] = (relink, *reactivate, *writes)
     return Decision(actions=actions, conflicts=settled.conflicts, problems=settled.problems, skips=skips, users=1,
-                    releases=releases, adopts=adopts)
+                    adopts=adopts)
 
 
 def _gone(ctx: Context, link: Link, current: Mapping[Side, Record | None], back: frozenset[Side],

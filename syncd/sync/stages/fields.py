@@ -9,7 +9,7 @@ rewriting of names is recognised so it never looks like an edit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from syncd import mapping
@@ -17,13 +17,10 @@ from syncd.model import Link, Record, Side, normalise, normalise_email
 from syncd.sync import merge
 from syncd.sync.actions import Conflict, Problem, Update
 from syncd.sync.merge import FieldOutcome
-from syncd.sync.stages.common import SIDES, AccountId, Context, account
+from syncd.sync.stages.common import SIDES, Claims, Context, account
 from syncd.sync.stages.index import Index
 
 _NONE: frozenset[str] = frozenset()
-
-#: Per side, the accounts whose email an action planned so far changes (their old key is free).
-Released = Mapping[Side, Set[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +67,29 @@ def refusals(key: str, side: Side, values: Mapping[str, str]) -> list[Problem]:
             for name, message in mapping.problems(side, values)]
 
 
-def email_taken(key: str, record: Record, email: str, index: Index, released: Released) -> Problem | None:
-    """The problem if another account on ``record``'s side holds ``email`` and keeps it: the side
-    would refuse the write, and two accounts with one key are never made by sync."""
+def email_taken(key: str, record: Record, email: str, index: Index, claims: Claims) -> Problem | None:
+    """The problem if ``record`` cannot take ``email`` now: another account on its side holds it
+    and does not give it up in this run, or an action planned before gives it to another
+    account. Its side would refuse the write, and two accounts with one key are never made by sync."""
     side = record.side
-    gone = released[side]
-    holders = [r for r in index.holders(side, normalise_email(email))
+    wanted = normalise_email(email)
+    gone = claims.released[side]
+    holders = [r.remote_id for r in index.holders(side, wanted)
                if r.remote_id != record.remote_id and r.remote_id not in gone]
-    if not holders:
-        return None
-    ids = ", ".join(f"#{r.remote_id}" for r in holders)
-    return Problem(key, side, "email", f"cannot become {email.strip()!r} on {account(record)}: {side.account} "
-                                       f"{ids} already has that email; the email is left as it is until one of "
-                                       "them changes")
+    if holders:
+        ids = ", ".join(f"#{i}" for i in holders)
+        return Problem(key, side, "email", f"cannot become {email.strip()!r} on {account(record)} yet: "
+                                           f"{side.account} {ids} already has that email; waiting for {ids} to "
+                                           "give up the email (until then the email is left as it is)")
+    taker = claims.taken[side].get(wanted)
+    if taker is not None and taker != record.remote_id:
+        return Problem(key, side, "email", f"cannot become {email.strip()!r} on {account(record)}: {side.account} "
+                                           f"#{taker} takes that email in this run; the email is left as it is "
+                                           "until one of them changes")
+    return None
 
 
-def settle(ctx: Context, index: Index, released: Released, key: str, whmcs: Record, wp: Record,
+def settle(ctx: Context, index: Index, claims: Claims, key: str, whmcs: Record, wp: Record,
            outcomes: Sequence[FieldOutcome], *, first_contact: bool, dummy_fields: frozenset[str] = _NONE) -> Settled:
     """Turn field outcomes into base values, writes and report items (see ``Settled``)."""
     records = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
@@ -117,7 +121,7 @@ def settle(ctx: Context, index: Index, released: Released, key: str, whmcs: Reco
             problems += refused
             continue
         if name == "email":
-            taken = email_taken(key, records[target], sent, index, released)
+            taken = email_taken(key, records[target], sent, index, claims)
             if taken is not None:
                 problems.append(taken)
                 continue
@@ -137,7 +141,7 @@ def settle(ctx: Context, index: Index, released: Released, key: str, whmcs: Reco
                    tuple(problems), dummy_fields)
 
 
-def first_contact(ctx: Context, index: Index, released: Released, key: str, whmcs: Record, wp: Record) -> Settled:
+def first_contact(ctx: Context, index: Index, claims: Claims, key: str, whmcs: Record, wp: Record) -> Settled:
     """Settle two accounts meeting with no base (DESIGN §5.4): the base and dummy fields to link
     with (``dummy_fields``), and the writes."""
     policy = ctx.policy
@@ -146,6 +150,9 @@ def first_contact(ctx: Context, index: Index, released: Released, key: str, whmc
     wf, pf = whmcs.fields, wp.fields
     for name in ctx.fields:
         wv = wf.get(name, "")
+        if name == "email" and (mapping.is_transit_email(wv) or mapping.is_transit_email(pf.get(name, ""))):
+            outcomes.append(_transit_first_contact(ctx, wv, pf.get(name, "")))
+            continue
         is_dummy = ctx.is_dummy(name, wv)
         if is_dummy:
             dummy_now.add(name)
@@ -156,26 +163,32 @@ def first_contact(ctx: Context, index: Index, released: Released, key: str, whmc
             name, wv, as_wp_keeps(name, pf.get(name, ""), wv), direction=policy.direction,
             priority=policy.priority, whmcs_dummy=is_dummy,
         ))
-    return settle(ctx, index, released, key, whmcs, wp, outcomes, first_contact=True,
+    return settle(ctx, index, claims, key, whmcs, wp, outcomes, first_contact=True,
                   dummy_fields=frozenset(dummy_now) if dummy_now else _NONE)
 
 
-def updates(user: int, key: str, whmcs: Record, wp: Record, link: Link,
-            settled: Settled) -> tuple[tuple[Update, ...], tuple[AccountId, ...]]:
-    """The Update of each side ``settled`` writes to, WHMCS first; and the accounts whose key
-    those updates change (they give up their old email to the actions planned after them)."""
+def _transit_first_contact(ctx: Context, whmcs: str, wp: str) -> FieldOutcome:
+    """An account met again while parked on its temporary address (a user who came back in the
+    middle of an email swap): the address stands for its partner's email, which it gets back
+    where the run may write; it is never copied to the partner."""
+    parked = Side.WHMCS if mapping.is_transit_email(whmcs) else Side.WORDPRESS
+    value = wp if parked is Side.WHMCS else whmcs
+    if mapping.is_transit_email(value):
+        return FieldOutcome("email", whmcs)  # both parked: nothing sensible to copy either way
+    return FieldOutcome("email", value, write=parked if ctx.policy.may_write(parked) else None)
+
+
+def updates(user: int, key: str, whmcs: Record, wp: Record, link: Link, settled: Settled) -> tuple[Update, ...]:
+    """The Update of each side ``settled`` writes to, WHMCS first."""
     out: list[Update] = []
-    releases: list[AccountId] = []
     for side in SIDES:
         changes = settled.writes[side]
         if not changes:
             continue
         record, other = (whmcs, wp) if side is Side.WHMCS else (wp, whmcs)
-        if "email" in changes and normalise_email(changes["email"][1]) != record.key:
-            releases.append((side, record.remote_id))
         on_whmcs = side is Side.WHMCS
         out.append(Update(
             user=user, key=key, record=record, other=other, changes=changes, base=settled.base_on[side], link=link,
             dummy_add=settled.dummy_add if on_whmcs else _NONE, dummy_drop=settled.dummy_drop if on_whmcs else _NONE,
         ))
-    return tuple(out), tuple(releases)
+    return tuple(out)

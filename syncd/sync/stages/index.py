@@ -70,6 +70,7 @@ def index(whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy) 
     protected = _protected_keys(whmcs, wp, policy)
     excluded = policy.exclude_roles
     valid_email = mapping.is_matchable_email
+    transit = "@" + mapping.TRANSIT_DOMAIN
     claimed = {Side.WHMCS: {link.whmcs_id for link in links}, Side.WORDPRESS: {link.wp_id for link in links}}
     problems: list[Problem] = []
     skips: list[Skip] = []
@@ -113,7 +114,15 @@ def index(whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy) 
                 first = keys.get(key)
                 if first is None:
                     keys[key] = record
-                    if remote_id not in mine:
+                    if remote_id in mine:
+                        pass
+                    elif key.endswith(transit):
+                        # Parked by syncd while linked users swapped emails, then unlinked by hand:
+                        # that address is nobody's, so it is never matched or created elsewhere.
+                        skips.append(Skip(key, f"{side.account} #{remote_id} is on a temporary address syncd "
+                                               "gave it while users swapped emails, and is not linked: it is not "
+                                               "matched or created elsewhere (give it its email back)"))
+                    else:
                         pool[key] = record
                 else:
                     dup.setdefault(key, [first]).append(record)

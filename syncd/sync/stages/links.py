@@ -2,10 +2,11 @@
 order the rest, and route each to its rule: ``linked.decide`` when both accounts are there,
 ``departures.decide`` when one left or came back.
 
-One pass in link order, because decisions claim things later ones must see: an account whose
-email an earlier update changes gives that email up (``released``), and a user who came back
-takes an unlinked account out of the pool (``adopted``). This stage's output carries both
-claims to the unlinked stage, and counts what the guard needs.
+One pass, because decisions claim things later ones must see: an update that changes an
+account's email gives its old email up and takes the new one (``Claims``), and a user who came
+back takes an unlinked account out of the pool (``adopted``). The order is the links' own,
+except that email changes wait for the emails they take to be given up (``emails.py``). This
+stage's output carries both claims to the unlinked stage, and counts what the guard needs.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from syncd.model import Link, Side, normalise_email
-from syncd.sync import merge
+from syncd.model import Link, Record, Side
 from syncd.sync.actions import Action, Conflict, Problem, Skip
-from syncd.sync.stages import departures, linked
-from syncd.sync.stages.common import Context
+from syncd.sync.stages import departures, emails, linked
+from syncd.sync.stages.common import Claims, Context, email_move
 from syncd.sync.stages.index import Index
 
 
@@ -27,8 +27,9 @@ class LinksOutcome:
 
     ``users``: the user numbers taken; ``deletions``: users deactivated or marked gone;
     ``live``: per side, the links not gone there (the guard compares them with an empty listing);
-    ``released``: per side, the accounts giving up their email to an update of this stage;
-    ``adopted``: per side, the keys of unlinked accounts re-linked to a user who came back.
+    ``claims``: the emails this stage's updates give up and take;
+    ``adopted``: per side, the keys of unlinked accounts re-linked to a user who came back;
+    ``freed``: accounts a re-link unlinked (another account took their place).
     """
 
     actions: tuple[Action, ...]
@@ -38,8 +39,9 @@ class LinksOutcome:
     users: int
     deletions: int
     live: Mapping[Side, int]
-    released: Mapping[Side, frozenset[int]]
+    claims: Claims
     adopted: Mapping[Side, frozenset[str]]
+    freed: tuple[Record, ...]
 
 
 def plan_links(ctx: Context, index: Index, links: Sequence[Link]) -> LinksOutcome:
@@ -73,51 +75,62 @@ def plan_links(ctx: Context, index: Index, links: Sequence[Link]) -> LinksOutcom
     problems: list[Problem] = []
     skips: list[Skip] = []
     released: dict[Side, set[int]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
+    taken: dict[Side, dict[str, int]] = {Side.WHMCS: {}, Side.WORDPRESS: {}}
+    claims = Claims(released, taken)  # a read-only view for the decisions; grown here, after each
     adopted: dict[Side, set[str]] = {Side.WHMCS: set(), Side.WORDPRESS: set()}
+    freed: list[Record] = []
     users = deletions = 0
-    # Users taking an email another account holds now go last: that account may give it up in
-    # this same run (its Update, planned first, then runs first). A stable sort: the order is
-    # otherwise the links' own.
-    for link in sorted(changed, key=lambda li: _takes_a_held_email(ctx, index, li)):
+
+    def claim(planned: Sequence[Action]) -> None:
+        for action in planned:
+            move = email_move(action)
+            if move is not None:
+                side, remote_id, key = move
+                released[side].add(remote_id)
+                taken[side][key] = remote_id
+
+    # Users taking an email another account holds now go after those that wait for nobody, each
+    # chain from its free end, the first account of a cycle parked before (``emails``): every
+    # email is given up before it is taken. A stable sort: the order is otherwise the links' own.
+    moves = emails.plan_moves(ctx, index, changed)
+    rank = moves.rank
+    parked = moves.parked()
+    parked_users: dict[int, int] = {}
+    for link in sorted(changed, key=lambda li: rank.get(li.whmcs_id, 0)) if rank else changed:
+        if parked and not parked_users and rank.get(link.whmcs_id, 0) > 0:
+            for parking in moves.parks:
+                users += 1
+                parked_users[parking.link.whmcs_id] = users
+                park = parking.action(users)
+                actions.append(park)
+                claim((park,))
         whmcs = by_w.get(link.whmcs_id)
         wp = by_p.get(link.wp_id)
         if (whmcs is not None and index.untouchable(whmcs)) or (wp is not None and index.untouchable(wp)):
             continue  # protected, invalid or duplicated: already reported; the link is left as it is
+        user = parked_users.get(link.whmcs_id)
         if whmcs is not None and not whmcs.closed and wp is not None and not link.gone:
-            decision = linked.decide(ctx, index, released, link, whmcs, wp, users + 1)
+            decision = linked.decide(ctx, index, claims, link, whmcs, wp, user or users + 1,
+                                     parked.get(link.whmcs_id))
         else:
-            decision = departures.decide(ctx, index, released, adopted, link, whmcs, wp, users + 1)
+            decision = departures.decide(ctx, index, claims, adopted, link, whmcs, wp, users + 1)
         actions += decision.actions
         conflicts += decision.conflicts
         problems += decision.problems
         skips += decision.skips
-        users += decision.users
+        if user is None:
+            users += decision.users
         deletions += decision.deletions
-        for side, remote_id in decision.releases:
-            released[side].add(remote_id)
+        claim(decision.actions)
         for side, key in decision.adopts:
             adopted[side].add(key)
+        freed += decision.frees
     return LinksOutcome(
         actions=tuple(actions), conflicts=tuple(conflicts), problems=tuple(problems), skips=tuple(skips),
         users=users, deletions=deletions,
         live={Side.WHMCS: len(links) - gone_w, Side.WORDPRESS: len(links) - gone_p},
-        released={side: frozenset(ids) for side, ids in released.items()},
+        claims=Claims({side: frozenset(ids) for side, ids in released.items()},
+                      {side: dict(keys) for side, keys in taken.items()}),
         adopted={side: frozenset(keys) for side, keys in adopted.items()},
+        freed=tuple(freed),
     )
-
-
-def _takes_a_held_email(ctx: Context, index: Index, link: Link) -> bool:
-    """True if this run would give one of the link's accounts an email another account on that
-    side has now (a cheap look at the email field alone; ``linked.decide`` decides for real)."""
-    whmcs = index.by_id[Side.WHMCS].get(link.whmcs_id)
-    wp = index.by_id[Side.WORDPRESS].get(link.wp_id)
-    base = link.base.get("email")
-    if whmcs is None or wp is None or link.gone or base is None:
-        return False
-    outcome = merge.merge_field("email", base, whmcs.email, wp.email, direction=ctx.policy.direction,
-                                priority=ctx.policy.priority)
-    if outcome is None or outcome.write is None:
-        return False
-    target = whmcs if outcome.write is Side.WHMCS else wp
-    wanted = normalise_email(outcome.value)
-    return wanted != target.key and any(r is not target for r in index.holders(target.side, wanted))
