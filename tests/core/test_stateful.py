@@ -80,7 +80,6 @@ class SyncMachine(RuleBasedStateMachine):
         self.store = MemoryStore()
         self.on_delete = "ignore"
         self.agreed: dict[tuple[int, int], dict[str, str]] = {}  # the model: values agreed at the last check
-        self.dummy: dict[tuple[int, int], set[str]] = {}  # fields whose WHMCS value stands for WordPress's
         self.failed: set[str] = set()  # keys the last run reported as problems
         self.fresh = 0
 
@@ -358,11 +357,13 @@ class SyncMachine(RuleBasedStateMachine):
                     taken = [li for li, s in ((link, side), (other_link, side.other))
                              if li is not None and li.remote_id(s.other) in accounts[s.other]]
                     # A Closed client is not a return (closed is a deletion): it is not adopted into
-                    # a link already gone from WHMCS; it will be when it is made active again.
+                    # a link already gone from WHMCS (or whose client a wp_to_whmcs run has not marked
+                    # gone yet); it will be when it is made active again.
                     client, user = (account, partner) if side is W else (partner, account)
                     user_link = by_side[P].get(user.remote_id)
                     closed_ok = (client.status == "Closed" and client.remote_id not in by_side[W]
-                                 and user_link is not None and W in user_link.gone)
+                                 and user_link is not None
+                                 and (W in user_link.gone or user_link.whmcs_id not in after.whmcs))
                     # Two survivors of two links, each partner gone: an email moved between linked
                     # users (a swap), then the partners left. A link is only re-paired with an unlinked
                     # account that comes back (DESIGN §5.7); these two wait for `syncd link` by hand.
@@ -398,9 +399,10 @@ class SyncMachine(RuleBasedStateMachine):
         waiting = bool({a.key for a in (w, p, pre_w, pre_p) if a is not None} & self.failed)
         old = before.links.get(link.whmcs_id)
         agreed = self.agreed.get(pair) if old is not None and old.wp_id == link.wp_id and not old.gone else None
+        if waiting and agreed is None:
+            return  # met this run, its email still waiting: nothing agreed yet, the next run meets them again
         may_write_whmcs = policy.may_write(W)
         new_agreed: dict[str, str] = {}
-        new_dummy: set[str] = set()
         for name in FIELDS:
             wv, pv = _n(name, pre_w), _n(name, pre_p)
             if name == "email" and agreed is not None:
@@ -414,7 +416,7 @@ class SyncMachine(RuleBasedStateMachine):
             elif agreed is None:
                 expect = self.first_contact(name, wv, pv, was_dummy, policy)
             else:
-                expect = self.three_way(name, agreed[name], wv, pv, was_dummy and name in self.dummy[pair], policy)
+                expect = self.three_way(name, agreed[name], wv, pv, was_dummy, policy)
             got_w, got_p = _n(name, w), _n(name, p)
             if name == "email" and waiting and got_w != got_p:
                 new_agreed[name] = agreed[name] if agreed is not None else got_p
@@ -424,10 +426,7 @@ class SyncMachine(RuleBasedStateMachine):
                 expect == "" or (not may_write_whmcs and (was_dummy or pre_w is None)))
             assert got_w == expect or dummy_ok, f"lost update: {pair} {name} in WHMCS is {got_w!r}, expected {expect!r}"
             new_agreed[name] = expect
-            if got_w != expect:
-                new_dummy.add(name)
         self.agreed[pair] = new_agreed
-        self.dummy[pair] = new_dummy
 
     @staticmethod
     def first_contact(name: str, wv: str, pv: str, whmcs_dummy: bool, policy: Policy) -> str:
@@ -442,7 +441,9 @@ class SyncMachine(RuleBasedStateMachine):
     @staticmethod
     def three_way(name: str, agreed: str, wv: str, pv: str, whmcs_dummy: bool, policy: Policy) -> str:
         if whmcs_dummy:
-            wv = agreed  # a dummy stands for the agreed value: it is never a change
+            # The environment never types a dummy: one in WHMCS is syncd's, and stands for the agreed
+            # value (even one a stopped run wrote without committing it); it is never a change.
+            wv = agreed
         if policy.source is not None:
             return wv if policy.source is W else pv
         changed_w, changed_p = wv != agreed, pv != agreed

@@ -53,8 +53,10 @@ def _merge(ctx: Context, link: Link, name: str, wv: str, pv: str) -> tuple[Field
         is_dummy = ctx.is_dummy(name, wv)
         return merge.first_contact_field(name, wv, pv, direction=policy.direction, priority=policy.priority,
                                          whmcs_dummy=is_dummy), is_dummy
-    # A dummy counts only where syncd put it (the link remembers): a person may type it.
-    is_dummy = name in link.dummy_fields and ctx.is_dummy(name, wv)
+    # A WHMCS value that is the configured dummy stands for WordPress's value, whether or not the
+    # link remembers putting it there: a run that stopped between writing a dummy and committing
+    # it leaves no trace of it, and a dummy is never a change nor copied to WordPress (§5.2, §5.9).
+    is_dummy = ctx.is_dummy(name, wv)
     return merge.merge_field(name, value, wv, pv, direction=policy.direction, priority=policy.priority,
                              whmcs_dummy=is_dummy), is_dummy
 
