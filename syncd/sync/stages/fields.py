@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from syncd import mapping
 from syncd.model import Link, Record, Side, normalise, normalise_email
@@ -21,6 +23,8 @@ from syncd.sync.stages.common import SIDES, Claims, Context, account
 from syncd.sync.stages.index import Index
 
 _NONE: frozenset[str] = frozenset()
+_NO_WRITES: Mapping[Side, Mapping[str, Any]] = MappingProxyType({Side.WHMCS: MappingProxyType({}),
+                                                                  Side.WORDPRESS: MappingProxyType({})})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +46,6 @@ class Settled:
     conflicts: tuple[Conflict, ...]
     problems: tuple[Problem, ...]
     dummy_fields: frozenset[str] = _NONE
-
-    @property
-    def writes_any(self) -> bool:
-        return bool(self.writes[Side.WHMCS] or self.writes[Side.WORDPRESS])
 
 
 def as_wp_keeps(name: str, wp_value: str, *sources: str | None) -> str:
@@ -92,6 +92,12 @@ def email_taken(key: str, record: Record, email: str, index: Index, claims: Clai
 def settle(ctx: Context, index: Index, claims: Claims, key: str, whmcs: Record, wp: Record,
            outcomes: Sequence[FieldOutcome], *, first_contact: bool, dummy_fields: frozenset[str] = _NONE) -> Settled:
     """Turn field outcomes into base values, writes and report items (see ``Settled``)."""
+    for outcome in outcomes:
+        if outcome.write is not None:
+            break
+    else:  # nothing to write (most first contacts of a first run): only the base, nothing allocated
+        return Settled({o.name: o.value for o in outcomes}, _NO_WRITES, _NO_WRITES, _NONE, _NONE, (), (),
+                       dummy_fields)
     records = {Side.WHMCS: whmcs, Side.WORDPRESS: wp}
     dummy = ctx.dummy
     base_now: dict[str, str] = {}
@@ -148,19 +154,21 @@ def first_contact(ctx: Context, index: Index, claims: Claims, key: str, whmcs: R
     outcomes = []
     dummy_now: set[str] = set()
     wf, pf = whmcs.fields, wp.fields
+    dummy = ctx.dummy
     for name in ctx.fields:
         wv = wf.get(name, "")
-        if name == "email" and (mapping.is_transit_email(wv) or mapping.is_transit_email(pf.get(name, ""))):
-            outcomes.append(_transit_first_contact(ctx, wv, pf.get(name, "")))
-            continue
-        is_dummy = ctx.is_dummy(name, wv)
+        pv = pf.get(name, "")
+        is_dummy = name in dummy and ctx.is_dummy(name, wv)  # the cheap test first: one pair per user
         if is_dummy:
             dummy_now.add(name)
-        elif wv == pf.get(name, ""):
+        elif wv == pv:
             outcomes.append(FieldOutcome(name, wv))  # the same value as it is: nothing to settle
             continue
+        if name == "email" and (mapping.is_transit_email(wv) or mapping.is_transit_email(pv)):
+            outcomes.append(_transit_first_contact(ctx, wv, pv))
+            continue
         outcomes.append(merge.first_contact_field(
-            name, wv, as_wp_keeps(name, pf.get(name, ""), wv), direction=policy.direction,
+            name, wv, as_wp_keeps(name, pv, wv), direction=policy.direction,
             priority=policy.priority, whmcs_dummy=is_dummy,
         ))
     return settle(ctx, index, claims, key, whmcs, wp, outcomes, first_contact=True,

@@ -87,12 +87,13 @@ def plan_unlinked(ctx: Context, index: Index, claims: Claims, adopted: Mapping[S
                                     gone=frozenset({Side.WHMCS}), settles=settles))
         else:
             fc = first_contact(ctx, index, mine, key, whmcs, wp)
-            conflicts += fc.conflicts
-            problems += fc.problems
+            if fc.conflicts or fc.problems:
+                conflicts += fc.conflicts
+                problems += fc.problems
             pair = LinkPair(user=user, key=key, whmcs=whmcs, wp=wp, base=fc.base_now, dummy_fields=fc.dummy_fields,
                             settles=settles)
             actions.append(pair)
-            if fc.writes_any:
+            if fc.writes[Side.WHMCS] or fc.writes[Side.WORDPRESS]:
                 writes = updates(user, key, whmcs, wp, pair.link_after(None, None), fc)
                 actions += writes
                 for write in writes:
