@@ -6,8 +6,10 @@ same plan. ``plan()`` is a pipeline of stages in the order of §5.1, each a modu
 
 1. ``index``      exclude (§5.6) and match: both listings by remote id and key; duplicates;
 2. ``links``      every link in turn, routed to ``linked`` (§5.3 three-way merge, rebase,
-                  re-activation) or ``departures`` (§5.7 deletions and comebacks); it says which
-                  accounts give up their email and which unlinked accounts it re-linked;
+                  re-activation) or ``departures`` (§5.7 deletions and comebacks), email changes
+                  ordered by ``emails`` (chains from their free end, a cycle through a temporary
+                  address); it says which emails its updates give up and take, and which
+                  unlinked accounts it re-linked or let go;
 3. ``unlinked``   first contact (§5.4) and creates (§5.5), reading those claims;
 4. ``guard``      the safety guard (§5.7).
 

@@ -6,6 +6,8 @@ Where each rule lives:
 ``index.py``       §5.1 step 2, §5.6: exclusions (admins, excluded roles, invalid emails),
                    matching by remote id and key, duplicate keys
 ``links.py``       every link in turn: the cheap nothing-changed check, the order, the claims
+``emails.py``      §5.3 for emails: the order email changes need, a temporary address for a
+                   cycle (two users swapping emails, three rotating them)
 ``linked.py``      §5.3: the three-way merge of a linked user, rebase, re-activation (§5.7)
 ``departures.py``  §5.7: deletions (on_delete), and users who come back (re-link)
 ``unlinked.py``    §5.4 first contact, §5.5 creates, unconfirmed creates

@@ -114,16 +114,16 @@ def index(whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy) 
                 first = keys.get(key)
                 if first is None:
                     keys[key] = record
-                    if remote_id in mine:
-                        pass
-                    elif key.endswith(transit):
-                        # Parked by syncd while linked users swapped emails, then unlinked by hand:
-                        # that address is nobody's, so it is never matched or created elsewhere.
-                        skips.append(Skip(key, f"{side.account} #{remote_id} is on a temporary address syncd "
-                                               "gave it while users swapped emails, and is not linked: it is not "
-                                               "matched or created elsewhere (give it its email back)"))
-                    else:
-                        pool[key] = record
+                    if remote_id not in mine:
+                        if not key.endswith(transit):
+                            pool[key] = record
+                        else:
+                            # Parked by syncd while linked users swapped emails, then unlinked by hand:
+                            # that address is nobody's, so it is never matched or created elsewhere.
+                            skips.append(Skip(key, f"{side.account} #{remote_id} is on a temporary address "
+                                                   "syncd gave it while users swapped emails, and is not linked: "
+                                                   "it is not matched or created elsewhere (give it its email "
+                                                   "back)"))
                 else:
                     dup.setdefault(key, [first]).append(record)
         for key in sorted(dup):

@@ -23,9 +23,9 @@ from syncd.sync.stages.index import Index
 
 def reactivations(ctx: Context, user: int, key: str, link: Link,
                   current: Mapping[Side, Record]) -> tuple[tuple[Reactivate, ...], frozenset[Side], tuple[Skip, ...]]:
-    """Survivors syncd deactivated whose partner is back: re-activate them, or just forget the flag
-    (the sides returned) if someone already did. A side the direction may not write to waits for
-    a run that may (a skip says so)."""
+    """Survivors syncd deactivated whose partner is back: re-activate them, or, if someone already
+    did, only forget the flag (the sides returned second). A side the direction may not write to
+    waits for a run that may (a skip says so)."""
     actions: list[Reactivate] = []
     drop: set[Side] = set()
     skips: list[Skip] = []
