@@ -7,7 +7,9 @@ and 100k users per side. Not a test: it prints a table.
 Each size runs in a fresh process, so its peak RSS is its own (snapshots in memory
 included: the records a run holds anyway). Scenarios: "no change" (every user linked, equal
 on both sides: the daemon's usual run), "1% changed" (one field edited on one side for 1%
-of the users), and "first run" (no links yet: every user meets its partner by key).
+of the users), "1% swapped" (1% of the users swapped their emails in WHMCS, two by two: each
+swap parks one WordPress user on its temporary address), and "first run" (no links yet: every
+user meets its partner by key).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from syncd.sync.plan import plan
 from syncd.sync.policy import Policy
 
 SIZES = (1_000, 10_000, 100_000)
-SCENARIOS = ("no change", "1% changed", "first run")
+SCENARIOS = ("no change", "1% changed", "1% swapped", "first run")
 
 
 def _fields(i: int) -> dict[str, str]:
@@ -39,15 +41,17 @@ def build(n: int, scenario: str) -> tuple[Snapshot, Snapshot, list[Link]]:
     names = DEFAULT_FIELDS
     for i in range(n):
         values = _fields(i)
+        if scenario == "1% swapped" and i % 200 in (0, 1):
+            values = {**values, "email": _fields(i + 1 if i % 200 == 0 else i - 1)["email"]}
         whmcs.append(Record(Side.WHMCS, i + 1, values, status="Active", owner_user_id=i + 1))
         wp_values = _fields(i)
         if scenario == "1% changed" and i % 100 == 0:
             wp_values["first_name"] = f"Changed{i}"
         wp.append(Record(Side.WORDPRESS, 100_000_000 + i, wp_values, roles=("subscriber",)))
         if scenario != "first run":
-            seen = digest(values, names)
+            agreed = _fields(i)  # what both sides held at the last sync
             links.append(Link(whmcs_id=i + 1, wp_id=100_000_000 + i, base=_fields(i), owner_user_id=i + 1,
-                              digests={"whmcs": seen, "wordpress": digest(values, names)}))
+                              digests={"whmcs": digest(agreed, names), "wordpress": digest(agreed, names)}))
     return (Snapshot(Side.WHMCS, tuple(whmcs)), Snapshot(Side.WORDPRESS, tuple(wp)), links)
 
 

@@ -25,10 +25,12 @@ __all__ = [
     "as_stored",
     "fill_dummies",
     "is_dummy",
+    "is_transit_email",
     "is_valid_email",
     "is_valid_login",
     "problems",
     "require_valid",
+    "transit_email",
     "unique_username",
 ]
 
@@ -74,6 +76,26 @@ def is_valid_email(value: str) -> bool:
     email = value.strip()
     # fullmatch, not match with "$": "$" would let a final newline through.
     return len(email) >= 6 and _EMAIL.fullmatch(email) is not None
+
+
+#: The domain of the temporary addresses syncd parks an account on while linked users swap
+#: emails (DESIGN §5.3, issue 10): ``.invalid`` is reserved (RFC 2606, RFC 6761), so no
+#: person owns such an address and no mail sent to it is ever delivered; and both sides
+#: accept it (WordPress's is_email wants two dot-separated labels, WHMCS a user@host.tld shape).
+TRANSIT_DOMAIN = "syncd.invalid"
+_TRANSIT_SUFFIX = "@" + TRANSIT_DOMAIN
+
+
+def transit_email(side: Side, remote_id: int) -> str:
+    """The temporary address of one account, derived from its side and id: unique on its side,
+    recognisable, and valid on both sides (``is_valid_email``)."""
+    return f"syncd-transit-{side.value}-{remote_id}{_TRANSIT_SUFFIX}"
+
+
+def is_transit_email(value: str) -> bool:
+    """True for an address on syncd's transit domain: an account "in transit" between two emails,
+    never an edit made by a person, never copied to the other side, never a key to match on."""
+    return value.strip().casefold().endswith(_TRANSIT_SUFFIX)
 
 
 # What WordPress does to a first or last name as it stores it (measured on 6.1, and modelled in

@@ -189,6 +189,22 @@ class Update(Action):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Park(Update):
+    """Move ``record`` to its temporary address (``mapping.transit_email``) so that another linked
+    account can take its email: the first step of an email swap or cycle (DESIGN §5.3, issue 10).
+    The base is left as it is (``base`` is empty): the address is in transit, never a value both
+    sides agree on, and a run that finds it there takes it for the base. ``final`` is the email
+    the account gets later in the same plan, once its own new email is free."""
+
+    final: str
+
+    def describe(self) -> str:
+        before, after = self.changes["email"]
+        return (f"park {_who(self.record)} on the temporary address {_q(after)} while users swap emails: "
+                f"it gives {_q(before)} up now and gets {_q(self.final)} later in this run")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class LinkPair(Action):
     """First contact (DESIGN §5.4): link two existing accounts with the same key."""
 

@@ -1,13 +1,13 @@
-"""What a run may do: direction, priority, exclusions, deletions, and the safety guard (DESIGN §5.6-5.7).
+"""What a run may do: direction, priority, exclusions, deletions and the guard's limits (DESIGN §5.6-5.7).
 
 ``Policy`` is plain data built by the caller from the settings and the command line
-(``syncd.app.policy_of``): the core never imports the configuration layer. ``guard_message``
-is the safety guard: it says, in plain words, why a plan must not run, or None.
+(``syncd.app.policy_of``): the core never imports the configuration layer. The safety guard
+that applies the limits is the planner's last stage, ``syncd.sync.stages.guard``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -56,36 +56,3 @@ class Policy:
     def may_write(self, side: Side) -> bool:
         return self.direction.allows_write_to(side)
 
-
-def guard_message(
-    *, deletions: int, links: int, live_links: Mapping[Side, int], empty_sides: Sequence[Side], policy: Policy
-) -> str | None:
-    """Why this plan must stop before any write (DESIGN §5.7), or None if it may run.
-
-    ``deletions`` counts the users the plan would deactivate or mark gone; ``links`` all
-    links; ``live_links`` the links whose record on that side is not gone yet;
-    ``empty_sides`` the sides whose listing came back empty. ``force`` is not looked at
-    here: the caller decides whether a tripped guard is overridden.
-    """
-    reasons: list[str] = []
-    for side in empty_sides:
-        if live_links.get(side, 0) > 0:
-            reasons.append(
-                f"{side.display} listed no users at all while {live_links[side]} linked users should be there "
-                "(a failed or filtered read must never look like 'everyone was deleted')"
-            )
-    if deletions > policy.max_deletes:
-        reasons.append(f"it would deactivate or unlink {deletions} users, more than max_deletes = {policy.max_deletes}")
-    if links >= 10 and deletions * 100 > policy.max_delete_percent * links:
-        share = deletions * 100 / links
-        reasons.append(
-            f"it would deactivate or unlink {deletions} of {links} linked users ({share:.0f}%), more than "
-            f"max_delete_percent = {policy.max_delete_percent:g}%"
-        )
-    if not reasons:
-        return None
-    return (
-        "safety guard: the run was stopped before writing anything, because "
-        + "; and ".join(reasons)
-        + ". Check both sides; if this is really intended, run `syncd sync --force` once to let it through."
-    )

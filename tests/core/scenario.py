@@ -14,6 +14,7 @@ from syncd.sync.actions import (
     ForgetPending,
     LinkPair,
     MarkGone,
+    Park,
     Reactivate,
     Rebase,
     Relink,
@@ -42,6 +43,8 @@ def summary(result: Plan) -> list[str]:
                 line += f" dummy={','.join(sorted(a.dummy_fields))}"
             if a.pending:
                 line += " pending"
+        elif isinstance(a, Park):
+            line = f"park {a.side.value} #{a.record.remote_id}"
         elif isinstance(a, Update):
             line = f"update {a.side.value} #{a.record.remote_id} " + ", ".join(
                 f"{k}={after!r}" for k, (_b, after) in a.changes.items())

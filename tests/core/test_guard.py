@@ -7,7 +7,8 @@ import pytest
 
 from syncd.errors import GuardTripped
 from syncd.model import Side
-from syncd.sync.policy import Policy, guard_message
+from syncd.sync.policy import Policy
+from syncd.sync.stages.guard import guard_message
 from tests.core.scenario import P, W, World
 
 

@@ -1,0 +1,99 @@
+"""What every stage of the planner shares: the run's context, and the shape of one decision.
+
+``Context`` is the part of the input every rule reads (the policy, the common fields of this
+site, the dummies that apply to them, the unconfirmed creates). ``Decision`` is what one
+user's rule returns: its actions and report items, how many user numbers it took, and the
+claims it makes on emails and unlinked accounts, which the stage that drives it adds to
+what later decisions see. Nothing here is mutable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
+from typing import Any
+
+from syncd import mapping
+from syncd.model import Record, Side, normalise_email
+from syncd.sync.actions import Action, Conflict, Problem, Skip, Update
+from syncd.sync.policy import Policy
+
+SIDES = (Side.WHMCS, Side.WORDPRESS)
+
+#: The (side, key) of creates whose outcome is unknown (``StateStore.pending_creates()``).
+Pending = Mapping[tuple[Side, str], Any]
+
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """The claims on emails the actions planned so far make, per side: ``released`` the accounts
+    whose email they change (each gives its old key up by the time the next actions run);
+    ``taken`` the keys they give an account, with its id (no other account may take it too)."""
+
+    released: Mapping[Side, Set[int]]
+    taken: Mapping[Side, Mapping[str, int]]
+
+
+def email_move(action: Action) -> tuple[Side, int, str] | None:
+    """(side, account, new key) if ``action`` gives an account another email, else None."""
+    if isinstance(action, Update) and "email" in action.changes:
+        new = normalise_email(action.changes["email"][1])
+        if new != action.record.key:
+            return action.record.side, action.record.remote_id, new
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The inputs every rule reads. ``fields``: the configured common fields both sides can
+    store (email always); ``dummy``: the configured dummies of those fields."""
+
+    policy: Policy
+    fields: tuple[str, ...]
+    dummy: Mapping[str, str]
+    pending: Pending
+
+    @classmethod
+    def of(cls, policy: Policy, whmcs_fields: tuple[str, ...], wp_fields: tuple[str, ...],
+           pending: Pending) -> Context:
+        fields = tuple(f for f in policy.fields if f == "email" or (f in whmcs_fields and f in wp_fields))
+        dummy = {k: v for k, v in policy.dummy_values.items() if k in fields}
+        return cls(policy, fields, dummy, pending)
+
+    def is_dummy(self, name: str, value: str) -> bool:
+        """True if ``value`` is the configured dummy of ``name`` (a WHMCS value standing for "empty")."""
+        return name in self.dummy and mapping.is_dummy(name, value, self.dummy)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the rules decided for one user.
+
+    ``users``: how many user numbers it took (the driver hands out the next one). ``adopts``:
+    unlinked accounts (side, key) it took out of the pool (a user who came back), so first
+    contact and creation never see them; ``frees``: accounts a re-link put another account in
+    the place of (a Closed client), unlinked from then on, so first contact sees them. The
+    emails its updates give up and take are read from its actions (``email_move``).
+    """
+
+    actions: tuple[Action, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    skips: tuple[Skip, ...] = ()
+    users: int = 0
+    deletions: int = 0
+    adopts: tuple[tuple[Side, str], ...] = ()
+    frees: tuple[Record, ...] = ()
+
+
+def account(record: Record) -> str:
+    """How a message names an account: "WordPress user #12"."""
+    return f"{record.side.account} #{record.remote_id}"
+
+
+def active(record: Record) -> bool:
+    """Active as syncd sees it: a WordPress user with a role, a WHMCS client neither Inactive nor Closed."""
+    if record.side is Side.WORDPRESS:
+        return bool(record.roles) and record.active
+    return record.active and not record.closed
