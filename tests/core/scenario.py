@@ -24,6 +24,7 @@ from syncd.sync.engine import RunReport, execute
 from syncd.sync.plan import Plan, plan
 from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, Account, MemorySide, MemoryStore
+from tests.crash.inject import Crashed, DyingSide, DyingStore, Tripwire, point_for, raise_crashed
 
 W = Side.WHMCS
 P = Side.WORDPRESS
@@ -136,6 +137,20 @@ class World:
         run_id = self.store.begin_run(direction=result.policy.direction.value, full=False)
         return execute(result, whmcs=self.whmcs, wp=self.wp, store=self.store, run_id=run_id,
                        log=lambda level, msg: self.logs.append((level, msg)), now=now, **kw)
+
+    def crash(self, result: Plan, k: int, *, before_commit: bool = False) -> None:
+        """Execute ``result`` through ports that die after its ``k``-th action (with
+        ``before_commit``, between that action's remote write and its commit), as a killed
+        process would (tests/crash/inject.py); nothing of the run is recorded after that point."""
+        tripwire = Tripwire(point_for([a.kind for a in result.actions], k, before_commit), raise_crashed)
+        run_id = self.store.begin_run(direction=result.policy.direction.value, full=False)
+        try:
+            execute(result, whmcs=DyingSide(self.whmcs, tripwire), wp=DyingSide(self.wp, tripwire),  # type: ignore[arg-type]
+                    store=DyingStore(self.store, tripwire), run_id=run_id,  # type: ignore[arg-type]
+                    log=lambda level, msg: self.logs.append((level, msg)), now=now)
+        except Crashed:
+            return
+        raise AssertionError(f"the run did not stop after action {k}")
 
     def sync(self, **kw: Any) -> tuple[Plan, RunReport]:
         result = self.plan(**kw)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from syncd.model import Side
+from syncd.render import report_json
 from tests.core.scenario import P, W, World, summary
 
 
@@ -228,7 +229,7 @@ def test_decision_table(row: Row) -> None:
     assert not planned.blocked, planned.guard
 
     report = world.execute(planned)
-    assert report.outcome in ("ok", "errors"), report.to_json()
+    assert report.outcome in ("ok", "errors"), report_json(report)
     assert not report.errors, report.errors
     world.whmcs.reset_counts()
     world.wp.reset_counts()

@@ -21,8 +21,8 @@ import pytest
 
 from syncd import mapping
 from syncd.model import Side
+from syncd.render import report_json
 from syncd.sync.actions import Park
-from syncd.sync.engine import SimulatedCrash
 from tests.core.scenario import P, W, World, summary
 
 
@@ -120,7 +120,7 @@ def test_email_moves(row: Row) -> None:
     planned = world.plan(**row.policy)
     assert summary(planned) == row.expect, planned.describe()
     report = world.execute(planned)
-    assert report.outcome in ("ok", "errors") and not report.errors, report.to_json()
+    assert report.outcome in ("ok", "errors") and not report.errors, report_json(report)
     world.whmcs.reset_counts()
     world.wp.reset_counts()
     again = world.plan(**row.policy)
@@ -169,7 +169,7 @@ def test_a_third_party_that_gives_the_email_up_lets_the_chain_land() -> None:
     assert len(report.problems) == 3 and world.wp.writes == []
     world.wp.external_edit(103, email=DEE)  # the third party moves on; its new email is created in WHMCS
     _plan, report = world.sync()
-    assert not report.problems and not report.errors, report.to_json()
+    assert not report.problems and not report.errors, report_json(report)
     assert world.agree() == [] and world.plan().actions == ()
     assert [world.wp.accounts[i].key for i in (101, 102, 103)] == [BOB, CY, DEE]
 
@@ -193,7 +193,7 @@ def _converge(world: World, runs: int = 3, **policy: Any) -> int:
         if not planned.actions:
             return n
         report = world.execute(planned)
-        assert not report.problems, report.to_json()
+        assert not report.problems, report_json(report)
     raise AssertionError(f"not settled after {runs} runs: {world.plan(**policy).describe()}")
 
 
@@ -238,8 +238,7 @@ def test_a_crash_between_any_two_writes_still_converges(case: str, k: int, befor
     planned = world.plan()
     if k > len(planned.actions):
         pytest.skip("fewer actions than that")
-    with pytest.raises(SimulatedCrash):
-        world.execute(planned, stop_after_actions=k, crash_before_commit=before_commit)
+    world.crash(planned, k, before_commit=before_commit)
     assert _converge(world) <= 2
     _settled(world, {i: e for i, e in enumerate(emails, start=1)})
 

@@ -35,15 +35,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from syncd import mapping
 from syncd.errors import GuardTripped, Unreachable
 from syncd.model import Direction, Link, Side, normalise, normalise_email
+from syncd.render import report_json
 from syncd.sync import merge
 from syncd.sync.actions import Update
-from syncd.sync.engine import SimulatedCrash, run_sync
+from syncd.sync.engine import run_sync
 from syncd.sync.merge import FieldOutcome
-from syncd.sync.plan import Plan
+from syncd.sync.plan import Plan, plan
 from syncd.sync.policy import Policy
 from tests.core.conftest import machine_settings
 from tests.core.memory import DUMMY, Account, MemorySide, MemoryStore
 from tests.core.scenario import now
+from tests.crash.inject import Crashed, DyingSide, DyingStore, Tripwire, point_for, raise_crashed
 
 W, P = Side.WHMCS, Side.WORDPRESS
 EMAILS = ("ann@x.io", "bob@x.io", "cy@x.io", "dee@x.io")
@@ -274,9 +276,17 @@ class SyncMachine(RuleBasedStateMachine):
         policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
                         dummy_values=DUMMY, force=True)
         try:
-            run_sync(whmcs=self.whmcs, wp=self.wp, store=self.store, policy=policy, log=lambda level, message: None,
-                     now=now, stop_after_actions=after, crash_before_commit=before_commit)
-        except SimulatedCrash:
+            # The run's own plan, made here first only to place the crash point on its actions.
+            kinds = [a.kind for a in plan(self.whmcs.snapshot(), self.wp.snapshot(), self.store.links(), policy,
+                                          self.store.pending_creates()).actions]
+            whmcs: Any = self.whmcs
+            wp: Any = self.wp
+            store: Any = self.store
+            if after <= len(kinds):  # a shorter plan runs to its end, as a run not stopped
+                tripwire = Tripwire(point_for(kinds, after, before_commit), raise_crashed)
+                whmcs, wp, store = DyingSide(whmcs, tripwire), DyingSide(wp, tripwire), DyingStore(store, tripwire)
+            run_sync(whmcs=whmcs, wp=wp, store=store, policy=policy, log=lambda level, message: None, now=now)
+        except Crashed:
             pass
         except Unreachable:
             self.whmcs.listing_error = self.wp.listing_error = None
@@ -292,14 +302,14 @@ class SyncMachine(RuleBasedStateMachine):
         email that another account on the target side already holds (reported, left alone)."""
         the_plan, report = run_sync(whmcs=self.whmcs, wp=self.wp, store=self.store, policy=policy,
                                     log=lambda level, message: None, now=now)
-        assert report.outcome in ("ok", "errors"), report.to_json()
+        assert report.outcome in ("ok", "errors"), report_json(report)
         failed: set[str] = set()
         for item in [*report.errors, *report.problems]:
             assert any(words in item.message for words in ("already has that email", "already used by",
                                                             "takes that email", "is taken in this run")), \
-                report.to_json()
+                report_json(report)
             failed.add(item.key)
-        assert not report.duplicates and not report.errors, report.to_json()
+        assert not report.duplicates and not report.errors, report_json(report)
         return the_plan, failed
 
     def check(self, policy: Policy, before: World, failed: set[str]) -> None:
