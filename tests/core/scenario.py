@@ -3,7 +3,8 @@ order-preserving summary of a plan that table rows can state exactly."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,3 +176,15 @@ class World:
                 if wv != pv and not (name in link.dummy_fields and wv == normalise(name, DUMMY.get(name, ""))):
                     diffs.append(f"#{w.remote_id}-#{p.remote_id} {name}: {wv!r} != {pv!r}")
         return diffs
+
+
+@dataclass
+class Row:
+    """One row of a decision table: a world set up, the plan expected (``summary()`` lines), and
+    the policy (``World.plan`` keywords) and world knobs (``World`` attributes) it runs with."""
+
+    id: str
+    setup: Callable[[World], object]
+    expect: list[str]
+    policy: dict[str, Any] = field(default_factory=dict)
+    world: dict[str, Any] = field(default_factory=dict)

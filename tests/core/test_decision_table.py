@@ -5,15 +5,13 @@ in-memory sides and must settle: a second plan has nothing left to do, and linke
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from syncd.model import Side
 from syncd.render import report_json
-from tests.core.scenario import P, W, World, summary
+from tests.core.scenario import P, Row, W, World, summary
 
 
 def base(email: str = "ann@x.io", first: str = "Ann", last: str = "Lee", company: str = "") -> dict[str, str]:
@@ -37,14 +35,6 @@ def bystander(w: World) -> None:
     w.user(109, "zed@x.io", "Zed", "Zu")
     w.link(9, 109)
 
-
-@dataclass
-class Row:
-    id: str
-    setup: Callable[[World], object]
-    expect: list[str]
-    policy: dict[str, Any] = field(default_factory=dict)
-    world: dict[str, Any] = field(default_factory=dict)
 
 
 ROWS = [

@@ -13,8 +13,6 @@ and show that the next runs converge: no duplicate, nothing lost, no temporary a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ from syncd import mapping
 from syncd.model import Side
 from syncd.render import report_json
 from syncd.sync.actions import Park
-from tests.core.scenario import P, W, World, summary
+from tests.core.scenario import P, Row, W, World, summary
 
 
 def people(w: World, *emails: str, link: bool = True) -> None:
@@ -46,13 +44,6 @@ def emails_to(w: World, side: Side, *emails: str) -> None:
 def park(side: Side, remote_id: int) -> str:
     return mapping.transit_email(side, remote_id)
 
-
-@dataclass
-class Row:
-    id: str
-    setup: Callable[[World], object]
-    expect: list[str]
-    policy: dict[str, Any] = field(default_factory=dict)
 
 
 ANN, BOB, CY, DEE = "ann@x.io", "bob@x.io", "cy@x.io", "dee@x.io"
