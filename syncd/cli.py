@@ -191,8 +191,35 @@ def status(obj: Context, as_json: bool) -> None:
     _show(render.status_text(shown), render.status_json(shown), as_json)
 
 
+def _email_argument(_ctx: click.Context, _param: click.Parameter, email: str) -> str:
+    """A usage error (exit 2) for an argument that cannot be anyone's email address."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in email.strip()):
+        shown = repr(email) if email.strip() else "an empty argument"
+        raise click.BadParameter(f"{shown} is not an email address: give the user's email, e.g. jane@example.com",
+                                 param_hint="EMAIL")
+    return email
+
+
+@main.command("check-config")
+@click.pass_obj
+@handles_errors
+def check_config(obj: Context) -> None:
+    """Validate the configuration as `syncd run` would, without calling either side: exit 0 (OK) or 2."""
+    from syncd.errors import ConfigError
+    from syncd.state import url as state_url
+
+    settings = obj.settings()  # every value, the schedule, the metrics address, the secrets, the state directory
+    problems = state_url.access_problems(settings.sync.state_url)
+    for warning in settings.warnings():
+        click.echo(f"warning: {warning}")
+    if problems:
+        raise ConfigError(f"invalid configuration in {settings.source}:", [f"[sync] state_url: {p}" for p in problems])
+    click.echo(f"OK: {settings.source} is valid (neither side was called; `syncd test-connection` checks them)")
+
+
 @main.command()
-@click.argument("email")
+@click.argument("email", callback=_email_argument)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 @click.pass_obj
 @handles_errors

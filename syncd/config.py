@@ -9,19 +9,32 @@ log line or an error message. Lookup order of the file: ``--config``, ``$SYNCD_C
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from syncd.errors import ConfigError
 from syncd.model import Direction, Side
+from syncd.state import url as state_url
 
 DEFAULT_LOCATIONS = (Path("syncd.toml"), Path("/etc/syncd/syncd.toml"))
+
+#: The ``@daily``-style schedules of cron, as the 5-field expressions they stand for.
+CRON_ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
 
 #: WordPress roles that can manage users or options in core; never granted by sync (§5.6).
 FORBIDDEN_ROLES = frozenset({"administrator", "super_admin"})
@@ -31,7 +44,40 @@ ENV_WP_PASSWORD = "SYNCD_WORDPRESS_APPLICATION_PASSWORD"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _between(low: float, high: float, unit: str = "") -> AfterValidator:
+    """A number's allowed range, said in the error with its unit (``conf/syncd.example.toml``
+    documents the same range beside each key)."""
+
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {_number(low)} and {_number(high)}{unit}")
+        return value
+
+    check.bounds = (low, high)  # type: ignore[attr-defined]  # read by the test of every number's range
+    return AfterValidator(check)
+
+
+def bounds_of(metadata: list[Any]) -> tuple[float, float] | None:
+    """The range ``_between`` gave a field, from its pydantic metadata; None if it has none."""
+    for item in metadata:
+        found = getattr(getattr(item, "func", None), "bounds", None)
+        if found is not None:
+            low, high = found
+            return float(low), float(high)
+    return None
+
+
+#: DESIGN §3.2's numbers and their ranges (documented beside each key in conf/syncd.example.toml).
+Seconds = Annotated[float, _between(0.1, 600, " seconds")]
+Concurrency = Annotated[int, _between(1, 16)]
+Retries = Annotated[int, _between(0, 10)]
 
 
 class DummyValues(_Strict):
@@ -56,7 +102,7 @@ class DummyValues(_Strict):
 
 class NewClients(_Strict):
     missing_fields: Literal["dummy", "skip_validation"] = "dummy"
-    currency: int = 1
+    currency: Annotated[int, _between(1, 1_000_000)] = 1
     send_welcome_email: bool = False
     send_password_reset: bool = False
     dummy: DummyValues = DummyValues()
@@ -79,10 +125,10 @@ class NewUsers(_Strict):
 
 class _Connection(_Strict):
     url: str
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    timeout_seconds: Seconds = 30.0
     verify_tls: bool = True
-    concurrency: int = Field(default=2, ge=1, le=16)
-    retries: int = Field(default=4, ge=0, le=10)
+    concurrency: Concurrency = 2
+    retries: Retries = 4
 
     @field_validator("url")
     @classmethod
@@ -111,7 +157,7 @@ class WhmcsSettings(_Connection):
     secret: SecretStr | None = None
     secret_file: Path | None = None
     access_key: SecretStr | None = None
-    page_size: int = Field(default=250, ge=1, le=2500)
+    page_size: Annotated[int, _between(1, 2500)] = 250
     new_clients: NewClients = NewClients()
 
 
@@ -119,7 +165,7 @@ class WordPressSettings(_Connection):
     username: str
     application_password: SecretStr | None = None
     application_password_file: Path | None = None
-    page_size: int = Field(default=100, ge=1, le=100)
+    page_size: Annotated[int, _between(1, 100)] = 100
     new_users: NewUsers = NewUsers()
     company_meta_key: str = ""
 
@@ -128,14 +174,14 @@ class SyncSettings(_Strict):
     enabled: bool = True
     direction: Direction = Direction.BOTH
     priority: Side = Side.WHMCS
-    interval_seconds: int = Field(default=300, ge=1)
+    interval_seconds: Annotated[int, _between(1, 86_400, " seconds (one day)")] = 300
     full_resync_cron: str = "0 3 * * *"
     state_url: str = "sqlite:////var/lib/syncd/state.db"
     exclude_wp_roles: tuple[str, ...] = ("administrator",)
     on_delete: Literal["ignore", "deactivate"] = "ignore"
-    max_deletes: int = Field(default=10, ge=0)
-    max_delete_percent: float = Field(default=50, ge=0, le=100)
-    lock_wait_seconds: float = Field(default=10, ge=0)
+    max_deletes: Annotated[int, _between(0, 1_000_000)] = 10
+    max_delete_percent: Annotated[float, _between(0, 100, " (a percentage)")] = 50
+    lock_wait_seconds: Annotated[float, _between(0, 3_600, " seconds")] = 10
 
     @field_validator("exclude_wp_roles")
     @classmethod
@@ -149,18 +195,67 @@ class SyncSettings(_Strict):
     @field_validator("full_resync_cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        if v and len(v.split()) != 5:
-            raise ValueError("must be a 5-field cron expression like '0 3 * * *' (or empty)")
-        return v
+        text = " ".join(v.split())
+        if not text:
+            return ""
+        text = CRON_ALIASES.get(text.lower(), text)
+        if text.startswith("@"):
+            raise ValueError(f"unknown schedule {v.strip()!r}: give {', '.join(CRON_ALIASES)} "
+                             "or a 5-field cron expression like '0 3 * * *' (or empty for none)")
+        # The daemon's own parser, so that what passes here is exactly what `syncd run` schedules.
+        from syncd.service.daemon import crontab_trigger
+
+        try:
+            crontab_trigger(text)
+        except ValueError as exc:
+            raise ValueError(f"{v.strip()!r} is not a valid schedule ({exc}); give a 5-field cron "
+                             "expression (minute hour day month weekday, e.g. '0 3 * * *'), an alias "
+                             "such as @daily, or empty for none") from None
+        return text
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url(cls, v: str) -> str:
+        for problem in state_url.value_problems(v):
+            raise ValueError(problem)
+        return v.strip()
 
 
 class LogSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
 
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, v: Any) -> Any:
+        return v.strip().upper() if isinstance(v, str) else v
+
 
 class MetricsSettings(_Strict):
     listen: str = ""  # e.g. "127.0.0.1:9464"; empty = no Prometheus endpoint
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        text = v.strip()
+        if not text:
+            return ""
+        host, sep, port = text.rpartition(":")
+        host = host.strip()
+        bracketed = host.startswith("[") and host.endswith("]")
+        host = host[1:-1] if bracketed else host
+        good = bool(sep) and port.isdigit() and int(port) <= 65535
+        if good and host and host != "localhost":
+            try:
+                ip_address(host)
+            except ValueError:
+                good = False
+        if good and ":" in host and not bracketed:
+            good = False  # an IPv6 address needs brackets: [::1]:9464
+        if not good:
+            raise ValueError("give an address and a port (0-65535, 0 picks a free one): 127.0.0.1:9464, "
+                             "[::1]:9464, localhost:9464, or :9464 for every address; empty disables the endpoint")
+        return text
 
 
 class Settings(_Strict):
@@ -191,20 +286,56 @@ class Settings(_Strict):
         return out
 
 
+def _whoami() -> str:
+    uid = os.geteuid()
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _unreadable(path: Path, origin: str, reason: str) -> ConfigError:
+    return ConfigError(
+        f"cannot read the configuration file {path}{origin}: {reason}. syncd runs as {_whoami()}: make the "
+        f"file and every directory above it readable by that user (e.g. chgrp and chmod 0640 the file, 0750 its "
+        "directory), or run the command as root or as the service's user"
+    )
+
+
+def _config_file(path: Path, origin: str, *, required: bool) -> bool:
+    """True if ``path`` is a file; False if absent and not ``required``; ConfigError if it is there
+    but cannot be used (a directory, or hidden by a permission), or absent and ``required``."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        if required:
+            raise ConfigError(f"config file {path}{origin} does not exist") from None
+        return False
+    except PermissionError:
+        raise _unreadable(path, origin, "permission denied (on the file or on a directory above it)") from None
+    except OSError as exc:
+        raise _unreadable(path, origin, exc.strerror or str(exc)) from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{path}{origin} is a directory, not a configuration file: give the path of the "
+                          "TOML file (e.g. /etc/syncd/syncd.toml)")
+    return True
+
+
 def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
-    """The config file by DESIGN §3.1's order; ConfigError naming every place tried."""
+    """The config file by DESIGN §3.1's order; ConfigError naming every place tried, or the
+    file that is there but cannot be read."""
     if explicit:
         path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} (from --config) does not exist")
+        _config_file(path, " (from --config)", required=True)
         return path
     if env.get("SYNCD_CONFIG"):
         path = Path(env["SYNCD_CONFIG"])
-        if not path.is_file():
-            raise ConfigError(f"config file {path} (from $SYNCD_CONFIG) does not exist")
+        _config_file(path, " (from $SYNCD_CONFIG)", required=True)
         return path
     for path in DEFAULT_LOCATIONS:
-        if path.is_file():
+        if _config_file(path, "", required=False):
             return path
     tried = ", ".join(str(p) for p in DEFAULT_LOCATIONS)
     raise ConfigError(
@@ -215,6 +346,27 @@ def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str])
 
 #: Names of the systemd credentials (``LoadCredential=``) read when nothing else gives a secret.
 CREDENTIAL_NAMES = {"secret": "whmcs_secret", "application_password": "wordpress_app_password"}
+
+
+def _read_secret(path: Path, what: str, problems: list[str]) -> str | None:
+    """A secret file's text, stripped; None (with the problem added) if unreadable or empty."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except IsADirectoryError:
+        problems.append(f"{what}: is a directory; give the path of the file that holds the secret")
+        return None
+    except PermissionError:
+        problems.append(f"{what}: cannot read it (permission denied for {_whoami()}); make it readable by "
+                        "that user, or run as root or as the service's user")
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        problems.append(f"{what}: cannot read it ({reason})")
+        return None
+    if not text:
+        problems.append(f"{what}: the file is empty; put the secret in it (one line)")
+        return None
+    return text
 
 
 def _resolve_secret(
@@ -228,17 +380,19 @@ def _resolve_secret(
         problems.append(f"[{where}] give {key} or {file_key}, not both")
         return
     if path:
-        try:
-            section[key] = Path(str(path)).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            problems.append(f"[{where}] {file_key} = {path}: cannot read it ({exc.strerror})")
+        text = _read_secret(Path(str(path)), f"[{where}] {file_key} = {path}", problems)
+        if text is None:
             return
+        section[key] = text
     elif not inline and env.get(env_name):
         section[key] = env[env_name].strip()
     elif not inline and env.get("CREDENTIALS_DIRECTORY"):
         credential = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAMES[key]
         if credential.is_file():
-            section[key] = credential.read_text(encoding="utf-8").strip()
+            text = _read_secret(credential, f"[{where}] {key}: the systemd credential {credential}", problems)
+            if text is None:
+                return
+            section[key] = text
     if not section.get(key):
         problems.append(f"[{where}] {key} is required (inline, as {file_key}, or in ${env_name})")
 
@@ -297,6 +451,15 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         data = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{found} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{found} is not a text file in UTF-8: is it the right file?") from None
+    except PermissionError:
+        raise _unreadable(found, "", "permission denied") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {found}: {exc.strerror}") from None
-    return parse(data, env, source=str(found))
+        raise _unreadable(found, "", exc.strerror or str(exc)) from None
+    settings = parse(data, env, source=str(found))
+    # Checked on this host, not in parse(): where the state store lives must exist already.
+    problems = state_url.directory_problems(settings.sync.state_url)
+    if problems:
+        raise ConfigError(f"invalid configuration in {found}:", [f"[sync] state_url: {p}" for p in problems])
+    return settings

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from syncd.errors import StateError
+from syncd.errors import ConfigError, StateError
 from syncd.model import Link, Side
 from syncd.ports import COMPLETED, LinkStats, RunOutcome, RunSummary, UserIssue
 from syncd.state import db, migrate
@@ -94,12 +94,10 @@ class SqlStateStore:
             raise StateError(f"{where} cannot be opened {'read-only' if read_only else 'without creating it'}")
         if path is not None and (read_only or not create) and not path.is_file():
             raise StateError(f"no state database at {path} yet (syncd has not run here)")
-        if path is not None and create and not read_only:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StateError(f"cannot create the directory {path.parent} for the state database: "
-                                 f"{exc.strerror or exc}") from None
+        if path is not None and create and not read_only and not path.parent.is_dir():
+            # A new store only where its directory exists: a mistyped state_url must not start afresh
+            # (relinking everyone at first contact) in a directory tree made up for it.
+            raise ConfigError("invalid configuration:", state_url.directory_problems(url))
         engine = db.make_engine(parsed, path, read_only=read_only, busy_timeout=busy_timeout,
                                 pragmas=sqlite_pragmas or {})
         store = cls(engine, parsed, read_only=read_only, busy_timeout=busy_timeout, clock=clock)

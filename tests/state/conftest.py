@@ -128,6 +128,7 @@ def pg_server() -> Iterator[PgServer]:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL where no store exists yet, for each backend."""
     if request.param == "sqlite":
+        (tmp_path / "state").mkdir()  # syncd creates the database, never its directory
         return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
     server: PgServer = request.getfixturevalue("pg_server")
     return server.empty_database()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.errors import StateError
+from syncd.errors import ConfigError, StateError
 from syncd.model import Link
 from syncd.state.store import SqlStateStore
 from tests.sqlite_holder import exclusive_lock_in_another_process
@@ -26,8 +26,13 @@ def test_pragmas_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
 
-def test_open_creates_the_parent_directories(tmp_path: Path) -> None:
+def test_open_creates_the_database_but_never_its_directory(tmp_path: Path) -> None:
+    # A mistyped state_url must not start a new, empty store in a directory tree made up for it.
     path = tmp_path / "var" / "lib" / "syncd" / "state.db"
+    with pytest.raises(ConfigError, match=r"directory .*syncd of the state database does not exist"):
+        SqlStateStore.open(_url(path))
+    assert not (tmp_path / "var").exists()
+    path.parent.mkdir(parents=True)
     with SqlStateStore.open(_url(path)) as store:
         assert store.location == str(path)
     assert path.is_file()
@@ -132,10 +137,10 @@ def test_a_file_that_is_not_a_database_is_named_plainly(tmp_path: Path) -> None:
         SqlStateStore.open(_url(path))
 
 
-def test_an_unwritable_directory_is_a_plain_state_error(tmp_path: Path) -> None:
+def test_a_file_in_place_of_the_directory_is_a_configuration_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(StateError, match="cannot create the directory"):
+    with pytest.raises(ConfigError, match="does not exist"):
         SqlStateStore.open(_url(blocker / "sub" / "state.db"))
 
 
