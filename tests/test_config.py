@@ -132,3 +132,23 @@ def test_plain_http_warns_unless_loopback() -> None:
 
 def test_example_is_valid_toml() -> None:
     tomllib.loads((ROOT / "conf" / "syncd.example.toml").read_text())
+
+
+def test_every_number_has_a_range_that_the_example_documents() -> None:
+    text = (ROOT / "conf" / "syncd.example.toml").read_text()
+    models = [config.WhmcsSettings, config.WordPressSettings, config.SyncSettings, config.LogSettings,
+              config.MetricsSettings, config.NewClients, config.NewUsers, config.DummyValues]
+    for model in models:
+        for name, field in model.model_fields.items():
+            if field.annotation not in (int, float):
+                continue
+            bounds = config.bounds_of(field.metadata)
+            assert bounds is not None, f"{model.__name__}.{name} has no range"
+            low, high = (config._number(b) for b in bounds)
+            assert f"{low}-{high}" in text, f"{model.__name__}.{name}: the example does not say {low}-{high}"
+
+
+def test_cron_aliases_become_their_five_fields_and_log_levels_any_case() -> None:
+    s = config.parse({**MINIMAL, "sync": {"full_resync_cron": " @Weekly "}, "log": {"level": "warning"}}, env={})
+    assert s.sync.full_resync_cron == "0 0 * * 0" and s.log.level == "WARNING"
+    assert config.parse({**MINIMAL, "sync": {"full_resync_cron": ""}}, env={}).sync.full_resync_cron == ""
