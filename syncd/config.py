@@ -457,9 +457,18 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         raise _unreadable(found, "", "permission denied") from None
     except OSError as exc:
         raise _unreadable(found, "", exc.strerror or str(exc)) from None
-    settings = parse(data, env, source=str(found))
     # Checked on this host, not in parse(): where the state store lives must exist already.
-    problems = state_url.directory_problems(settings.sync.state_url)
-    if problems:
-        raise ConfigError(f"invalid configuration in {found}:", [f"[sync] state_url: {p}" for p in problems])
+    sync = data.get("sync")
+    url = sync.get("state_url") if isinstance(sync, dict) else None
+    url = url if isinstance(url, str) else SyncSettings.model_fields["state_url"].default
+    here = [] if state_url.value_problems(url) else [
+        f"[sync] state_url: {problem}" for problem in state_url.directory_problems(url)]
+    try:
+        settings = parse(data, env, source=str(found))
+    except ConfigError as exc:
+        if not here:
+            raise
+        raise ConfigError(f"invalid configuration in {found}:", sorted(set(exc.problems + here))) from None
+    if here:
+        raise ConfigError(f"invalid configuration in {found}:", here)
     return settings

@@ -313,11 +313,13 @@ def test_check_config_says_ok_without_calling_either_side(tmp_path: Path) -> Non
 
 
 def test_check_config_lists_every_problem_at_once(tmp_path: Path) -> None:
-    config = write_config(tmp_path, sync={"interval_seconds": 0, "full_resync_cron": "61 25 * * *"},
+    config = write_config(tmp_path, sync={"interval_seconds": 0, "full_resync_cron": "61 25 * * *",
+                                          "state_url": f"sqlite:///{tmp_path / 'typo' / 'state.db'}"},
                           metrics={"listen": "nowhere"}, log={"level": "loud"})
     run = syncd(tmp_path, "check-config", config=config)
     text = plain(run)
     assert run.code == 2, text
-    for key in ("[sync] interval_seconds", "[sync] full_resync_cron", "[metrics] listen", "[log] level"):
+    for key in ("[sync] interval_seconds", "[sync] full_resync_cron", "[metrics] listen", "[log] level",
+                "[sync] state_url: the directory"):
         assert key in text, text
     assert "whmcs-secret-e2e-cfg" not in text and "wp-pass-e2e-cfg" not in text
