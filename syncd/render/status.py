@@ -101,8 +101,8 @@ def check_line(status: Status, code: CheckCode, findings: list[Finding], *, inte
         Finding.STALE: (f"no successful run for {_ago(status.last_success, now)} "
                         f"(expected every {plural(interval_seconds, 'second')}, "
                         f"critical after {STALE_INTERVALS} intervals)") if status.last_success else "",
-        Finding.GUARD: f"the last run (#{last.run_id}) was stopped by a safety guard: {last.message} "
-                       "(look with syncd sync --dry-run; syncd sync --force to override)" if last else "",
+        Finding.GUARD: f"the last run (#{last.run_id}) was stopped by the safety guard: "
+                       f"{last.message.removeprefix('safety guard: ') or 'see syncd sync --dry-run'}" if last else "",
         Finding.SIDE: f"the last run (#{last.run_id}) failed: {last.message or last.outcome.value} "
                       "(syncd test-connection says what to fix)" if last else "",
         Finding.FAILURES: f"the last run (#{last.run_id}) had {plural(last.errors, 'user')} failing "
