@@ -70,6 +70,10 @@ class Context:
             self._settings = load(self.config_path, os.environ)
         return self._settings
 
+    def settings_without_secrets(self) -> Settings:
+        """The configuration for commands that call neither side (``status``): no secret needed."""
+        return load(self.config_path, os.environ, need_secrets=False)
+
 
 def _setup_logging(settings: Settings | None, *, level: str | None = None) -> None:
     from syncd.logs import setup_logging
@@ -78,9 +82,9 @@ def _setup_logging(settings: Settings | None, *, level: str | None = None) -> No
     fmt = "text"
     lvl = level or "INFO"
     if settings is not None:
-        secrets = [settings.whmcs_secret.get_secret_value(), settings.wordpress_password.get_secret_value()]
-        if settings.whmcs.access_key is not None:
-            secrets.append(settings.whmcs.access_key.get_secret_value())
+        for secret in (settings.whmcs.secret, settings.wordpress.application_password, settings.whmcs.access_key):
+            if secret is not None:  # None where a command needs no secret (status)
+                secrets.append(secret.get_secret_value())
         fmt = settings.log.format
         lvl = level or settings.log.level
     setup_logging(lvl, fmt, secrets=secrets)
@@ -144,48 +148,76 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
 
     settings = obj.settings()
     _setup_logging(settings, level="DEBUG" if verbose else None)
-    result = app.sync_once(
-        settings,
-        full=full,
-        dry_run=dry_run,
-        direction=Direction(direction) if direction else None,
-        force=force,
-        progress=not as_json and sys.stderr.isatty(),
-    )
+    try:
+        result = app.sync_once(
+            settings,
+            full=full,
+            dry_run=dry_run,
+            direction=Direction(direction) if direction else None,
+            force=force,
+            progress=not as_json and sys.stderr.isatty(),
+        )
+    except (SyncdError, KeyboardInterrupt) as exc:
+        if as_json:  # stdout still carries one JSON object: the outcome and the message
+            from syncd.logs import redact_text
+
+            _show("", render.failure_json(exc, redact_text(str(exc) or "interrupted"), int(exits.of_error(exc))), True)
+        raise
     _show(render.sync_text(result), render.sync_json(result), as_json)
     sys.exit(exits.of_sync(result))
 
 
 @main.command("test-connection")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every check (side, name, ok, message, fix) as one JSON object; same exit codes.")
 @click.pass_obj
 @handles_errors
-def test_connection(obj: Context) -> None:
-    """Check both sides and say, in plain words, what is wrong and how to fix it."""
+def test_connection(obj: Context, as_json: bool) -> None:
+    """Check both sides and say, in plain words, what is wrong and how to fix it.
+
+    Exit 0 if every check passed, 3 if one failed, 2 for a configuration error."""
+    from syncd.checks import checks_json
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
     settings = obj.settings()
     _setup_logging(settings, level="WARNING")
-    for warning in settings.warnings():
-        click.echo(f"warning: {warning}")
-    failed = 0
+    warnings = settings.warnings()
+    if not as_json:
+        for warning in warnings:
+            click.echo(f"warning: {warning}")
+    checks = []
     for module in (whmcs_checks, wp_checks):
         for check in module.run(settings):
-            click.echo(check.line())
-            failed += 0 if check.ok else 1
-    click.echo(f"{failed} check(s) failed." if failed else "All checks passed.")
+            checks.append(check)
+            if not as_json:
+                click.echo(check.line())
+    failed = sum(1 for check in checks if not check.ok)
+    if as_json:
+        _show("", checks_json(checks, warnings), True)
+    else:
+        click.echo(f"{failed} check{'' if failed == 1 else 's'} failed." if failed else "All checks passed.")
     sys.exit(exits.of_checks(failed))
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+@click.option("--check", "as_check", is_flag=True,
+              help="One line for monitoring; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.")
 @click.pass_obj
 @handles_errors
-def status(obj: Context, as_json: bool) -> None:
-    """Last runs, their counts, users in error or conflict, links."""
+def status(obj: Context, as_json: bool, as_check: bool) -> None:
+    """Last runs, their counts, users in error or conflict, links. Needs no secret.
+
+    With --check: the monitoring-plugin exit codes (0 OK, 1 WARNING: the last run had failures
+    or a user is in error for over a day, 2 CRITICAL: no successful run within 3 intervals or
+    ever, or the last run was stopped by the guard or could not reach a side, 3 UNKNOWN: the
+    configuration or the state store cannot be read)."""
     from syncd import app, render
 
-    settings = obj.settings()
+    if as_check:
+        _status_check(obj)
+    settings = obj.settings_without_secrets()
     _setup_logging(settings, level="WARNING")
     shown = app.status(settings)
     _show(render.status_text(shown), render.status_json(shown), as_json)
@@ -216,6 +248,27 @@ def check_config(obj: Context) -> None:
     if problems:
         raise ConfigError(f"invalid configuration in {settings.source}:", [f"[sync] state_url: {p}" for p in problems])
     click.echo(f"OK: {settings.source} is valid (neither side was called; `syncd test-connection` checks them)")
+
+
+def _status_check(obj: Context) -> None:
+    """``status --check``: one line on stdout and a monitoring-plugin exit code, never another one."""
+    from datetime import UTC, datetime
+
+    from syncd import app, render
+    from syncd.logs import redact_text
+
+    try:
+        settings = obj.settings_without_secrets()
+        _setup_logging(settings, level="ERROR")
+        shown = app.status(settings)
+    except (SyncdError, OSError) as exc:
+        click.echo(render.check_unknown(redact_text(str(exc).replace("\n", " "))))
+        sys.exit(exits.CheckCode.UNKNOWN)
+    now = datetime.now(UTC)
+    interval = settings.sync.interval_seconds
+    code, findings = exits.of_status_check(shown, interval_seconds=interval, now=now)
+    click.echo(render.check_line(shown, code, findings, interval_seconds=interval, now=now))
+    sys.exit(code)
 
 
 @main.command()

@@ -412,8 +412,10 @@ def _format_error(err: Mapping[str, Any]) -> str:
     return f"{where}: {msg}"
 
 
-def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "") -> Settings:
-    """Validate a parsed TOML document; every problem in one ConfigError."""
+def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "", *,
+          need_secrets: bool = True) -> Settings:
+    """Validate a parsed TOML document; every problem in one ConfigError. ``need_secrets=False``
+    (``syncd status``) leaves a secret that cannot be found unset instead of an error."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     problems: list[str] = []
@@ -422,10 +424,11 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
         raw.pop("source")
     whmcs = raw.get("whmcs")
     if isinstance(whmcs, dict):
-        _resolve_secret(whmcs, "secret", ENV_WHMCS_SECRET, env, problems, "whmcs")
+        _resolve_secret(whmcs, "secret", ENV_WHMCS_SECRET, env, problems if need_secrets else [], "whmcs")
     wordpress = raw.get("wordpress")
     if isinstance(wordpress, dict):
-        _resolve_secret(wordpress, "application_password", ENV_WP_PASSWORD, env, problems, "wordpress")
+        _resolve_secret(wordpress, "application_password", ENV_WP_PASSWORD, env, problems if need_secrets else [],
+                        "wordpress")
     try:
         settings = Settings.model_validate({**raw, "source": source})
     except ValidationError as exc:
@@ -443,8 +446,9 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
     return settings
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Find, read and validate the configuration."""
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
+         need_secrets: bool = True) -> Settings:
+    """Find, read and validate the configuration (``need_secrets``: see ``parse``)."""
     env = os.environ if env is None else env
     found = find_config(path, env)
     try:
@@ -464,7 +468,7 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
     here = [] if state_url.value_problems(url) else [
         f"[sync] state_url: {problem}" for problem in state_url.directory_problems(url)]
     try:
-        settings = parse(data, env, source=str(found))
+        settings = parse(data, env, source=str(found), need_secrets=need_secrets)
     except ConfigError as exc:
         if not here:
             raise

@@ -14,11 +14,15 @@ code   meaning
 6      the state store could not be opened or written
 130    interrupted (Ctrl-C)
 =====  ==========================================================================================
+
+``syncd status --check`` speaks the monitoring-plugin convention instead (``CheckCode``): 0 OK,
+1 WARNING, 2 CRITICAL, 3 UNKNOWN; ``of_status_check`` decides it.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING
 
 from syncd.errors import (
@@ -33,7 +37,7 @@ from syncd.errors import (
 from syncd.ports import RunOutcome
 
 if TYPE_CHECKING:
-    from syncd.app import SyncResult
+    from syncd.app import Status, SyncResult
     from syncd.sync.explain import Explanation
 
 
@@ -96,3 +100,54 @@ def of_explain(info: Explanation) -> ExitCode:
 def of_checks(failed: int) -> ExitCode:
     """``syncd test-connection``: 3 if any check failed."""
     return ExitCode.SIDE if failed else ExitCode.OK
+
+
+class CheckCode(IntEnum):
+    """``syncd status --check``: the exit codes of a monitoring plugin (Nagios, Icinga, ...)."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+class Finding(StrEnum):
+    """Why ``status --check`` is not OK (``syncd.render.status`` says each in words)."""
+
+    NEVER = "never"  # no run ever got to the end here: CRITICAL
+    STALE = "stale"  # no successful run within 3 x interval_seconds: CRITICAL
+    GUARD = "guard"  # the last run was stopped by a safety guard: CRITICAL
+    SIDE = "side"  # the last run could not reach a side, or a side or the store failed: CRITICAL
+    FAILURES = "failures"  # the last run had users who failed: WARNING
+    OLD_ERROR = "old_error"  # a user has been in error for over a day: WARNING
+
+
+_CRITICAL = frozenset({Finding.NEVER, Finding.STALE, Finding.GUARD, Finding.SIDE})
+#: How long a user may stay in error before ``status --check`` warns.
+ERROR_AGE = timedelta(days=1)
+#: How many intervals may pass without a successful run before ``status --check`` is critical.
+STALE_INTERVALS = 3
+
+
+def of_status_check(status: Status, *, interval_seconds: int, now: datetime) -> tuple[CheckCode, list[Finding]]:
+    """``syncd status --check`` (DESIGN §3.1): the code and every finding behind it, worst first.
+
+    The last run is the latest one that is not still going."""
+    found: list[Finding] = []
+    if status.last_success is None:
+        found.append(Finding.NEVER)
+    elif now - status.last_success > timedelta(seconds=STALE_INTERVALS * interval_seconds):
+        found.append(Finding.STALE)
+    last = next((r for r in status.runs if r.outcome is not RunOutcome.RUNNING), None)
+    if last is not None and last.outcome is RunOutcome.GUARD:
+        found.append(Finding.GUARD)
+    elif last is not None and last.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
+        found.append(Finding.SIDE)
+    if last is not None and (last.errors or last.outcome is RunOutcome.ERRORS):
+        found.append(Finding.FAILURES)
+    if any(i.kind == "error" and now - i.first_seen > ERROR_AGE for i in status.issues):
+        found.append(Finding.OLD_ERROR)
+    found.sort(key=lambda f: f not in _CRITICAL)
+    if any(f in _CRITICAL for f in found):
+        return CheckCode.CRITICAL, found
+    return (CheckCode.WARNING if found else CheckCode.OK), found

@@ -148,7 +148,7 @@ class UserIssue:
 
     key: str
     side: str
-    kind: str  # "error" | "conflict"
+    kind: str  # "error" | "conflict" | "duplicate" (an email several accounts share on one side)
     message: str
     first_seen: datetime
     last_seen: datetime

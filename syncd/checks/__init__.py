@@ -6,7 +6,9 @@ A write permission is probed only with a call that cannot succeed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,14 @@ class Check:
             return f"[{self.side}] OK    {self.name}" + (f": {self.detail}" if self.detail else "")
         text = f"[{self.side}] FAIL  {self.name}" + (f": {self.detail}" if self.detail else "")
         return text + (f"\n        fix: {self.fix}" if self.fix else "")
+
+
+def checks_json(checks: Sequence[Check], warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """``syncd test-connection --json``: every check with its side, name, ok, message and fix."""
+    failed = sum(1 for c in checks if not c.ok)
+    return {
+        "ok": failed == 0,
+        "failed": failed,
+        "warnings": list(warnings),
+        "checks": [{"side": c.side, "name": c.name, "ok": c.ok, "message": c.detail, "fix": c.fix} for c in checks],
+    }

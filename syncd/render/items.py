@@ -92,3 +92,18 @@ def issue_json(issue: UserIssue) -> JSON:
 
 def pending_json(side: Side, key: str, since: datetime) -> JSON:
     return {"side": side.value, "key": key, "since": since.isoformat()}
+
+
+def failure_json(exc: BaseException, message: str, exit_code: int) -> JSON:
+    """``syncd sync --json`` when the run did not return a report (a side or the store failed,
+    the guard stopped it, the lock was held, Ctrl-C): its outcome and the message, on stdout."""
+    from syncd.errors import GuardTripped, LockHeld
+
+    outcome = "failed"
+    if isinstance(exc, GuardTripped):
+        outcome = "guard"
+    elif isinstance(exc, LockHeld):
+        outcome = "locked"
+    elif isinstance(exc, KeyboardInterrupt):
+        outcome = "interrupted"
+    return {"outcome": outcome, "message": message, "exit_code": exit_code, "dry_run": False}

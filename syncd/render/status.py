@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from syncd.ports import RunOutcome
-from syncd.render.items import JSON, counts_line, iso, issue_json, pending_json, run_json
+from syncd.exits import ERROR_AGE, STALE_INTERVALS, CheckCode, Finding
+from syncd.ports import RunOutcome, RunSummary
+from syncd.render.items import JSON, counts_line, iso, issue_json, pending_json, plural, run_json
 
 if TYPE_CHECKING:
     from syncd.app import Status
+
+
+def _run_counts(run: RunSummary) -> str:
+    """What a run did; "nothing to do" only for a run that got to the end without a failure."""
+    if run.outcome is RunOutcome.OK:
+        return counts_line(run.counts)
+    return counts_line(run.counts, empty="nothing done")
 
 
 def status_text(status: Status) -> str:
@@ -29,11 +38,12 @@ def status_text(status: Status) -> str:
             "still going" if run.outcome is RunOutcome.RUNNING else "never finished")
         lines.append(
             f"  #{run.run_id} {run.started_at.isoformat(timespec='seconds')} {run.outcome.value:<7} "
-            f"{run.direction}{' full' if run.full else ''}, {took}: {counts_line(run.counts)}; "
-            f"{run.errors} failed, {run.conflicts} conflicts" + (f" — {run.message}" if run.message else "")
+            f"{run.direction}{' full' if run.full else ''}, {took}: {_run_counts(run)}; "
+            f"{run.errors} failed, {plural(run.conflicts, 'conflict')}" + (f" — {run.message}" if run.message else "")
         )
     errors = [i for i in status.issues if i.kind == "error"]
-    conflicts = [i for i in status.issues if i.kind != "error"]
+    duplicates = [i for i in status.issues if i.kind == "duplicate"]
+    conflicts = [i for i in status.issues if i.kind not in ("error", "duplicate")]
     lines.append(f"Users in error: {len(errors)}")
     lines += [f"  {i.key} ({i.side}) since {i.first_seen.isoformat(timespec='seconds')}: {i.message}"
               for i in errors]
@@ -42,6 +52,9 @@ def status_text(status: Status) -> str:
         lines.append(f"Oldest unresolved failure: {oldest.key}, since {oldest.first_seen.isoformat()}")
     lines.append(f"Users in conflict: {len(conflicts)}")
     lines += [f"  {i.key} ({i.side}): {i.message}" for i in conflicts]
+    if duplicates:
+        lines.append(f"Duplicate emails: {len(duplicates)}")
+        lines += [f"  {i.key} ({i.side}): {i.message}" for i in duplicates]
     return "\n".join(lines)
 
 
@@ -63,3 +76,50 @@ def status_json(status: Status) -> JSON:
             "since": oldest.first_seen.isoformat(),
         },
     }
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 120:
+        return plural(seconds, "second")
+    if seconds < 7200:
+        return plural(seconds // 60, "minute")
+    if seconds < 172800:
+        return plural(seconds // 3600, "hour")
+    return plural(seconds // 86400, "day")
+
+
+def check_line(status: Status, code: CheckCode, findings: list[Finding], *, interval_seconds: int,
+               now: datetime) -> str:
+    """``syncd status --check``: one line for a monitoring system, worst finding first."""
+    last = next((r for r in status.runs if r.outcome is not RunOutcome.RUNNING), None)
+    errors = [i for i in status.issues if i.kind == "error"]
+    old = [i for i in errors if now - i.first_seen > ERROR_AGE]
+    words = {
+        Finding.NEVER: "no run has ever finished here" + (
+            "" if status.exists else f" (no state store at {status.location} yet)"),
+        Finding.STALE: (f"no successful run for {_ago(status.last_success, now)} "
+                        f"(expected every {plural(interval_seconds, 'second')}, "
+                        f"critical after {STALE_INTERVALS} intervals)") if status.last_success else "",
+        Finding.GUARD: f"the last run (#{last.run_id}) was stopped by the safety guard: "
+                       f"{last.message.removeprefix('safety guard: ') or 'see syncd sync --dry-run'}" if last else "",
+        Finding.SIDE: f"the last run (#{last.run_id}) failed: {last.message or last.outcome.value} "
+                      "(syncd test-connection says what to fix)" if last else "",
+        Finding.FAILURES: f"the last run (#{last.run_id}) had {plural(last.errors, 'user')} failing "
+                          "(syncd status lists them)" if last else "",
+        Finding.OLD_ERROR: f"{plural(len(old), 'user')} in error for over a day"
+                           + (f", the oldest {old[0].key} since {old[0].first_seen.isoformat(timespec='seconds')}"
+                              if old else ""),
+    }
+    if code is CheckCode.OK:
+        assert status.last_success is not None
+        text = (f"last successful run {_ago(status.last_success, now)} ago; "
+                f"{plural(len(errors), 'user')} in error")
+    else:
+        text = "; ".join(words[f] for f in findings)
+    return f"SYNCD {code.name} - {text}"
+
+
+def check_unknown(message: str) -> str:
+    """``syncd status --check`` when the state (or the configuration) cannot be read."""
+    return f"SYNCD UNKNOWN - {message}"

@@ -83,6 +83,10 @@ def _never() -> bool:
     return False
 
 
+#: What a run stopped by Ctrl-C (SIGINT) is recorded with.
+INTERRUPTED_BY_USER = "interrupted (Ctrl-C): the rest waits for the next run"
+
+
 @dataclass
 class RunReport:
     """What a run did: counts by action kind, failures, conflicts, duration and outcome.
@@ -215,7 +219,7 @@ class _Execution:
         if not self.dry_run:
             self.store.finish_run(
                 self.run_id, outcome=outcome, counts=dict(report.counts), errors=report.failed_users,
-                conflicts=len(report.conflicts) + len(report.duplicates), message=message,
+                conflicts=len(report.conflicts), message=message,
             )
         return report
 
@@ -226,6 +230,15 @@ class _Execution:
             self._say("ERROR", f"could not record the run as {outcome}: {exc}")
 
     def run(self, should_stop: Callable[[], bool]) -> RunReport:
+        try:
+            return self._run(should_stop)
+        except KeyboardInterrupt:  # Ctrl-C: recorded as interrupted, not left "running"
+            if not self.dry_run and self.report.finished_at is None:
+                self._say("WARNING", INTERRUPTED_BY_USER)
+                self._finish_quietly(RunOutcome.INTERRUPTED, INTERRUPTED_BY_USER)
+            raise
+
+    def _run(self, should_stop: Callable[[], bool]) -> RunReport:
         plan = self.plan
         if plan.blocked:
             assert plan.guard is not None
@@ -321,7 +334,7 @@ class _Execution:
         for dup in self.plan.duplicates:
             self._say(level, dup.describe())
             if not self.dry_run:
-                self.store.record_issue(self.run_id, key=dup.key, side=dup.side.value, kind="conflict",
+                self.store.record_issue(self.run_id, key=dup.key, side=dup.side.value, kind="duplicate",
                                         message=dup.describe())
         for problem in self.plan.problems:
             self._say(level, problem.describe())
@@ -542,6 +555,11 @@ def run_sync(
         log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
             store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
+        raise
+    except KeyboardInterrupt:
+        if not dry_run:
+            store.finish_run(run_id, outcome=RunOutcome.INTERRUPTED, counts={}, errors=0, conflicts=0,
+                             message=INTERRUPTED_BY_USER)
         raise
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
     if planned is not None:

@@ -84,3 +84,39 @@ def test_the_cli_turns_a_bug_into_one_line_and_no_traceback(tmp_path: Path, monk
     assert result.exit_code == 1
     assert result.output.strip() == "syncd: internal error: RuntimeError: boom"
     assert "Traceback" not in result.output
+
+
+def test_status_check_codes_are_decided_in_exits() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from syncd.app import Status
+    from syncd.exits import CheckCode, Finding, of_status_check
+    from syncd.ports import RunSummary, UserIssue
+
+    now = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
+
+    def run(outcome: RunOutcome, run_id: int = 1, errors: int = 0) -> RunSummary:
+        return RunSummary(run_id=run_id, started_at=now - timedelta(minutes=1), finished_at=now, direction="both",
+                          full=False, outcome=outcome, errors=errors)
+
+    def check(*runs: RunSummary, last: datetime | None = now, issues: tuple[UserIssue, ...] = ()) -> object:
+        return of_status_check(Status(location="x", runs=runs, issues=issues, last_success=last),
+                               interval_seconds=300, now=now)
+
+    assert check(run(RunOutcome.OK)) == (CheckCode.OK, [])
+    assert check(last=None) == (CheckCode.CRITICAL, [Finding.NEVER])
+    assert check(run(RunOutcome.OK), last=now - timedelta(seconds=901)) == (CheckCode.CRITICAL, [Finding.STALE])
+    assert check(run(RunOutcome.OK), last=now - timedelta(seconds=899)) == (CheckCode.OK, [])
+    # a run still going is not the last run: the one before it is
+    assert check(run(RunOutcome.RUNNING, 2), run(RunOutcome.GUARD)) == (CheckCode.CRITICAL, [Finding.GUARD])
+    assert check(run(RunOutcome.REFUSED, errors=1)) == (CheckCode.CRITICAL, [Finding.SIDE, Finding.FAILURES])
+    assert check(run(RunOutcome.ERRORS, errors=2)) == (CheckCode.WARNING, [Finding.FAILURES])
+    assert check(run(RunOutcome.STOPPED)) == (CheckCode.OK, [])
+    young = UserIssue(key="a@example.com", side="whmcs", kind="error", message="m",
+                      first_seen=now - timedelta(hours=23), last_seen=now, run_id=1)
+    old = UserIssue(key="b@example.com", side="whmcs", kind="error", message="m", first_seen=now - timedelta(hours=25),
+                    last_seen=now, run_id=1)
+    conflict = UserIssue(key="c@example.com", side="whmcs", kind="conflict", message="m",
+                         first_seen=now - timedelta(days=9), last_seen=now, run_id=1)
+    assert check(run(RunOutcome.OK), issues=(young, conflict)) == (CheckCode.OK, [])
+    assert check(run(RunOutcome.OK), issues=(young, old)) == (CheckCode.WARNING, [Finding.OLD_ERROR])

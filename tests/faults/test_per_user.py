@@ -144,7 +144,8 @@ def test_duplicate_emails_in_whmcs_are_reported_and_left_alone(tmp_path: Path) -
     assert "2 WHMCS clients share the email dup@example.com" in render.sync_text(done.result)
     assert not world.has_wp_user("dup@example.com")  # neither copy made it to WordPress
     assert (a4_wp.first_name, a4_wp.last_name, list(a4_wp.roles)) == a4_before  # left alone, not deactivated
-    assert _issues(world) == {"dup@example.com": "conflict", "a4@example.com": "conflict"}
+    # kept as duplicates, not conflicts (the run counts them apart, and so does syncd status)
+    assert _issues(world) == {"dup@example.com": "duplicate", "a4@example.com": "duplicate"}
     nobody_deactivated(world)
     expected = {k: v for k, v in POPULATION.items() if k != "a4@example.com"}
     expected["a3@example.com"] = {"first_name": "A3", "last_name": "Changed"}
