@@ -71,7 +71,7 @@ class Context:
         return self._settings
 
 
-def _setup_logging(settings: Settings | None, *, level: str | None = None) -> None:
+def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
     from syncd.logs import setup_logging
 
     secrets: list[str] = []
@@ -83,10 +83,33 @@ def _setup_logging(settings: Settings | None, *, level: str | None = None) -> No
             secrets.append(settings.whmcs.access_key.get_secret_value())
         fmt = settings.log.format
         lvl = level or settings.log.level
-    setup_logging(lvl, fmt, secrets=secrets)
+    setup_logging(lvl, fmt, secrets=secrets, library_debug=libraries)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Exit codes:
+  0    success (a dry run; a run in which nobody failed; a run stopped on request)
+  1    the run finished but some users failed (retried at the next run)
+  2    usage or configuration error, found before anything was read or written
+  3    a side could not be reached or refused the credentials or a permission
+  4    a safety guard stopped the run before any write (--force lets it through)
+  5    another run holds the lock
+  6    the state store could not be opened or written
+  130  interrupted (Ctrl-C)
+
+\b
+Environment:
+  SYNCD_CONFIG                          configuration file, when --config is not given
+  SYNCD_WHMCS_SECRET                    the WHMCS API secret
+  SYNCD_WORDPRESS_APPLICATION_PASSWORD  the WordPress application password
+  CREDENTIALS_DIRECTORY                 systemd credentials whmcs_secret, wordpress_app_password
+  JOURNAL_STREAM                        set by systemd: logs get syslog priority prefixes
+
+See `syncd COMMAND --help` for each command, and the README for the whole story.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.option(
     "--config",
     "config_path",
@@ -124,7 +147,12 @@ def run(obj: Context) -> None:
 
 
 @main.command()
-@click.option("--full", is_flag=True, help="Re-examine every user, ignoring cached digests.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Record this run as a full resync. Every run already reads both sides completely and "
+    "compares every user, so it does the same work as any other run.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere, not even the state store.")
 @click.option(
     "--direction",
@@ -134,7 +162,7 @@ def run(obj: Context) -> None:
 )
 @click.option("--force", is_flag=True, help="Let this run pass a safety guard.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (or the plan) as one JSON object.")
-@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why.")
+@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why (syncd's own lines only).")
 @click.pass_obj
 @handles_errors
 def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: bool, as_json: bool,
@@ -143,7 +171,13 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
     from syncd import app, render
 
     settings = obj.settings()
-    _setup_logging(settings, level="DEBUG" if verbose else None)
+    _setup_logging(settings, level="DEBUG" if verbose else None, libraries=False)
+    if not settings.sync.enabled:
+        click.echo(
+            "syncd: note: [sync] enabled = false in the configuration: this manual run goes ahead, "
+            "but the daemon (syncd run) would not run.",
+            err=True,
+        )
     result = app.sync_once(
         settings,
         full=full,
@@ -152,6 +186,11 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
         force=force,
         progress=not as_json and sys.stderr.isatty(),
     )
+    if result.dry_run:
+        from loguru import logger
+
+        for skip in result.plan.skips:
+            logger.debug("dry run: {}", skip.describe())
     _show(render.sync_text(result), render.sync_json(result), as_json)
     sys.exit(exits.of_sync(result))
 

@@ -42,7 +42,7 @@ MIN_SECRET_LENGTH = 4
 
 #: Libraries whose stdlib logging goes through loguru, and their level when syncd's own
 #: level is not DEBUG (their INFO lines are per request or per job: noise for an operator).
-QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "sqlalchemy")
+QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "sqlalchemy", "filelock")
 #: Their level when syncd's is DEBUG: httpx's one line per request helps; SQL echo and
 #: httpcore's socket steps drown syncd's own "skipped because" lines.
 DEBUG_LIBRARY_LEVELS = {"httpx": logging.INFO, "apscheduler": logging.INFO}
@@ -242,12 +242,14 @@ def setup_logging(
     *,
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
+    library_debug: bool = True,
 ) -> None:
     """Replace every loguru sink with one on ``stream`` (stderr by default).
 
     ``fmt`` is ``"text"`` or ``"json"``; under the journal, text lines carry syslog
     priority prefixes and no timestamp (journald adds its own). ``secrets`` are added to
-    the redaction set, which only ever grows.
+    the redaction set, which only ever grows. ``library_debug=False`` keeps third-party
+    libraries at WARNING even at DEBUG (``syncd sync -v``: syncd's own lines only).
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown log format {fmt!r}: use text or json")
@@ -267,8 +269,8 @@ def setup_logging(
     )
     root = logging.getLogger()
     root.handlers = [InterceptHandler()]
-    root.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    debug = level.upper() == "DEBUG"
+    debug = level.upper() == "DEBUG" and library_debug
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     for name in QUIET_LIBRARIES:
         lib = logging.getLogger(name)
         lib.handlers = []

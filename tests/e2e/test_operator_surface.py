@@ -1,0 +1,139 @@
+"""Issue 11, items 14 and 15: what an operator reads — help, report wording, dry runs, logs.
+
+Every test runs ``python -m syncd`` as a process against both emulators on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from syncd.emulators.whmcs import WhmcsEmulator
+from syncd.emulators.wordpress import WordPressEmulator
+
+SECRET = "surface-test-secret"
+
+
+@dataclass
+class Sides:
+    whmcs: WhmcsEmulator
+    wp: WordPressEmulator
+    whmcs_url: str
+    wp_url: str
+    wp_password: str
+    tmp: Path
+
+    @property
+    def config(self) -> Path:
+        return self.tmp / "syncd.toml"
+
+    def write_config(self, *, log: dict[str, object] | None = None, **sync: object) -> None:
+        values = {"state_url": f"sqlite:///{self.tmp / 'state.db'}", "lock_wait_seconds": 0.5, **sync}
+        text = (
+            f'[whmcs]\nurl = "{self.whmcs_url}"\nidentifier = "syncd"\nsecret = "{SECRET}"\n'
+            f'[wordpress]\nurl = "{self.wp_url}"\nusername = "admin"\napplication_password = "{self.wp_password}"\n'
+            "[sync]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+        )
+        if log:
+            text += "[log]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in log.items())
+        self.config.write_text(text, encoding="utf-8")
+
+    def syncd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "syncd", "--config", str(self.config), *args],
+                              capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def sides(tmp_path: Path) -> Iterator[Sides]:
+    whmcs = WhmcsEmulator(identifier="syncd", secret=SECRET)
+    wp = WordPressEmulator(admin_login="admin", admin_email="admin@example.com")
+    password = wp.add_app_password("admin")
+    with whmcs.serve() as whmcs_url, wp.serve() as wp_url:
+        s = Sides(whmcs, wp, whmcs_url, wp_url, password, tmp_path)
+        s.write_config()
+        yield s
+
+
+def _syncd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncd", *args], capture_output=True, text=True, timeout=120)
+
+
+# ---- item 15 ---------------------------------------------------------------------------------
+
+
+def test_group_help_lists_exit_codes_and_environment_variables() -> None:
+    out = _syncd("--help")
+    assert out.returncode == 0, out.stderr
+    assert "Exit codes:" in out.stdout
+    listed = {int(m) for m in re.findall(r"^\s+(\d+)\s{2,}\S", out.stdout, flags=re.M)}
+    assert listed == {0, 1, 2, 3, 4, 5, 6, 130}, out.stdout
+    for name in ("SYNCD_CONFIG", "SYNCD_WHMCS_SECRET", "SYNCD_WORDPRESS_APPLICATION_PASSWORD", "CREDENTIALS_DIRECTORY"):
+        assert name in out.stdout, name
+
+
+def test_full_help_says_what_full_does_today_like_the_readme() -> None:
+    out = _syncd("sync", "--help")
+    assert "cached digests" not in out.stdout  # there are none: every run reads and compares everything
+    assert "same work" in " ".join(out.stdout.split())
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split())
+    assert "a full run does the same work" in readme
+
+
+def test_report_says_one_conflict_and_one_duplicate_email_in_the_singular(sides: Sides) -> None:
+    sides.whmcs.add_client("bob@example.com", "Robert", "Baker")
+    sides.wp.add_user("bob", "bob@example.com", "Bob", "Baker")  # first contact: one conflict
+    sides.whmcs.add_client("dave@example.com", "Dave", "One")
+    sides.whmcs.add_client("DAVE@example.com", "David", "Two")  # one duplicate email
+    sides.whmcs.add_client("solo@example.com", "Solo", "Client")  # one planned create
+    dry = sides.syncd("sync", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "planned actions" in dry.stdout  # several here
+    run = sides.syncd("sync")
+    assert run.returncode == 0, run.stderr
+    assert "1 conflict," in run.stdout and "1 duplicate email," in run.stdout, run.stdout
+    assert "1 conflicts" not in run.stdout and "1 duplicate emails" not in run.stdout
+    sides.whmcs.add_client("late@example.com", "Late", "Client")
+    dry = sides.syncd("sync", "--dry-run")
+    assert "1 planned action," in dry.stdout, dry.stdout
+
+
+def test_dry_run_with_the_guard_tripped_says_the_run_would_stop(sides: Sides) -> None:
+    sides.whmcs.add_client("a@example.com", "A", "One")
+    sides.whmcs.add_client("b@example.com", "B", "Two")
+    assert sides.syncd("sync").returncode == 0
+    sides.whmcs.clients.clear()  # WHMCS lists nobody: the guard trips
+    dry = sides.syncd("sync", "--dry-run")
+    assert "safety guard" in dry.stdout, dry.stdout
+    assert "was stopped" not in dry.stdout
+    assert "would stop" in dry.stdout
+    forced = sides.syncd("sync", "--dry-run", "--force")
+    assert "was stopped" not in forced.stdout and "--force would let it through" in forced.stdout, forced.stdout
+
+
+def test_manual_sync_with_sync_disabled_says_so_in_one_line_and_goes_ahead(sides: Sides) -> None:
+    sides.whmcs.add_client("a@example.com", "A", "One")
+    sides.write_config(enabled=False)
+    out = sides.syncd("sync")
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stderr.splitlines() if "enabled = false" in line]
+    assert len(notes) == 1, out.stderr
+    assert "goes ahead" in notes[0] and "daemon" in notes[0]
+    assert "a@example.com" in {u.email for u in sides.wp.users.values()}
+    sides.write_config()
+    assert "enabled = false" not in sides.syncd("sync").stderr
+
+
+def test_verbose_dry_run_shows_syncds_skips_and_no_library_noise(sides: Sides) -> None:
+    sides.whmcs.add_client("a@example.com", "A", "One")
+    out = sides.syncd("sync", "--dry-run", "-v")
+    assert out.returncode == 0, out.stderr
+    assert "admin@example.com" in out.stderr and "never synchronised" in out.stderr, out.stderr  # the admin's skip
+    for noise in ("httpx", "httpcore", "filelock", "HTTP Request"):
+        assert noise not in out.stderr, out.stderr
