@@ -247,7 +247,12 @@ def explain(obj: Context, email: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--keep", is_flag=True, help="Keep the emulators running until Ctrl-C, to explore.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the emulators running until Ctrl-C, and keep the demo's directory (configuration, "
+    "secret files, state store) afterwards; without it the directory is removed.",
+)
 @handles_errors
 def demo(keep: bool) -> None:
     """A self-contained demonstration on loopback emulators; needs no configuration."""
