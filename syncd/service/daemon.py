@@ -45,6 +45,7 @@ from syncd.service.metrics import (
     parse_listen,
     start_metrics_server,
 )
+from syncd.sync.engine import said_by_run
 
 ShouldStop = Callable[[], bool]
 Job = Callable[[Settings, bool, ShouldStop], object]
@@ -467,11 +468,20 @@ class Daemon:
             self._metrics.record_outcome(RunOutcome.LOCKED)
             return status_lines.skipped_line(kind, self._now())
         except GuardTripped as exc:
-            logger.error("{} stopped by a safety guard: {}", kind, exc)
+            run_id = said_by_run(exc)
+            if run_id is None:
+                logger.error("{} stopped by a safety guard: {}", kind, exc)
+            else:  # the run said the guard's verdict at ERROR: one line per failed poll
+                logger.info("{} (run {}) stopped by the safety guard above; it will be checked again at the next run",
+                            kind, run_id)
             self._metrics.record_outcome(RunOutcome.GUARD, time.monotonic() - started)
             return status_lines.guard_line(kind, self._now(), _first_line(exc))
         except SyncdError as exc:
-            logger.error("{} failed, will retry at the next run: {}", kind, exc)
+            run_id = said_by_run(exc)
+            if run_id is None:
+                logger.error("{} failed, will retry at the next run: {}", kind, exc)
+            else:  # the run logged the error at ERROR already: one line per failed poll
+                logger.info("{} (run {}) failed with the error above; will retry at the next run", kind, run_id)
             logger.opt(exception=exc).debug("details of the failure")
             self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
             return status_lines.failed_line(kind, self._now(), _first_line(exc))

@@ -6,7 +6,9 @@ Every test runs ``python -m syncd`` as a process against both emulators on loopb
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pytest
 
 from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.emulators.wordpress import WordPressEmulator
+from tests.service.helpers import WAIT, NotifyListener
 
 SECRET = "surface-test-secret"
 
@@ -137,3 +140,66 @@ def test_verbose_dry_run_shows_syncds_skips_and_no_library_noise(sides: Sides) -
     assert "admin@example.com" in out.stderr and "never synchronised" in out.stderr, out.stderr  # the admin's skip
     for noise in ("httpx", "httpcore", "filelock", "HTTP Request"):
         assert noise not in out.stderr, out.stderr
+
+
+# ---- item 14 ---------------------------------------------------------------------------------
+
+
+def _log_lines(stderr: str, level: str, needle: str) -> list[str]:
+    return [line for line in stderr.splitlines() if f" {level} " in f" {line} " and needle in line]
+
+
+def test_a_duplicate_email_is_said_once_when_it_appears_and_again_when_resolved(sides: Sides) -> None:
+    sides.whmcs.add_client("dave@example.com", "Dave", "One")
+    sides.whmcs.add_client("DAVE@example.com", "David", "Two")
+    first = sides.syncd("sync")
+    assert first.returncode == 0, first.stderr
+    assert len(_log_lines(first.stderr, "WARNING", "share the email dave@example.com")) == 1, first.stderr
+    assert _log_lines(first.stderr, "INFO", "run 1 started"), first.stderr
+    for _ in range(2):  # the polls that follow: the same duplicate, not announced again
+        again = sides.syncd("sync")
+        assert again.returncode == 0, again.stderr
+        assert _log_lines(again.stderr, "WARNING", "share the email") == [], again.stderr
+        assert "1 duplicate email" in again.stdout  # the run's own report still lists it
+    third = next(iter(c for c in sides.whmcs.clients.values() if c.email == "dave@example.com"))
+    third.email = "dave.one@example.com"  # settled in WHMCS
+    resolved = sides.syncd("sync")
+    assert resolved.returncode == 0, resolved.stderr
+    lines = _log_lines(resolved.stderr, "INFO", "resolved")
+    assert len(lines) == 1 and "dave@example.com" in lines[0], resolved.stderr
+
+
+def test_a_duplicate_that_changes_is_said_again(sides: Sides) -> None:
+    sides.whmcs.add_client("dave@example.com", "Dave", "One")
+    sides.whmcs.add_client("DAVE@example.com", "David", "Two")
+    assert sides.syncd("sync").returncode == 0
+    sides.whmcs.add_client("Dave@Example.com", "Davy", "Three")  # a third one: the issue changed
+    changed = sides.syncd("sync")
+    assert len(_log_lines(changed.stderr, "WARNING", "share the email dave@example.com")) == 1, changed.stderr
+
+
+def test_each_failed_poll_of_the_daemon_logs_one_error_line(sides: Sides) -> None:
+    sides.whmcs.add_client("a@example.com", "A", "One")
+    sides.wp_password = "wrong password for the site"  # every run fails reading WordPress
+    sides.write_config(interval_seconds=1, full_resync_cron="")
+    listener = NotifyListener()
+    env = {**os.environ, "NOTIFY_SOCKET": listener.address}
+    env.pop("JOURNAL_STREAM", None)
+    proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(sides.config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        listener.wait_for(lambda lines: sum(line.startswith("STATUS=last sync failed") for line in lines) >= 2,
+                          "two failed polls")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+        listener.close()
+    failed = sum(line.startswith("STATUS=last sync failed") for line in listener.lines)
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == failed, err
+    assert all("will retry" not in line for line in errors)  # said once, at INFO, after the ERROR
+    started = [line for line in err.splitlines() if " INFO " in line and "started (sync" in line]
+    assert len(started) >= failed, err
