@@ -25,9 +25,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, exc: BaseException) -> None:
-    from syncd.logs import redact_text
+    from syncd.logs import is_journal, redact_text
 
-    click.echo(f"syncd: {redact_text(message)}", err=True)
+    text = f"syncd: {redact_text(message)}"
+    if is_journal(sys.stderr):  # under systemd: every line at priority err, as the log lines are
+        text = "\n".join(f"<3>{line}" for line in text.split("\n"))
+    click.echo(text, err=True)
     sys.exit(exits.of_error(exc))
 
 
@@ -69,6 +72,16 @@ class Context:
         if self._settings is None:
             self._settings = load(self.config_path, os.environ)
         return self._settings
+
+
+def _config_source(explicit: str | None) -> str:
+    """The configuration file a command reads, for messages; empty if there is none."""
+    from syncd.config import find_config
+
+    try:
+        return str(find_config(explicit, os.environ))
+    except SyncdError:
+        return ""
 
 
 def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
@@ -142,7 +155,7 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job).run()
+    code = Daemon(load_settings, app.daemon_job, source=_config_source(obj.config_path)).run()
     sys.exit(code)
 
 

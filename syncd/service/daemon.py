@@ -165,8 +165,10 @@ class Daemon:
         metrics: SyncMetrics | None = None,
         watchdog_interval: Callable[[], float | None] = sd.watchdog_interval,
         manage_logging: bool = True,
+        source: str = "",
     ) -> None:
         self._load_settings = load_settings
+        self._source = source  # the configuration file, named in "cannot start" and reload errors
         self._job = job
         self._notify_raw = notify
         self._clock = clock
@@ -240,7 +242,7 @@ class Daemon:
         try:
             self._settings = self._load()
         except SyncdError as exc:
-            logger.error("cannot start: {}", exc)
+            logger.error("cannot start: {}", self._with_source(exc))
             self._notify(f"STATUS={status_lines.cannot_start_line(_first_line(exc))}")
             return exits.of_error(exc)
         if self._manage_logging:
@@ -331,13 +333,20 @@ class Daemon:
             logs.add_secrets(logs.secret_values(settings))
         return settings
 
+    def _with_source(self, exc: BaseException) -> str:
+        """The error's text, naming the configuration file unless it already does."""
+        text = str(exc)
+        if not self._source or self._source in text:
+            return text
+        return f"{self._source}: {text}"
+
     def _do_reload(self) -> None:
         logger.info("reloading the configuration")
         self._notify(*self._reloading_lines())
         try:
             new = self._load()
         except Exception as exc:  # any failure keeps the old configuration in force
-            logger.error("the configuration was not reloaded; keeping the previous one: {}", exc)
+            logger.error("the configuration was not reloaded; keeping the previous one: {}", self._with_source(exc))
             if not isinstance(exc, SyncdError):
                 logger.opt(exception=exc).debug("details of the reload failure")
             self._notify(
