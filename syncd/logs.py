@@ -213,10 +213,16 @@ class _Sink:
         return f"{line}\n{exc}" if exc else line
 
 
+#: Library lines that syncd says in its own words instead (the daemon, once per run in flight).
+SAID_BY_SYNCD = ("maximum number of running instances",)
+
+
 class InterceptHandler(logging.Handler):
     """Hands stdlib log records (httpx, apscheduler, …) to loguru, keeping their level."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("apscheduler") and any(text in str(record.msg) for text in SAID_BY_SYNCD):
+            return
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:

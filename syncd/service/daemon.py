@@ -25,6 +25,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -188,6 +189,7 @@ class Daemon:
         self._watchdog_stop = threading.Event()
         self._run_mutex = threading.Lock()
         self._running = threading.Event()
+        self._overlap_said = False
         self.ready = threading.Event()  # set once READY=1 was sent
         self.status_text = ""
 
@@ -257,6 +259,7 @@ class Daemon:
                 job_defaults={"coalesce": True, "max_instances": 1},
             )
             self._scheduler = scheduler
+            scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
             # Paused until READY=1 is sent, so the first run (due at once) starts after it.
             scheduler.start(paused=True)
             self._apply_schedule(self.settings, run_at_once=True)
@@ -448,6 +451,15 @@ class Daemon:
 
     # ---- one run -----------------------------------------------------------------------
 
+    def _on_overlap(self, event: JobSubmissionEvent) -> None:
+        """A scheduled run came due while the previous one was still going: APScheduler drops it
+        (its own line is not logged, see ``logs.SAID_BY_SYNCD``). Said at INFO once per run in
+        flight, then at DEBUG."""
+        level = "DEBUG" if self._overlap_said else "INFO"
+        self._overlap_said = True
+        logger.log(level, "a scheduled run came due while the previous run was still going; it was skipped, "
+                          "the schedule goes on (a longer interval_seconds avoids this)")
+
     def _run_job(self, full: bool) -> None:
         """The scheduled job: one run of the injected job, its failures contained."""
         if self._stop.is_set():
@@ -459,6 +471,7 @@ class Daemon:
             if not settings.sync.enabled:
                 return
             self._running.set()
+            self._overlap_said = False
             try:
                 status = self._run_once(settings, full)
             finally:

@@ -203,3 +203,27 @@ def test_each_failed_poll_of_the_daemon_logs_one_error_line(sides: Sides) -> Non
     assert all("will retry" not in line for line in errors)  # said once, at INFO, after the ERROR
     started = [line for line in err.splitlines() if " INFO " in line and "started (sync" in line]
     assert len(started) >= failed, err
+
+
+def test_a_run_due_while_one_is_going_is_said_in_syncds_words_once_not_apschedulers(sides: Sides) -> None:
+    for i in range(4):
+        sides.whmcs.add_client(f"slow{i}@example.com", "Slow", f"N{i}")
+    sides.wp.latency = 1.5  # the first run lasts a few seconds: the 1-second interval comes due meanwhile
+    sides.write_config(interval_seconds=1, full_resync_cron="")
+    listener = NotifyListener()
+    env = {**os.environ, "NOTIFY_SOCKET": listener.address}
+    env.pop("JOURNAL_STREAM", None)
+    proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(sides.config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        listener.wait_for(lambda lines: any(line.startswith("STATUS=last sync ok") for line in lines), "the first run")
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=WAIT)
+        listener.close()
+    assert "maximum number of running instances" not in err, err
+    said = [line for line in err.splitlines() if "came due while the previous run was still going" in line]
+    assert len(said) == 1 and " INFO " in said[0], err
