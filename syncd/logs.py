@@ -1,7 +1,8 @@
 """Logging for every syncd command: one loguru sink on stderr, with secrets redacted.
 
 Three formats: readable ``text`` (time, level, the ``run`` id when bound), compact ``json``
-(one object a line: time, level, message, run, user, exception) and, when stderr is the
+(one object a line: time, level, message, exception, and where known the run id, the user's
+key, the side and the action — bound with loguru, or set by the sync engine for its lines) and, when stderr is the
 systemd journal (``$JOURNAL_STREAM`` names stderr's device and inode), ``text`` without a
 timestamp and with the syslog priority prefix (``<3>`` err … ``<7>`` debug) on every line,
 so ``journalctl -p err`` works. The stdlib logging of httpx, httpcore, apscheduler,
@@ -23,7 +24,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -198,9 +199,12 @@ class _Sink:
                 "level": record["level"].name,
                 "message": record["message"],
             }
-            for key in ("run", "user"):
+            known = record["extra"].get("fields") or {}
+            for key in FIELDS:
                 if key in record["extra"]:
                     data[key] = str(record["extra"][key])
+                elif key in known:
+                    data[key] = str(known[key])
             if exc:
                 data["exception"] = exc
             # Redact the values before encoding too: JSON escaping could hide a secret's
@@ -237,9 +241,24 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, "{}", message)
 
 
+#: The fields the JSON format carries when known: run id, user key, side, action.
+FIELDS = ("run", "user", "side", "action")
+
+
+def _run_fields() -> Mapping[str, str] | None:
+    """What the sync engine says its current line is about (``syncd.sync.engine.LOG_FIELDS``),
+    if the engine is loaded at all: logging never imports it."""
+    engine = sys.modules.get("syncd.sync.engine")
+    var = getattr(engine, "LOG_FIELDS", None)
+    return var.get() if var is not None else None
+
+
 def _redacting_patcher(record: Record) -> None:
     # For any sink added later (tests, the CLI's progress display): messages stay clean.
     record["message"] = redact_text(record["message"])
+    fields = _run_fields()
+    if fields:
+        record["extra"]["fields"] = dict(fields)
 
 
 def setup_logging(

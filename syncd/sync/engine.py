@@ -14,6 +14,7 @@ No IO of its own: logging, the clock and the stop request (SIGTERM) are passed i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -169,6 +170,20 @@ def execute(
     return runner.run(options.get("should_stop", _never))
 
 
+#: What the run's current log line is about (run, user, side, action), as strings, for sinks that
+#: keep fields (``[log] format = "json"``): set only while ``log`` is called, in the calling thread.
+LOG_FIELDS: ContextVar[Mapping[str, str] | None] = ContextVar("syncd_log_fields", default=None)
+
+
+def _log_with(log: Log, fields: Mapping[str, str], level: str, message: str) -> None:
+    """``log(level, message)`` with ``fields`` in ``LOG_FIELDS`` for the call's duration."""
+    token = LOG_FIELDS.set(fields)
+    try:
+        log(level, message)
+    finally:
+        LOG_FIELDS.reset(token)
+
+
 #: The attribute an exception gets once the run has logged it at ERROR, with the run's id: the
 #: daemon then says only that it will retry, instead of a second ERROR line (issue 11).
 SAID = "syncd_said_by_run"
@@ -226,8 +241,18 @@ class _Execution:
         if self.progress is not None:
             self.progress(self.report.done, self.report.planned)
 
-    def _say(self, level: str, message: str) -> None:
-        self.log(level, f"run {self.run_id}: {message}")
+    def _say(self, level: str, message: str, action: Action | None = None, *, user: str = "",
+             side: str = "") -> None:
+        fields = {"run": str(self.run_id)}
+        if action is not None:
+            fields.update(user=action.key, action=action.kind)
+            if action.side is not None:
+                fields["side"] = action.side.value
+        if user:
+            fields["user"] = user
+        if side:
+            fields["side"] = side
+        _log_with(self.log, fields, level, f"run {self.run_id}: {message}")
 
     def _finish(self, outcome: RunOutcome, message: str = "") -> RunReport:
         report = self.report
@@ -262,7 +287,7 @@ class _Execution:
             self._say("DEBUG", skip.describe())
         if self.dry_run:
             for action in plan.actions:
-                self._say("INFO", f"would {action.describe()}")
+                self._say("INFO", f"would {action.describe()}", action)
                 self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
             self._report_items()
             return self._finish(RunOutcome.DRY_RUN)
@@ -288,7 +313,8 @@ class _Execution:
                 continue
             index += 1
             if action.user in self.failed:
-                self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
+                self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed",
+                          action)
                 self._advance()
                 continue
             if self._refused_before(action):
@@ -305,7 +331,7 @@ class _Execution:
                 said(exc, self.run_id)
                 raise
             except StateError as exc:
-                self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
+                self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}", action)
                 self._finish_quietly(RunOutcome.FAILED, str(exc))
                 said(exc, self.run_id)
                 raise
@@ -325,7 +351,7 @@ class _Execution:
 
     def _internal_error(self, action: Action, exc: Exception) -> None:
         """A bug: record the run as failed rather than leave it "running" (the caller re-raises)."""
-        self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
+        self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}", action)
         self._finish_quietly(RunOutcome.FAILED, f"internal error: {exc!r}")
 
     def _refused_before(self, action: Action) -> bool:
@@ -340,11 +366,11 @@ class _Execution:
         """A conflict, duplicate or problem: at WARNING when it is new or changed since the
         last run; one that is still open just as it was is only repeated at DEBUG."""
         if self.dry_run:
-            self._say("INFO", message)
+            self._say("INFO", message, user=key, side=side)
         elif self.open_before.get((key, side, kind)) == message:
-            self._say("DEBUG", f"still open (said when it appeared): {message}")
+            self._say("DEBUG", f"still open (said when it appeared): {message}", user=key, side=side)
         else:
-            self._say("WARNING", message)
+            self._say("WARNING", message, user=key, side=side)
 
     def _report_items(self) -> None:
         """Conflicts, duplicates and problems: logged, and kept as issues for ``syncd status``."""
@@ -388,7 +414,7 @@ class _Execution:
             message += " (the next run compares both sides again)"
         else:
             message += " (retried next run)"
-        self._say("ERROR", message)
+        self._say("ERROR", message, action)
         self.store.record_issue(self.run_id, key=action.key, side=side, kind="error", message=message)
         self.issue_keys.add(action.key)
         self.report.errors.append(UserError(action.key, side, message))
@@ -420,7 +446,7 @@ class _Execution:
         if action.side is not None and action.key in self.issue_keys:
             self.store.resolve_issues(action.key, kind="error")
         self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
-        self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())
+        self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe(), action)
 
     # -- creates at once ------------------------------------------------------------------
 
@@ -496,7 +522,7 @@ class _Execution:
         if failure is not None:
             message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
             self._finish_quietly(RunOutcome.FAILED, message)
-            raise failure
+            raise said(failure, self.run_id)
         if stopped:
             left = len(self.plan.actions) - self.report.done
             self._say("INFO", f"stopping on request; {left} planned actions wait for the next run")
@@ -571,7 +597,8 @@ def run_sync(
     run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
     if not dry_run:
         kind = "full resync" if policy.full else "sync"
-        log("INFO", f"run {run_id} started ({kind}, direction {policy.direction.value})")
+        _log_with(log, {"run": str(run_id)}, "INFO",
+                  f"run {run_id} started ({kind}, direction {policy.direction.value})")
     try:
         # The store first: where the listings already run on threads of their own (app.py),
         # reading 100,000 links here overlaps them instead of adding seconds after them.
@@ -579,7 +606,8 @@ def run_sync(
         pending = store.pending_creates()
         snapshots = (whmcs.snapshot(), wp.snapshot())
     except SideError as exc:
-        log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
+        _log_with(log, {"run": str(run_id)}, "ERROR",
+                  f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
             store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
         said(exc, run_id)

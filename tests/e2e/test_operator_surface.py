@@ -227,3 +227,21 @@ def test_a_run_due_while_one_is_going_is_said_in_syncds_words_once_not_apschedul
     assert "maximum number of running instances" not in err, err
     said = [line for line in err.splitlines() if "came due while the previous run was still going" in line]
     assert len(said) == 1 and " INFO " in said[0], err
+
+
+def test_json_logs_carry_run_user_side_and_action_as_fields(sides: Sides) -> None:
+    sides.whmcs.add_client("ann@example.com", "Ann", "Archer")
+    sides.whmcs.add_client("dave@example.com", "Dave", "One")
+    sides.whmcs.add_client("DAVE@example.com", "David", "Two")
+    sides.write_config(log={"format": "json"})
+    out = sides.syncd("sync")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    started = [d for d in lines if "started" in d["message"]]
+    assert started and started[0]["run"] == "1", lines
+    [create] = [d for d in lines if d["message"].startswith("run 1: create WordPress user ann@example.com")]
+    assert (create["run"], create["user"], create["side"], create["action"]) == (
+        "1", "ann@example.com", "wordpress", "create"), create
+    [duplicate] = [d for d in lines if "share the email" in d["message"]]
+    assert (duplicate["run"], duplicate["user"], duplicate["level"]) == ("1", "dave@example.com", "WARNING"), duplicate
+    assert "side" in duplicate
