@@ -25,9 +25,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, exc: BaseException) -> None:
-    from syncd.logs import redact_text
+    from syncd.logs import is_journal, redact_text
 
-    click.echo(f"syncd: {redact_text(message)}", err=True)
+    text = f"syncd: {redact_text(message)}"
+    if is_journal(sys.stderr):  # under systemd: every line at priority err, as the log lines are
+        text = "\n".join(f"<3>{line}" for line in text.split("\n"))
+    click.echo(text, err=True)
     sys.exit(exits.of_error(exc))
 
 
@@ -75,7 +78,17 @@ class Context:
         return load(self.config_path, os.environ, need_secrets=False)
 
 
-def _setup_logging(settings: Settings | None, *, level: str | None = None) -> None:
+def _config_source(explicit: str | None) -> str:
+    """The configuration file a command reads, for messages; empty if there is none."""
+    from syncd.config import find_config
+
+    try:
+        return str(find_config(explicit, os.environ))
+    except SyncdError:
+        return ""
+
+
+def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
     from syncd.logs import setup_logging
 
     secrets: list[str] = []
@@ -87,10 +100,33 @@ def _setup_logging(settings: Settings | None, *, level: str | None = None) -> No
                 secrets.append(secret.get_secret_value())
         fmt = settings.log.format
         lvl = level or settings.log.level
-    setup_logging(lvl, fmt, secrets=secrets)
+    setup_logging(lvl, fmt, secrets=secrets, library_debug=libraries)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Exit codes:
+  0    success (a dry run; a run in which nobody failed; a run stopped on request)
+  1    the run finished but some users failed (retried at the next run)
+  2    usage or configuration error, found before anything was read or written
+  3    a side could not be reached or refused the credentials or a permission
+  4    a safety guard stopped the run before any write (--force lets it through)
+  5    another run holds the lock
+  6    the state store could not be opened or written
+  130  interrupted (Ctrl-C)
+
+\b
+Environment:
+  SYNCD_CONFIG                          configuration file, when --config is not given
+  SYNCD_WHMCS_SECRET                    the WHMCS API secret
+  SYNCD_WORDPRESS_APPLICATION_PASSWORD  the WordPress application password
+  CREDENTIALS_DIRECTORY                 systemd credentials whmcs_secret, wordpress_app_password
+  JOURNAL_STREAM                        set by systemd: logs get syslog priority prefixes
+
+See `syncd COMMAND --help` for each command, and the README for the whole story.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.option(
     "--config",
     "config_path",
@@ -123,12 +159,17 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job).run()
+    code = Daemon(load_settings, app.daemon_job, source=_config_source(obj.config_path)).run()
     sys.exit(code)
 
 
 @main.command()
-@click.option("--full", is_flag=True, help="Re-examine every user, ignoring cached digests.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Record this run as a full resync. Every run already reads both sides completely and "
+    "compares every user, so it does the same work as any other run.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan; write nothing anywhere, not even the state store.")
 @click.option(
     "--direction",
@@ -138,7 +179,7 @@ def run(obj: Context) -> None:
 )
 @click.option("--force", is_flag=True, help="Let this run pass a safety guard.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (or the plan) as one JSON object.")
-@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why.")
+@click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why (syncd's own lines only).")
 @click.pass_obj
 @handles_errors
 def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: bool, as_json: bool,
@@ -147,7 +188,13 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
     from syncd import app, render
 
     settings = obj.settings()
-    _setup_logging(settings, level="DEBUG" if verbose else None)
+    _setup_logging(settings, level="DEBUG" if verbose else None, libraries=False)
+    if not settings.sync.enabled:
+        click.echo(
+            "syncd: note: [sync] enabled = false in the configuration: this manual run goes ahead, "
+            "but the daemon (syncd run) would not run.",
+            err=True,
+        )
     try:
         result = app.sync_once(
             settings,
@@ -163,6 +210,11 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
 
             _show("", render.failure_json(exc, redact_text(str(exc) or "interrupted"), int(exits.of_error(exc))), True)
         raise
+    if result.dry_run:
+        from loguru import logger
+
+        for skip in result.plan.skips:
+            logger.debug("dry run: {}", skip.describe())
     _show(render.sync_text(result), render.sync_json(result), as_json)
     sys.exit(exits.of_sync(result))
 
@@ -288,7 +340,12 @@ def explain(obj: Context, email: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--keep", is_flag=True, help="Keep the emulators running until Ctrl-C, to explore.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the emulators running until Ctrl-C, and keep the demo's directory (configuration, "
+    "secret files, state store) afterwards; without it the directory is removed.",
+)
 @handles_errors
 def demo(keep: bool) -> None:
     """A self-contained demonstration on loopback emulators; needs no configuration."""

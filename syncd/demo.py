@@ -9,6 +9,7 @@ WHMCS's dummy fields, and a duplicate email is reported and left alone.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -76,8 +77,24 @@ lock_wait_seconds = 2
 
 
 def run_demo(*, keep: bool = False, echo: Echo = print, directory: Path | None = None) -> int:
-    """Run the demonstration; returns the exit code of the real run."""
-    directory = directory or Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    """Run the demonstration; returns the exit code of the real run.
+
+    The directory it makes (configuration, secret files, state store) is removed when the
+    demo ends, also on Ctrl-C or an error; ``keep`` keeps it and says where. A ``directory``
+    given by the caller is left alone."""
+    if directory is not None:
+        return _demo(directory, keep=keep, echo=echo)
+    made = Path(tempfile.mkdtemp(prefix="syncd-demo-"))
+    try:
+        return _demo(made, keep=keep, echo=echo)
+    finally:
+        if keep:
+            echo(f"The demo's directory is kept: {made} (it holds secret files; remove it with `rm -r {made}`)")
+        else:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _demo(directory: Path, *, keep: bool, echo: Echo) -> int:
     whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
     wp = WordPressEmulator(admin_login="admin", admin_email="admin@example.com")
     wp_password = wp.add_app_password("admin")
@@ -105,9 +122,9 @@ def run_demo(*, keep: bool = False, echo: Echo = print, directory: Path | None =
         for email in ("alice@example.com", "carol@example.com", "dave@example.com", "erin@example.com"):
             echo(render.explain_text(app.explain(settings, email)))
             echo("")
-        echo(f"The state store is {directory / 'state.db'}; look at it with:")
-        echo(f"  syncd --config {config_path} status")
         if keep:
+            echo(f"The state store is {directory / 'state.db'}; look at it with:")
+            echo(f"  syncd --config {config_path} status")
             echo(f"  syncd --config {config_path} explain bob@example.com")
             echo("The emulators keep running; press Ctrl-C to stop.")
             try:
@@ -116,5 +133,5 @@ def run_demo(*, keep: bool = False, echo: Echo = print, directory: Path | None =
             except KeyboardInterrupt:
                 pass
         else:
-            echo("(run `syncd demo --keep` to keep the emulators up and try the commands yourself)")
+            echo("(run `syncd demo --keep` to keep the emulators up, and this directory, to try the commands yourself)")
         return exits.of_sync(real)

@@ -1,7 +1,8 @@
 """Logging for every syncd command: one loguru sink on stderr, with secrets redacted.
 
 Three formats: readable ``text`` (time, level, the ``run`` id when bound), compact ``json``
-(one object a line: time, level, message, run, user, exception) and, when stderr is the
+(one object a line: time, level, message, exception, and where known the run id, the user's
+key, the side and the action — bound with loguru, or set by the sync engine for its lines) and, when stderr is the
 systemd journal (``$JOURNAL_STREAM`` names stderr's device and inode), ``text`` without a
 timestamp and with the syslog priority prefix (``<3>`` err … ``<7>`` debug) on every line,
 so ``journalctl -p err`` works. The stdlib logging of httpx, httpcore, apscheduler,
@@ -23,7 +24,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -42,7 +43,7 @@ MIN_SECRET_LENGTH = 4
 
 #: Libraries whose stdlib logging goes through loguru, and their level when syncd's own
 #: level is not DEBUG (their INFO lines are per request or per job: noise for an operator).
-QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "sqlalchemy")
+QUIET_LIBRARIES = ("httpx", "httpcore", "apscheduler", "alembic", "sqlalchemy", "filelock")
 #: Their level when syncd's is DEBUG: httpx's one line per request helps; SQL echo and
 #: httpcore's socket steps drown syncd's own "skipped because" lines.
 DEBUG_LIBRARY_LEVELS = {"httpx": logging.INFO, "apscheduler": logging.INFO}
@@ -198,9 +199,12 @@ class _Sink:
                 "level": record["level"].name,
                 "message": record["message"],
             }
-            for key in ("run", "user"):
+            known = record["extra"].get("fields") or {}
+            for key in FIELDS:
                 if key in record["extra"]:
                     data[key] = str(record["extra"][key])
+                elif key in known:
+                    data[key] = str(known[key])
             if exc:
                 data["exception"] = exc
             # Redact the values before encoding too: JSON escaping could hide a secret's
@@ -213,10 +217,16 @@ class _Sink:
         return f"{line}\n{exc}" if exc else line
 
 
+#: Library lines that syncd says in its own words instead (the daemon, once per run in flight).
+SAID_BY_SYNCD = ("maximum number of running instances",)
+
+
 class InterceptHandler(logging.Handler):
     """Hands stdlib log records (httpx, apscheduler, …) to loguru, keeping their level."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("apscheduler") and any(text in str(record.msg) for text in SAID_BY_SYNCD):
+            return
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
@@ -231,9 +241,24 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=depth, exception=record.exc_info).log(level, "{}", message)
 
 
+#: The fields the JSON format carries when known: run id, user key, side, action.
+FIELDS = ("run", "user", "side", "action")
+
+
+def _run_fields() -> Mapping[str, str] | None:
+    """What the sync engine says its current line is about (``syncd.sync.engine.LOG_FIELDS``),
+    if the engine is loaded at all: logging never imports it."""
+    engine = sys.modules.get("syncd.sync.engine")
+    var = getattr(engine, "LOG_FIELDS", None)
+    return var.get() if var is not None else None
+
+
 def _redacting_patcher(record: Record) -> None:
     # For any sink added later (tests, the CLI's progress display): messages stay clean.
     record["message"] = redact_text(record["message"])
+    fields = _run_fields()
+    if fields:
+        record["extra"]["fields"] = dict(fields)
 
 
 def setup_logging(
@@ -242,12 +267,14 @@ def setup_logging(
     *,
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
+    library_debug: bool = True,
 ) -> None:
     """Replace every loguru sink with one on ``stream`` (stderr by default).
 
     ``fmt`` is ``"text"`` or ``"json"``; under the journal, text lines carry syslog
     priority prefixes and no timestamp (journald adds its own). ``secrets`` are added to
-    the redaction set, which only ever grows.
+    the redaction set, which only ever grows. ``library_debug=False`` keeps third-party
+    libraries at WARNING even at DEBUG (``syncd sync -v``: syncd's own lines only).
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown log format {fmt!r}: use text or json")
@@ -267,8 +294,8 @@ def setup_logging(
     )
     root = logging.getLogger()
     root.handlers = [InterceptHandler()]
-    root.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    debug = level.upper() == "DEBUG"
+    debug = level.upper() == "DEBUG" and library_debug
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     for name in QUIET_LIBRARIES:
         lib = logging.getLogger(name)
         lib.handlers = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from syncd.ports import RunOutcome
-from syncd.render.items import JSON, counts_line
+from syncd.render.items import JSON, counts_line, plural
 from syncd.sync.engine import RunReport
 from syncd.sync.plan import Plan
 
@@ -18,15 +18,27 @@ def plan_text(plan: Plan) -> str:
     p = plan.policy
     lines = [
         f"Dry run (direction {p.direction.value}, priority {p.priority.value}, on_delete {p.on_delete}): "
-        f"{len(plan.actions)} planned actions, nothing written.",
+        f"{plural(len(plan.actions), 'planned action')}, nothing written.",
     ]
     lines += [f"  would {a.describe()}" for a in plan.actions]
     lines += [f"  conflict: {c.describe()}" for c in plan.conflicts]
     lines += [f"  problem: {pr.describe()}" for pr in plan.problems]
     lines += [f"  duplicate: {d.describe()}" for d in plan.duplicates]
     if plan.guard:
-        lines.append(("  (overridden by --force) " if p.force else "  ") + plan.guard)
+        lines.append("  " + _guard_would(plan.guard, forced=p.force))
     return "\n".join(lines)
+
+
+#: The guard's verdict is worded for a run that happened; a dry run only says what a run would do.
+_GUARD_PAST = "the run was stopped before writing anything"
+
+
+def _guard_would(guard: str, *, forced: bool) -> str:
+    """The guard's verdict as a dry run says it: the run *would* stop (or, with --force, would be let through)."""
+    if forced:
+        without = "a run without --force would stop before writing anything"
+        return "(--force would let it through) " + guard.replace(_GUARD_PAST, without)
+    return guard.replace(_GUARD_PAST, "a real run would stop here, before writing anything")
 
 
 def plan_json(plan: Plan) -> JSON:
@@ -60,8 +72,8 @@ def report_text(report: RunReport) -> str:
     """The run report: one line of counts, then each failure, problem, conflict and duplicate."""
     head = (
         f"Run {report.run_id} {report.outcome}: {counts_line(report.counts)}; "
-        f"{report.failed_users} failed, {len(report.conflicts)} conflicts, "
-        f"{len(report.duplicates)} duplicate emails, in {report.duration_seconds:.1f}s."
+        f"{report.failed_users} failed, {plural(len(report.conflicts), 'conflict')}, "
+        f"{plural(len(report.duplicates), 'duplicate email')}, in {report.duration_seconds:.1f}s."
     )
     lines = [head]
     lines += [f"  failed: {e.key} ({e.side}): {e.message}" for e in report.errors]

@@ -25,6 +25,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -45,6 +46,7 @@ from syncd.service.metrics import (
     parse_listen,
     start_metrics_server,
 )
+from syncd.sync.engine import said_by_run
 
 ShouldStop = Callable[[], bool]
 Job = Callable[[Settings, bool, ShouldStop], object]
@@ -164,8 +166,10 @@ class Daemon:
         metrics: SyncMetrics | None = None,
         watchdog_interval: Callable[[], float | None] = sd.watchdog_interval,
         manage_logging: bool = True,
+        source: str = "",
     ) -> None:
         self._load_settings = load_settings
+        self._source = source  # the configuration file, named in "cannot start" and reload errors
         self._job = job
         self._notify_raw = notify
         self._clock = clock
@@ -185,6 +189,7 @@ class Daemon:
         self._watchdog_stop = threading.Event()
         self._run_mutex = threading.Lock()
         self._running = threading.Event()
+        self._overlap_said = False
         self.ready = threading.Event()  # set once READY=1 was sent
         self.status_text = ""
 
@@ -239,7 +244,7 @@ class Daemon:
         try:
             self._settings = self._load()
         except SyncdError as exc:
-            logger.error("cannot start: {}", exc)
+            logger.error("cannot start: {}", self._with_source(exc))
             self._notify(f"STATUS={status_lines.cannot_start_line(_first_line(exc))}")
             return exits.of_error(exc)
         if self._manage_logging:
@@ -254,6 +259,7 @@ class Daemon:
                 job_defaults={"coalesce": True, "max_instances": 1},
             )
             self._scheduler = scheduler
+            scheduler.add_listener(self._on_overlap, EVENT_JOB_MAX_INSTANCES)
             # Paused until READY=1 is sent, so the first run (due at once) starts after it.
             scheduler.start(paused=True)
             self._apply_schedule(self.settings, run_at_once=True)
@@ -330,13 +336,20 @@ class Daemon:
             logs.add_secrets(logs.secret_values(settings))
         return settings
 
+    def _with_source(self, exc: BaseException) -> str:
+        """The error's text, naming the configuration file unless it already does."""
+        text = str(exc)
+        if not self._source or self._source in text:
+            return text
+        return f"{self._source}: {text}"
+
     def _do_reload(self) -> None:
         logger.info("reloading the configuration")
         self._notify(*self._reloading_lines())
         try:
             new = self._load()
         except Exception as exc:  # any failure keeps the old configuration in force
-            logger.error("the configuration was not reloaded; keeping the previous one: {}", exc)
+            logger.error("the configuration was not reloaded; keeping the previous one: {}", self._with_source(exc))
             if not isinstance(exc, SyncdError):
                 logger.opt(exception=exc).debug("details of the reload failure")
             self._notify(
@@ -438,6 +451,15 @@ class Daemon:
 
     # ---- one run -----------------------------------------------------------------------
 
+    def _on_overlap(self, event: JobSubmissionEvent) -> None:
+        """A scheduled run came due while the previous one was still going: APScheduler drops it
+        (its own line is not logged, see ``logs.SAID_BY_SYNCD``). Said at INFO once per run in
+        flight, then at DEBUG."""
+        level = "DEBUG" if self._overlap_said else "INFO"
+        self._overlap_said = True
+        logger.log(level, "a scheduled run came due while the previous run was still going; it was skipped, "
+                          "the schedule goes on (a longer interval_seconds avoids this)")
+
     def _run_job(self, full: bool) -> None:
         """The scheduled job: one run of the injected job, its failures contained."""
         if self._stop.is_set():
@@ -449,6 +471,7 @@ class Daemon:
             if not settings.sync.enabled:
                 return
             self._running.set()
+            self._overlap_said = False
             try:
                 status = self._run_once(settings, full)
             finally:
@@ -467,11 +490,20 @@ class Daemon:
             self._metrics.record_outcome(RunOutcome.LOCKED)
             return status_lines.skipped_line(kind, self._now())
         except GuardTripped as exc:
-            logger.error("{} stopped by a safety guard: {}", kind, exc)
+            run_id = said_by_run(exc)
+            if run_id is None:
+                logger.error("{} stopped by a safety guard: {}", kind, exc)
+            else:  # the run said the guard's verdict at ERROR: one line per failed poll
+                logger.info("{} (run {}) stopped by the safety guard above; it will be checked again at the next run",
+                            kind, run_id)
             self._metrics.record_outcome(RunOutcome.GUARD, time.monotonic() - started)
             return status_lines.guard_line(kind, self._now(), _first_line(exc))
         except SyncdError as exc:
-            logger.error("{} failed, will retry at the next run: {}", kind, exc)
+            run_id = said_by_run(exc)
+            if run_id is None:
+                logger.error("{} failed, will retry at the next run: {}", kind, exc)
+            else:  # the run logged the error at ERROR already: one line per failed poll
+                logger.info("{} (run {}) failed with the error above; will retry at the next run", kind, run_id)
             logger.opt(exception=exc).debug("details of the failure")
             self._metrics.record_outcome(RunOutcome.FAILED, time.monotonic() - started)
             return status_lines.failed_line(kind, self._now(), _first_line(exc))

@@ -14,10 +14,11 @@ No IO of its own: logging, the clock and the stop request (SIGTERM) are passed i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
-from typing import NamedTuple, Protocol, TypedDict, Unpack
+from typing import NamedTuple, Protocol, TypedDict, TypeVar, Unpack
 
 from syncd.errors import (
     GuardTripped,
@@ -173,6 +174,39 @@ def execute(
     return runner.run(options.get("should_stop", _never))
 
 
+#: What the run's current log line is about (run, user, side, action), as strings, for sinks that
+#: keep fields (``[log] format = "json"``): set only while ``log`` is called, in the calling thread.
+LOG_FIELDS: ContextVar[Mapping[str, str] | None] = ContextVar("syncd_log_fields", default=None)
+
+
+def _log_with(log: Log, fields: Mapping[str, str], level: str, message: str) -> None:
+    """``log(level, message)`` with ``fields`` in ``LOG_FIELDS`` for the call's duration."""
+    token = LOG_FIELDS.set(fields)
+    try:
+        log(level, message)
+    finally:
+        LOG_FIELDS.reset(token)
+
+
+#: The attribute an exception gets once the run has logged it at ERROR, with the run's id: the
+#: daemon then says only that it will retry, instead of a second ERROR line (issue 11).
+SAID = "syncd_said_by_run"
+
+E = TypeVar("E", bound=BaseException)
+
+
+def said(exc: E, run_id: int) -> E:
+    """Mark ``exc`` as logged at ERROR by run ``run_id``; returns it."""
+    setattr(exc, SAID, run_id)
+    return exc
+
+
+def said_by_run(exc: BaseException) -> int | None:
+    """The id of the run that logged ``exc`` at ERROR already, if one did."""
+    run_id = getattr(exc, SAID, None)
+    return run_id if isinstance(run_id, int) else None
+
+
 class _Execution:
     def __init__(
         self, plan: Plan, adapters: Mapping[Side, SideAdapter], store: StateStore, run_id: int, log: Log,
@@ -200,6 +234,9 @@ class _Execution:
         # Keys with an open issue: only their successes need resolve_issues, a write transaction
         # that would otherwise cost every create of an import an fsync for nothing.
         self.issue_keys: set[str] = set()
+        # The issues open before this run, by (key, side, kind): an unchanged one is not
+        # announced again at every poll (issue 11), only when it appears, changes or goes.
+        self.open_before: dict[tuple[str, str, str], str] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -208,8 +245,18 @@ class _Execution:
         if self.progress is not None:
             self.progress(self.report.done, self.report.planned)
 
-    def _say(self, level: str, message: str) -> None:
-        self.log(level, f"run {self.run_id}: {message}")
+    def _say(self, level: str, message: str, action: Action | None = None, *, user: str = "",
+             side: str = "") -> None:
+        fields = {"run": str(self.run_id)}
+        if action is not None:
+            fields.update(user=action.key, action=action.kind)
+            if action.side is not None:
+                fields["side"] = action.side.value
+        if user:
+            fields["user"] = user
+        if side:
+            fields["side"] = side
+        _log_with(self.log, fields, level, f"run {self.run_id}: {message}")
 
     def _finish(self, outcome: RunOutcome, message: str = "") -> RunReport:
         report = self.report
@@ -246,18 +293,20 @@ class _Execution:
             self.report.outcome = RunOutcome.GUARD
             if not self.dry_run:
                 self._finish(RunOutcome.GUARD, plan.guard)
-            raise GuardTripped(plan.guard)
+            raise said(GuardTripped(plan.guard), self.run_id)
         if plan.guard:
             self._say("WARNING", f"{plan.guard} (overridden by --force)")
         for skip in plan.skips:
             self._say("DEBUG", skip.describe())
         if self.dry_run:
             for action in plan.actions:
-                self._say("INFO", f"would {action.describe()}")
+                self._say("INFO", f"would {action.describe()}", action)
                 self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
             self._report_items()
             return self._finish(RunOutcome.DRY_RUN)
-        self.issue_keys = {issue.key for issue in self.store.open_issues()}
+        open_issues = self.store.open_issues()
+        self.issue_keys = {issue.key for issue in open_issues}
+        self.open_before = {(i.key, i.side, i.kind): i.message for i in open_issues}
         self._report_items()
         stopped = False
         index = 0
@@ -277,7 +326,8 @@ class _Execution:
                 continue
             index += 1
             if action.user in self.failed:
-                self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed")
+                self._say("DEBUG", f"not trying to {action.describe()}: an earlier step for {action.key} failed",
+                          action)
                 self._advance()
                 continue
             if self._refused_before(action):
@@ -291,10 +341,12 @@ class _Execution:
                 message = f"stopped: {exc}"
                 self._say("ERROR", message)
                 self._finish_quietly(RunOutcome.FAILED, message)
+                said(exc, self.run_id)
                 raise
             except StateError as exc:
-                self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}")
+                self._say("ERROR", f"the state store failed while trying to {action.describe()}: {exc}", action)
                 self._finish_quietly(RunOutcome.FAILED, str(exc))
+                said(exc, self.run_id)
                 raise
             except Exception as exc:
                 self._internal_error(action, exc)
@@ -312,7 +364,7 @@ class _Execution:
 
     def _internal_error(self, action: Action, exc: Exception) -> None:
         """A bug: record the run as failed rather than leave it "running" (the caller re-raises)."""
-        self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}")
+        self._say("ERROR", f"internal error while trying to {action.describe()}: {exc!r}", action)
         self._finish_quietly(RunOutcome.FAILED, f"internal error: {exc!r}")
 
     def _refused_before(self, action: Action) -> bool:
@@ -323,21 +375,30 @@ class _Execution:
         self._user_failed(action, refusal, tried=False)
         return True
 
+    def _announce(self, key: str, side: str, kind: str, message: str) -> None:
+        """A conflict, duplicate or problem: at WARNING when it is new or changed since the
+        last run; one that is still open just as it was is only repeated at DEBUG."""
+        if self.dry_run:
+            self._say("INFO", message, user=key, side=side)
+        elif self.open_before.get((key, side, kind)) == message:
+            self._say("DEBUG", f"still open (said when it appeared): {message}", user=key, side=side)
+        else:
+            self._say("WARNING", message, user=key, side=side)
+
     def _report_items(self) -> None:
         """Conflicts, duplicates and problems: logged, and kept as issues for ``syncd status``."""
-        level = "INFO" if self.dry_run else "WARNING"
         for conflict in self.plan.conflicts:
-            self._say(level, conflict.describe())
+            self._announce(conflict.key, conflict.winner.other.value, "conflict", conflict.describe())
             if not self.dry_run:
                 self.store.record_issue(self.run_id, key=conflict.key, side=conflict.winner.other.value,
                                         kind="conflict", message=conflict.describe())
         for dup in self.plan.duplicates:
-            self._say(level, dup.describe())
+            self._announce(dup.key, dup.side.value, "conflict", dup.describe())
             if not self.dry_run:
                 self.store.record_issue(self.run_id, key=dup.key, side=dup.side.value, kind="duplicate",
                                         message=dup.describe())
         for problem in self.plan.problems:
-            self._say(level, problem.describe())
+            self._announce(problem.key, problem.side.value, "error", problem.describe())
             if not self.dry_run:
                 self.store.record_issue(self.run_id, key=problem.key, side=problem.side.value, kind="error",
                                         message=problem.describe())
@@ -348,9 +409,11 @@ class _Execution:
         current = {e.key for e in self.report.errors}
         current |= {c.key for c in self.plan.conflicts} | {d.key for d in self.plan.duplicates}
         current |= {p.key for p in self.plan.problems}
-        stale = {issue.key for issue in self.store.open_issues() if issue.key not in current}
+        stale = {issue.key: issue for issue in self.store.open_issues() if issue.key not in current}
         for key in sorted(stale):
             self.store.resolve_issues(key)
+            self._say("INFO", f"resolved: {key} no longer has the {stale[key].kind} reported before "
+                              f"({stale[key].message})")
 
     def _user_failed(self, action: Action, exc: SyncdError, *, tried: bool = True) -> None:
         side = exc.side if isinstance(exc, SideError) else (action.side.value if action.side else "")
@@ -364,7 +427,7 @@ class _Execution:
             message += " (the next run compares both sides again)"
         else:
             message += " (retried next run)"
-        self._say("ERROR", message)
+        self._say("ERROR", message, action)
         self.store.record_issue(self.run_id, key=action.key, side=side, kind="error", message=message)
         self.issue_keys.add(action.key)
         self.report.errors.append(UserError(action.key, side, message))
@@ -396,7 +459,7 @@ class _Execution:
         if action.side is not None and action.key in self.issue_keys:
             self.store.resolve_issues(action.key, kind="error")
         self.report.counts[action.kind] = self.report.counts.get(action.kind, 0) + 1
-        self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe())
+        self._say("DEBUG" if isinstance(action, Rebase | ForgetPending) else "INFO", action.describe(), action)
 
     # -- creates at once ------------------------------------------------------------------
 
@@ -472,7 +535,7 @@ class _Execution:
         if failure is not None:
             message = f"stopped: {failure}" if isinstance(failure, SideError) else str(failure)
             self._finish_quietly(RunOutcome.FAILED, message)
-            raise failure
+            raise said(failure, self.run_id)
         if stopped:
             left = len(self.plan.actions) - self.report.done
             self._say("INFO", f"stopping on request; {left} planned actions wait for the next run")
@@ -545,6 +608,10 @@ def run_sync(
     ``planned`` is called with the plan before anything is executed; ``options`` go to ``execute``."""
     dry_run = options.get("dry_run", False)
     run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
+    if not dry_run:
+        kind = "full resync" if policy.full else "sync"
+        _log_with(log, {"run": str(run_id)}, "INFO",
+                  f"run {run_id} started ({kind}, direction {policy.direction.value})")
     try:
         # The store first: where the listings already run on threads of their own (app.py),
         # reading 100,000 links here overlaps them instead of adding seconds after them.
@@ -552,9 +619,11 @@ def run_sync(
         pending = store.pending_creates()
         snapshots = (whmcs.snapshot(), wp.snapshot())
     except SideError as exc:
-        log("ERROR", f"run {run_id}: stopped before planning, nothing was written: {exc}")
+        _log_with(log, {"run": str(run_id)}, "ERROR",
+                  f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
             store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
+        said(exc, run_id)
         raise
     except KeyboardInterrupt:
         if not dry_run:
