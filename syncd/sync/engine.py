@@ -393,7 +393,7 @@ class _Execution:
                 self.store.record_issue(self.run_id, key=conflict.key, side=conflict.winner.other.value,
                                         kind="conflict", message=conflict.describe())
         for dup in self.plan.duplicates:
-            self._announce(dup.key, dup.side.value, "conflict", dup.describe())
+            self._announce(dup.key, dup.side.value, "duplicate", dup.describe())
             if not self.dry_run:
                 self.store.record_issue(self.run_id, key=dup.key, side=dup.side.value, kind="duplicate",
                                         message=dup.describe())

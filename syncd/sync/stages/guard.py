@@ -35,11 +35,12 @@ def guard_message(
     for side in empty_sides:
         if live_links.get(side, 0) > 0:
             reasons.append(
-                f"{side.display} listed no users at all while {live_links[side]} linked users should be there "
+                f"{side.display} listed no users at all while {_users(live_links[side], 'linked ')} should be there "
                 "(a failed or filtered read must never look like 'everyone was deleted')"
             )
     if deletions > policy.max_deletes:
-        reasons.append(f"it would deactivate or unlink {deletions} users, more than max_deletes = {policy.max_deletes}")
+        reasons.append(f"it would deactivate or unlink {_users(deletions)}, "
+                       f"more than max_deletes = {policy.max_deletes}")
     if links >= 10 and deletions * 100 > policy.max_delete_percent * links:
         share = deletions * 100 / links
         reasons.append(
@@ -53,3 +54,7 @@ def guard_message(
         + "; and ".join(reasons)
         + ". Check both sides; if this is really intended, run `syncd sync --force` once to let it through."
     )
+
+
+def _users(n: int, what: str = "") -> str:
+    return f"{n} {what}user{'' if n == 1 else 's'}"
