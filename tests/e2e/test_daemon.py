@@ -4,65 +4,29 @@ READY on a notify socket, scheduled runs that sync, a manual `syncd sync` during
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from syncd.emulators.whmcs import WhmcsEmulator
-from syncd.emulators.wordpress import WordPressEmulator
+from tests.e2e.emulated import Emulated, emulated
 from tests.service.helpers import NotifyListener
 
 SECRET = "daemon-test-secret"
 WAIT = 60.0
 
 
-@dataclass
-class World:
-    whmcs: WhmcsEmulator
-    wp: WordPressEmulator
-    whmcs_url: str
-    wp_url: str
-    wp_password: str
-    tmp: Path
-
-    @property
-    def config(self) -> Path:
-        return self.tmp / "syncd.toml"
-
-    def write_config(self, **sync: object) -> None:
-        values = {"interval_seconds": 2, "full_resync_cron": "", "lock_wait_seconds": 0.5,
-                  "state_url": f"sqlite:///{self.tmp / 'state.db'}", **sync}
-        self.config.write_text(
-            f'[whmcs]\nurl = "{self.whmcs_url}"\nidentifier = "syncd"\nsecret = "{SECRET}"\n'
-            f'[wordpress]\nurl = "{self.wp_url}"\nusername = "admin"\napplication_password = "{self.wp_password}"\n'
-            "[sync]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()),
-            encoding="utf-8",
-        )
-
-    def syncd(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "syncd", "--config", str(self.config), *args],
-                              capture_output=True, text=True, timeout=120)
-
-    def wp_emails(self) -> list[str]:
-        return sorted(u.email.lower() for u in self.wp.users.values())
+World = Emulated
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    whmcs = WhmcsEmulator(identifier="syncd", secret=SECRET)
-    wp = WordPressEmulator(admin_login="admin", admin_email="admin@example.com")
-    password = wp.add_app_password("admin")
-    with whmcs.serve() as whmcs_url, wp.serve() as wp_url:
-        w = World(whmcs, wp, whmcs_url, wp_url, password, tmp_path)
-        w.write_config()
+    with emulated(tmp_path, SECRET, interval_seconds=2, full_resync_cron="") as w:
         yield w
 
 

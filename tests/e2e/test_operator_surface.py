@@ -12,55 +12,22 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from syncd.emulators.whmcs import WhmcsEmulator
-from syncd.emulators.wordpress import WordPressEmulator
+from tests.e2e.emulated import Emulated, emulated
 from tests.service.helpers import WAIT, NotifyListener
 
 SECRET = "surface-test-secret"
 
 
-@dataclass
-class Sides:
-    whmcs: WhmcsEmulator
-    wp: WordPressEmulator
-    whmcs_url: str
-    wp_url: str
-    wp_password: str
-    tmp: Path
-
-    @property
-    def config(self) -> Path:
-        return self.tmp / "syncd.toml"
-
-    def write_config(self, *, log: dict[str, object] | None = None, **sync: object) -> None:
-        values = {"state_url": f"sqlite:///{self.tmp / 'state.db'}", "lock_wait_seconds": 0.5, **sync}
-        text = (
-            f'[whmcs]\nurl = "{self.whmcs_url}"\nidentifier = "syncd"\nsecret = "{SECRET}"\n'
-            f'[wordpress]\nurl = "{self.wp_url}"\nusername = "admin"\napplication_password = "{self.wp_password}"\n'
-            "[sync]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
-        )
-        if log:
-            text += "[log]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in log.items())
-        self.config.write_text(text, encoding="utf-8")
-
-    def syncd(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "syncd", "--config", str(self.config), *args],
-                              capture_output=True, text=True, timeout=120)
+Sides = Emulated
 
 
 @pytest.fixture
 def sides(tmp_path: Path) -> Iterator[Sides]:
-    whmcs = WhmcsEmulator(identifier="syncd", secret=SECRET)
-    wp = WordPressEmulator(admin_login="admin", admin_email="admin@example.com")
-    password = wp.add_app_password("admin")
-    with whmcs.serve() as whmcs_url, wp.serve() as wp_url:
-        s = Sides(whmcs, wp, whmcs_url, wp_url, password, tmp_path)
-        s.write_config()
+    with emulated(tmp_path, SECRET) as s:
         yield s
 
 
