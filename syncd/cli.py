@@ -78,16 +78,6 @@ class Context:
         return load(self.config_path, os.environ, need_secrets=False)
 
 
-def _config_source(explicit: str | None) -> str:
-    """The configuration file a command reads, for messages; empty if there is none."""
-    from syncd.config import find_config
-
-    try:
-        return str(find_config(explicit, os.environ))
-    except SyncdError:
-        return ""
-
-
 def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
     from syncd.logs import setup_logging
 
@@ -159,7 +149,7 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job, source=_config_source(obj.config_path)).run()
+    code = Daemon(load_settings, app.daemon_job, source=settings.source).run()
     sys.exit(code)
 
 

@@ -8,6 +8,7 @@ from syncd.ports import RunOutcome
 from syncd.render.items import JSON, counts_line, plural
 from syncd.sync.engine import RunReport
 from syncd.sync.plan import Plan
+from syncd.sync.stages.guard import STOPPED
 
 if TYPE_CHECKING:
     from syncd.app import SyncResult
@@ -29,16 +30,12 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-#: The guard's verdict is worded for a run that happened; a dry run only says what a run would do.
-_GUARD_PAST = "the run was stopped before writing anything"
-
-
 def _guard_would(guard: str, *, forced: bool) -> str:
     """The guard's verdict as a dry run says it: the run *would* stop (or, with --force, would be let through)."""
     if forced:
         without = "a run without --force would stop before writing anything"
-        return "(--force would let it through) " + guard.replace(_GUARD_PAST, without)
-    return guard.replace(_GUARD_PAST, "a real run would stop here, before writing anything")
+        return "(--force would let it through) " + guard.replace(STOPPED, without)
+    return guard.replace(STOPPED, "a real run would stop here, before writing anything")
 
 
 def plan_json(plan: Plan) -> JSON:

@@ -21,6 +21,10 @@ def guard(whmcs: Snapshot, wp: Snapshot, *, links: int, live: Mapping[Side, int]
     return guard_message(deletions=deletions, links=links, live_links=live, empty_sides=empty, policy=policy)
 
 
+#: How the guard's verdict says the run ended; a dry run's text says "would" in its place.
+STOPPED = "the run was stopped before writing anything"
+
+
 def guard_message(
     *, deletions: int, links: int, live_links: Mapping[Side, int], empty_sides: Sequence[Side], policy: Policy
 ) -> str | None:
@@ -50,7 +54,7 @@ def guard_message(
     if not reasons:
         return None
     return (
-        "safety guard: the run was stopped before writing anything, because "
+        f"safety guard: {STOPPED}, because "
         + "; and ".join(reasons)
         + ". Check both sides; if this is really intended, run `syncd sync --force` once to let it through."
     )
