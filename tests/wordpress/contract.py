@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from syncd import mapping
 from syncd.adapters.wordpress import USER_FIELDS, WordPressAdapter
 from syncd.errors import (
     BadCredentials,
@@ -373,6 +374,20 @@ class WordPressContract:
         ann, bob = self.make(adapter, p, "ann"), self.make(adapter, p, "bob")
         with pytest.raises(DuplicateEmail):
             adapter.update(bob, {"email": ann.email.upper()})
+
+    def test_two_users_swap_emails_through_the_transit_address(self, adapter: WordPressAdapter) -> None:
+        # What the planner's Park does (DESIGN §5.3, issue 10): WordPress takes syncd's temporary
+        # .invalid address as an email, and then lets the two accounts trade their emails.
+        p = unique()
+        ann, bob = self.make(adapter, p, "ann"), self.make(adapter, p, "bob")
+        parked = adapter.update(ann, {"email": mapping.transit_email(Side.WORDPRESS, ann.remote_id)})
+        assert mapping.is_transit_email(parked.email)
+        ann_email, bob_email = ann.email, bob.email
+        bob = adapter.update(bob, {"email": ann_email})
+        ann = adapter.update(parked, {"email": bob_email})
+        assert (ann.email, bob.email) == (bob_email, ann_email)
+        found = {r.remote_id: r.email for r in adapter.snapshot().records}
+        assert (found[ann.remote_id], found[bob.remote_id]) == (bob_email, ann_email)
 
     def test_update_refuses_a_too_long_email(self, adapter: WordPressAdapter) -> None:
         record = self.make(adapter, unique())
