@@ -208,6 +208,7 @@ class SyncResult:
     plan: Plan
     report: RunReport | None
     dry_run: bool
+    store: str = ""  # where the state store is, as messages name it
 
 
 class _Progress:
@@ -233,6 +234,25 @@ class _Progress:
         left = (planned - done) / rate if rate > 0 else 0.0
         logger.info("progress: {}/{} actions ({:.0%}), {:.1f}/s, about {:.0f}s left",
                     done, planned, done / planned, rate, left)
+
+
+def _where(settings: Settings) -> str:
+    """The state store as messages name it (never with a password a PostgreSQL URL may carry)."""
+    return state_url.location(state_url.parse(settings.sync.state_url))
+
+
+def _warn_if_unlinked_start(collector: Callable[[object], None], store: str) -> Callable[[Plan], None]:
+    """The engine's ``planned`` hook: resume the collector, and say in the log (the daemon's
+    only voice) when a run starts from no link at all while both sides have users."""
+    from syncd import render
+
+    def planned(the_plan: Plan) -> None:
+        collector(the_plan)
+        notice = render.unlinked_start_notice(the_plan, store)
+        if notice:
+            logger.warning(notice)
+
+    return planned
 
 
 def sync_once(
@@ -267,10 +287,10 @@ def sync_once(
         writers = stack.enter_context(ThreadPoolExecutor(max_workers=sum(widths.values()), thread_name_prefix="write"))
         the_plan, report = run_sync(
             whmcs=listed[0], wp=listed[1], store=state, policy=policy, log=_log, now=_now,
-            should_stop=should_stop, start=writers.submit,
-            concurrency=widths, progress=_Progress() if progress else None, planned=collector,
+            should_stop=should_stop, start=writers.submit, concurrency=widths,
+            progress=_Progress() if progress else None, planned=_warn_if_unlinked_start(collector, _where(settings)),
         )
-        return SyncResult(plan=the_plan, report=report, dry_run=False)
+        return SyncResult(plan=the_plan, report=report, dry_run=False, store=_where(settings))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -294,7 +314,7 @@ def _dry_run(settings: Settings, policy: Policy, adapters: AdapterFactory | None
         store.close()
     for action in the_plan.actions:
         logger.debug("dry run: would {}", action.describe())
-    return SyncResult(plan=the_plan, report=None, dry_run=True)
+    return SyncResult(plan=the_plan, report=None, dry_run=True, store=_where(settings))
 
 
 def daemon_job(settings: Settings, full: bool, should_stop: Callable[[], bool]) -> RunReport:

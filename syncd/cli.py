@@ -116,14 +116,37 @@ See `syncd COMMAND --help` for each command, and the README for the whole story.
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Configuration file. Default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml.",
-)
+CONFIG_HELP = "Configuration file. Default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml."
+
+#: Commands that read no configuration, so take no ``--config``.
+WITHOUT_CONFIG = frozenset({"demo", "example", "companion"})
+
+
+def _config_after(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``syncd COMMAND --config FILE``: the same as ``syncd --config FILE COMMAND``."""
+    if value is None:
+        return
+    obj = ctx.find_object(Context)
+    if obj is None:  # pragma: no cover - the group always makes one
+        return
+    if obj.config_path is not None and obj.config_path != value:
+        raise click.UsageError(f"--config is given twice ({obj.config_path} and {value}); give it once", ctx=ctx)
+    obj.config_path = value
+
+
+class Commands(click.Group):
+    """syncd's group: every command that reads the configuration also takes ``--config`` after its
+    name, as admins type it (``syncd sync --config /etc/syncd/syncd.toml``)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if (name or cmd.name) not in WITHOUT_CONFIG and not any(p.name == "config_after" for p in cmd.params):
+            cmd.params.append(click.Option(["--config", "config_after"], type=click.Path(dir_okay=False),
+                                           expose_value=False, callback=_config_after, help=CONFIG_HELP))
+        super().add_command(cmd, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
 @click.version_option(__version__, prog_name="syncd")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
@@ -304,7 +327,7 @@ def _status_check(obj: Context) -> None:
         _setup_logging(settings, level="ERROR")
         shown = app.status(settings)
     except (SyncdError, OSError) as exc:
-        click.echo(render.check_unknown(redact_text(str(exc).replace("\n", " "))))
+        click.echo(render.check_unknown(redact_text(str(exc)) or type(exc).__name__))
         sys.exit(exits.CheckCode.UNKNOWN)
     now = datetime.now(UTC)
     interval = settings.sync.interval_seconds

@@ -15,10 +15,19 @@ reads, writes or decides; the exit code of what is shown is ``syncd.exits``'s.
 from syncd.render.daemon import run_status_line
 from syncd.render.explain import explain_json, explain_text
 from syncd.render.items import failure_json
-from syncd.render.run import plan_json, plan_text, report_json, report_text, sync_json, sync_text
+from syncd.render.run import (
+    plan_json,
+    plan_text,
+    report_json,
+    report_text,
+    sync_json,
+    sync_text,
+    unlinked_start_notice,
+)
 from syncd.render.status import check_line, check_unknown, status_json, status_text
 
 __all__ = [
     "check_line", "check_unknown", "explain_json", "explain_text", "failure_json", "plan_json", "plan_text",
     "report_json", "report_text", "run_status_line", "status_json", "status_text", "sync_json", "sync_text",
+    "unlinked_start_notice",
 ]

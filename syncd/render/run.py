@@ -14,13 +14,29 @@ if TYPE_CHECKING:
     from syncd.app import SyncResult
 
 
-def plan_text(plan: Plan) -> str:
+def unlinked_start_notice(plan: Plan, store: str) -> str | None:
+    """What to say when a run starts from an empty state store while both sides have users."""
+    if not plan.unlinked_start:
+        return None
+    where = f" ({store})" if store else ""
+    return (
+        f"The state store{where} holds no link yet, and both sides have users: everyone on both sides is "
+        "matched by email at first contact. That is expected the first time syncd runs here. If it has run "
+        "here before, the state store was lost or [sync] state_url points at the wrong place: stop, and "
+        "check state_url before a real run."
+    )
+
+
+def plan_text(plan: Plan, store: str = "") -> str:
     """The dry run: every planned action in plain words, then what the run would only report."""
     p = plan.policy
     lines = [
         f"Dry run (direction {p.direction.value}, priority {p.priority.value}, on_delete {p.on_delete}): "
         f"{plural(len(plan.actions), 'planned action')}, nothing written.",
     ]
+    notice = unlinked_start_notice(plan, store)
+    if notice:
+        lines.append(f"  note: {notice}")
     lines += [f"  would {a.describe()}" for a in plan.actions]
     lines += [f"  conflict: {c.describe()}" for c in plan.conflicts]
     lines += [f"  problem: {pr.describe()}" for pr in plan.problems]
@@ -62,6 +78,7 @@ def plan_json(plan: Plan) -> JSON:
         "problems": [p.to_json() for p in plan.problems],
         "duplicates": [d.to_json() for d in plan.duplicates],
         "skips": [s.to_json() for s in plan.skips],
+        "unlinked_start": plan.unlinked_start,
     }
 
 
@@ -104,11 +121,13 @@ def report_json(report: RunReport) -> JSON:
 def sync_text(result: SyncResult) -> str:
     """What ``syncd sync`` prints: the plan of a dry run, or the report of a run."""
     if result.dry_run or result.report is None:
-        return plan_text(result.plan)
-    return report_text(result.report)
+        return plan_text(result.plan, result.store)
+    text = report_text(result.report)
+    notice = unlinked_start_notice(result.plan, result.store)
+    return f"{text}\n  note: {notice}" if notice else text
 
 
 def sync_json(result: SyncResult) -> JSON:
     if result.dry_run or result.report is None:
         return plan_json(result.plan)
-    return report_json(result.report)
+    return {**report_json(result.report), "unlinked_start": result.plan.unlinked_start}

@@ -121,5 +121,10 @@ def check_line(status: Status, code: CheckCode, findings: list[Finding], *, inte
 
 
 def check_unknown(message: str) -> str:
-    """``syncd status --check`` when the state (or the configuration) cannot be read."""
-    return f"SYNCD UNKNOWN - {message}"
+    """``syncd status --check`` when the state (or the configuration) cannot be read: one line,
+    a configuration error's list of problems joined with "; "."""
+    head, *items = [line.strip() for line in message.splitlines() if line.strip()]
+    problems = [item.removeprefix("- ") for item in items]
+    if problems:
+        head = f"{head.rstrip(':')}: {'; '.join(problems)}"
+    return f"SYNCD UNKNOWN - {head}"

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
-from syncd.model import Link, Snapshot
+from syncd.model import Link, Side, Snapshot
 from syncd.sync.actions import (
     Action,
     Conflict,
@@ -61,7 +61,8 @@ class Plan:
     ``guard`` is the safety guard's message when it trips (set even when ``policy.force``
     lets the run through); ``blocked`` says whether the engine must refuse to run it.
     ``deletions`` counts the users it would deactivate or mark gone; ``links`` the links
-    it started from.
+    it started from; ``listed`` how many users of each listing it may synchronise (WHMCS, WordPress;
+    admins, excluded roles and invalid emails aside).
     """
 
     actions: tuple[Action, ...]
@@ -74,6 +75,14 @@ class Plan:
     links: int
     deletions: int
     guard: str | None = None
+    listed: tuple[int, int] = (0, 0)
+
+    @property
+    def unlinked_start(self) -> bool:
+        """No link to start from while both sides have users: every pair is a first contact.
+        Expected the first time syncd runs somewhere; after that, the sign of a state store
+        lost or a ``state_url`` pointing at the wrong place."""
+        return self.links == 0 and all(self.listed)
 
     @property
     def blocked(self) -> bool:
@@ -128,4 +137,5 @@ def plan(
         links=len(ordered),
         deletions=linked.deletions,
         guard=guard(whmcs, wp, links=len(ordered), live=linked.live, deletions=linked.deletions, policy=policy),
+        listed=(len(found.keys[Side.WHMCS]), len(found.keys[Side.WORDPRESS])),
     )

@@ -94,6 +94,11 @@ def test_status_check_codes_from_never_to_ok_warning_critical_and_unknown(tmp_pa
     sides.config.write_text("[whmcs\n", encoding="utf-8")
     broken = _check(sides)
     assert broken.code == 3 and broken.stdout.startswith("SYNCD UNKNOWN - ") and "not valid TOML" in broken.stdout
+    # several problems: still one line, the problems joined with "; " (no "  - " bullets)
+    sides.config.write_text('[whmcs]\nurl = "ftp://x"\n[sync]\ninterval_seconds = -1\n', encoding="utf-8")
+    many = _check(sides)
+    assert many.code == 3 and many.stdout.count("\n") == 1, many.stdout
+    assert "; " in many.stdout and " - [" not in many.stdout and "  - " not in many.stdout, many.stdout
 
 
 def test_status_and_status_check_need_no_secret(tmp_path: Path) -> None:
