@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -366,3 +367,21 @@ def demo(keep: bool) -> None:
 
     _setup_logging(None)
     sys.exit(run_demo(keep=keep, echo=click.echo))
+
+
+@main.command()
+@click.argument("side", type=click.Choice(["wordpress"]))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The directory to write the file into (it must exist).")
+@click.option("--force", is_flag=True, help="Replace a different file of the same name.")
+@handles_errors
+def companion(side: str, out: Path, force: bool) -> None:
+    """Write the companion file for SIDE into --out, and say how to install it (DESIGN §10).
+
+    wordpress: syncd-companion.php, a one-file plugin (or mu-plugin) that registers the user meta
+    syncd maps for the REST API."""
+    from syncd import companions
+    from syncd.render.companion import companion_text
+
+    path, written = companions.write(side, out, force=force)
+    click.echo(companion_text(side, path, written))

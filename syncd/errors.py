@@ -67,6 +67,11 @@ class ConfigError(SyncdError):
         super().__init__(message)
 
 
+class UsageError(SyncdError):
+    """A command was asked for something it cannot do as asked (e.g. to overwrite a file without
+    ``--force``); nothing was done."""
+
+
 class StateError(SyncdError):
     """The state store could not be read or written."""
 

@@ -33,6 +33,7 @@ from syncd.errors import (
     RemoteRejected,
     SideError,
     StateError,
+    UsageError,
 )
 from syncd.ports import RunOutcome
 
@@ -57,6 +58,7 @@ class ExitCode(IntEnum):
 _ERRORS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
     (ConfigError, ExitCode.USAGE),
+    (UsageError, ExitCode.USAGE),
     (LockHeld, ExitCode.LOCKED),
     (GuardTripped, ExitCode.GUARD),
     (StateError, ExitCode.STATE),

@@ -152,6 +152,7 @@ class WordPressSiteFactory(Protocol):
         rest_disabled: RestDisabled = False,
         user_meta: bool = True,
         workers: int = 4,
+        debug: bool = False,
     ) -> WordPressSite: ...
 
 
@@ -254,6 +255,7 @@ def start_wordpress(
     user_meta: bool = True,
     workers: int = 4,
     owner_pid: int | None = None,
+    debug: bool = False,
 ) -> WordPressSite:
     """Bring up a site in a new directory under ``base_dir`` (default: /dev/shm or the temp dir).
 
@@ -271,6 +273,7 @@ def start_wordpress(
         "WP_REST_DISABLED": disabled,
         "WP_USER_META": "1" if user_meta else "0",
         "WP_WORKERS": str(workers),
+        "WP_DEBUG": "1" if debug else "0",  # on: WP_DEBUG, notices logged to DIR/logs/debug.log
         "WP_OWNER_PID": str(owner_pid if owner_pid is not None else os.getpid()),
     }
     site_dir = Path(tempfile.mkdtemp(prefix="wps-", dir=base_dir or _base_dir()))
@@ -382,9 +385,10 @@ def fresh_wordpress_site() -> Iterator[WordPressSiteFactory]:
         rest_disabled: RestDisabled = False,
         user_meta: bool = True,
         workers: int = 4,
+        debug: bool = False,
     ) -> WordPressSite:
         site = _start_for_test(environment_type=environment_type, permalinks=permalinks,
-                               rest_disabled=rest_disabled, user_meta=user_meta, workers=workers)
+                               rest_disabled=rest_disabled, user_meta=user_meta, workers=workers, debug=debug)
         started.append(site)
         return site
 

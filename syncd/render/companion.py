@@ -1,0 +1,24 @@
+"""``syncd companion``: what was written and how to install it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: How each side's companion is installed; the file's own header says the same.
+INSTALL = {
+    "wordpress": (
+        "Install it on the WordPress site, one of:\n"
+        "  - as a plugin: copy it into wp-content/plugins/ and activate \"syncd companion\" (Plugins);\n"
+        "  - as a must-use plugin (always on, no activation): copy it into wp-content/mu-plugins/.\n"
+        "It registers the user meta syncd maps for the REST API (default: WooCommerce's billing_* keys;\n"
+        "set others in wp-config.php: define('SYNCD_META_KEYS', 'billing_phone,billing_city');),\n"
+        "readable and writable only by users who can edit users.\n"
+        "To see it is active: GET /wp-json/syncd/v1/companion as an administrator (e.g. with syncd's\n"
+        "Application Password) answers with its version and the keys it registered."
+    ),
+}
+
+
+def companion_text(side: str, path: Path, written: bool) -> str:
+    head = f"Wrote {path}." if written else f"{path} is already this version's companion; nothing written."
+    return f"{head}\n{INSTALL[side]}"
