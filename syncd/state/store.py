@@ -260,7 +260,7 @@ class SqlStateStore:
             wp_ids = {r.wp_id for r in seen if r.wp_id is not None}
             query = (core_select(_HISTORY_TABLE)
                      .where(or_(named, table.whmcs_id.in_(whmcs_ids), table.wp_id.in_(wp_ids)))
-                     .order_by(table.at.desc(), table.id.desc()))
+                     .order_by(table.at.desc(), table.id))  # newest write first; a write's fields in the order written
             if limit is not None:
                 query = query.limit(max(0, limit))
             return [_history_entry(row) for row in s.connection().execute(query).all()]
