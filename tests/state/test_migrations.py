@@ -72,7 +72,8 @@ def test_a_database_from_a_newer_syncd_is_refused_untouched(store_url: str) -> N
 def test_syncd_tables_without_a_revision_are_refused(store_url: str) -> None:
     with SqlStateStore.open(store_url) as store, store.engine.begin() as conn:
         conn.execute(text("DROP TABLE alembic_version"))
-    with pytest.raises(StateError, match="has tables history, issues, links, pending_creates, runs but no schema revision"):
+    with pytest.raises(StateError,
+                       match="has tables history, issues, links, pending_creates, runs but no schema revision"):
         SqlStateStore.open(store_url)
 
 
