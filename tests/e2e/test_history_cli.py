@@ -108,3 +108,40 @@ def test_history_needs_no_secret_and_refuses_an_argument_that_is_no_email(tmp_pa
     assert "created: email 'ann@example.com'" in without_secrets.stdout
     assert not_an_email.returncode == 2 and "is not an email address" in not_an_email.stderr
     assert bad_limit.returncode == 2 and "Traceback" not in bad_limit.stderr
+
+
+def test_history_of_a_missing_or_old_store_says_what_to_do(tmp_path: Path) -> None:
+    from syncd.state import migrate
+    from syncd.state.store import SqlStateStore
+
+    with emulated(tmp_path, SECRET) as world:
+        world.write_config(state_url=f"sqlite:///{tmp_path / 'nope' / 'state.db'}")
+        typo = world.syncd("history", "ann@example.com")
+        world.write_config()
+        with SqlStateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store, store.engine.begin() as conn:
+            migrate.downgrade(conn, "0001")  # a store the previous syncd wrote
+        old = world.syncd("history", "ann@example.com")
+        _sync(world)  # the next run upgrades it
+        upgraded = world.syncd("history", "ann@example.com")
+    assert typo.returncode == 2 and "does not exist" in typo.stderr and "Traceback" not in typo.stderr
+    assert old.returncode == 6 and "The next run that writes (syncd sync or syncd run) upgrades it" in old.stderr
+    assert upgraded.returncode == 1 and upgraded.stdout.startswith("No history for ann@example.com")
+
+
+def test_status_shows_the_user_of_a_one_user_run(tmp_path: Path) -> None:
+    from syncd.state.store import SqlStateStore
+
+    with emulated(tmp_path, SECRET) as world:
+        with SqlStateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+            whole = store.begin_run(direction="both", full=False)
+            store.finish_run(whole, outcome="ok", counts={}, errors=0, conflicts=0)
+            one = store.begin_run(direction="both", full=False, user="jane@example.com")
+            store.finish_run(one, outcome="ok", counts={"update": 1}, errors=0, conflicts=0)
+        shown = world.syncd("status")
+        as_json = world.syncd("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    (line,) = [line for line in shown.stdout.splitlines() if line.startswith(f"  #{one} ")]
+    assert "both (one user: jane@example.com)" in line
+    assert "one user" not in next(line for line in shown.stdout.splitlines() if line.startswith(f"  #{whole} "))
+    runs = {run["run_id"]: run for run in json.loads(as_json.stdout)["runs"]}
+    assert (runs[one]["user"], runs[whole]["user"]) == ("jane@example.com", None)
