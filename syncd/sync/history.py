@@ -66,3 +66,15 @@ def _activation(action: Deactivate | Reactivate, result: Record | None, change: 
     # The roles given back: what the side reports, else those asked for (empty: the new-user role).
     roles = result.roles if result is not None and result.roles else action.roles
     return change(ChangeKind.REACTIVATE, side.value, ROLES, "", ", ".join(roles))
+
+
+def manual_link(key: str, whmcs_id: int, wp_id: int) -> list[Change]:
+    """The history row of ``syncd link``: two records paired by hand, outside any run."""
+    return [Change(key=key, side="", kind=ChangeKind.MANUAL_LINK, field=LINK, before="",
+                   after=link_text(whmcs_id, wp_id), whmcs_id=whmcs_id, wp_id=wp_id)]
+
+
+def manual_unlink(key: str, whmcs_id: int, wp_id: int) -> list[Change]:
+    """The history row of ``syncd unlink``: a pair forgotten by hand, outside any run."""
+    return [Change(key=key, side="", kind=ChangeKind.MANUAL_UNLINK, field=LINK, before=link_text(whmcs_id, wp_id),
+                   after="", whmcs_id=whmcs_id, wp_id=wp_id)]

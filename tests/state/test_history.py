@@ -155,3 +155,26 @@ def test_a_read_only_store_of_the_previous_schema_says_to_run_once(store_url: st
         migrate.downgrade(conn, "0001")
     with pytest.raises(StateError, match="at schema revision 0001; this syncd needs 0002"):
         SqlStateStore.open(store_url, create=False, read_only=True)
+
+
+def test_links_made_or_forgotten_by_hand_are_kept_and_read_plainly(store: SqlStateStore) -> None:
+    from syncd.render.history import history_json, history_text
+    from syncd.sync.history import manual_link, manual_unlink
+
+    run = store.begin_run(direction="both", full=False)
+    store.save_link(Link(whmcs_id=1, wp_id=2), history=[
+        _change("email", "", "ann@example.com", kind=ChangeKind.CREATE, run_id=run),
+        _change("roles", "customer", "", kind=ChangeKind.DEACTIVATE, run_id=run),
+    ])
+    store.record_history(manual_unlink("ann@example.com", 1, 2))
+    store.record_history(manual_link("ann@example.com", 1, 2))
+    entries = store.history("ann@example.com")
+    lines = history_text("ann@example.com", entries).splitlines()
+    assert lines[0] == "What syncd changed for ann@example.com: 4 changes in 1 run, newest first:"
+    assert lines[1].endswith("by hand: linked by hand (syncd link): WHMCS client #1 with WordPress user #2")
+    assert lines[2].endswith("by hand: unlinked by hand (syncd unlink): WHMCS client #1 with WordPress user #2")
+    assert lines[3].endswith(f"run {run}: WordPress user #2 created: email 'ann@example.com'")
+    assert lines[4].endswith(f"run {run}: WordPress user #2 deactivated: roles 'customer' → ''")
+    data = history_json("ann@example.com", entries)
+    assert [c["kind"] for c in data["changes"]] == ["manual link", "manual unlink", "create", "deactivate"]
+    assert data["changes"][0]["run_id"] is None and data["changes"][0]["side"] is None
