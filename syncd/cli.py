@@ -385,3 +385,32 @@ def companion(side: str, out: Path, force: bool) -> None:
 
     path, written = companions.write(side, out, force=force)
     click.echo(companion_text(side, path, written))
+
+
+@main.command()
+@click.argument("email", callback=_email_argument)
+@click.option("--json", "as_json", is_flag=True, help="Print the history as one JSON object.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, metavar="N",
+              help="Show only the latest N changes.")
+@click.pass_obj
+@handles_errors
+def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
+    """What syncd changed for one person, field by field, when and in which run, newest first.
+
+    EMAIL may be the person's current email or any earlier one. Read-only, takes no lock, needs
+    no secret. Exit 1 when syncd has recorded no change for that email."""
+    from syncd import render
+    from syncd.state.store import SqlStateStore
+
+    settings = obj.settings_without_secrets()
+    _setup_logging(settings, level="WARNING")
+    url = settings.sync.state_url
+    entries = []
+    if SqlStateStore.exists(url):  # no store yet: nothing was ever changed, and none is created
+        with SqlStateStore.open(url, create=False, read_only=True) as store:
+            entries = store.history(email, limit=limit + 1)  # one more, to tell the reader the list was cut
+    limited = len(entries) > limit
+    shown = entries[:limit]
+    _show(render.history_text(email, shown, limited=limited), render.history_json(email, shown, limited=limited),
+          as_json)
+    sys.exit(exits.of_history(bool(shown)))

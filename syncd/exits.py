@@ -5,6 +5,7 @@ code   meaning
 =====  ==========================================================================================
 0      success (a dry run, a run with nobody failing, a run stopped on request, a user explained)
 1      the run finished but some users failed (retried next run); ``explain``: on neither side;
+       ``history``: no change recorded for that email;
        also an error that concerns one user or that has no code of its own
 2      usage or configuration error, found before anything was read or written
 3      a side could not be reached, refused the credentials, or refused a permission mid-run;
@@ -97,6 +98,11 @@ def of_sync(result: SyncResult) -> ExitCode:
 def of_explain(info: Explanation) -> ExitCode:
     """``syncd explain``: 1 for an email on neither side and in no link."""
     return ExitCode.OK if info.found else ExitCode.ERRORS
+
+
+def of_history(found: bool) -> ExitCode:
+    """``syncd history``: 1 for an email with no recorded change (as ``explain`` for one on neither side)."""
+    return ExitCode.OK if found else ExitCode.ERRORS
 
 
 def of_checks(failed: int) -> ExitCode:

@@ -121,6 +121,7 @@ class RunSummary:
     errors: int = 0
     conflicts: int = 0
     message: str = ""
+    user: str | None = None  # the key of a one-user run (``syncd sync --user``); None for a whole run
 
     @property
     def duration_seconds(self) -> float | None:
@@ -155,6 +156,49 @@ class UserIssue:
     run_id: int
 
 
+class ChangeKind(StrEnum):
+    """What kind of write a history row records (the values are what the store keeps and JSON shows)."""
+
+    CREATE = "create"  # an account created on the side written
+    UPDATE = "update"  # common fields written
+    PARK = "park"  # an email moved to its transit address during a swap (the second step is an update)
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+    LINK = "link"  # two existing accounts linked at first contact
+    MANUAL_LINK = "manual link"  # ``syncd link``: paired by hand
+    MANUAL_UNLINK = "manual unlink"  # ``syncd unlink``: a pair forgotten by hand
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field syncd changed for one person: a row of the per-user history (``syncd history``).
+
+    ``field`` is a common profile field (email, names, company…), ``status`` or ``roles`` for a
+    (re-)deactivation, or ``link`` for a pairing; ``before``/``after`` are its values. Never a
+    password or a secret: only the common fields' values reach it. ``side`` is the side written
+    ("whmcs" or "wordpress"), empty for a change of the link alone. ``run_id`` is None for a
+    change made by hand outside a run (``syncd link``/``unlink``).
+    """
+
+    key: str
+    side: str
+    kind: ChangeKind
+    field: str
+    before: str
+    after: str
+    run_id: int | None = None
+    whmcs_id: int | None = None
+    wp_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A ``Change`` as the store keeps it: with when it was recorded."""
+
+    at: datetime
+    change: Change
+
+
 class StateStore(Protocol):
     """The state store (DESIGN §3.3). Every method commits before it returns, so a crash
     loses nothing that was recorded. It never stores a password or a secret."""
@@ -163,8 +207,9 @@ class StateStore(Protocol):
         """Every link, gone ones included."""
         ...
 
-    def save_link(self, link: Link) -> None:
-        """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``."""
+    def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
+        """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``; ``history`` (the changes
+        of the write this link records) is kept in the same transaction, so neither is lost alone."""
         ...
 
     def pending_creates(self) -> dict[tuple[Side, str], datetime]:
@@ -175,9 +220,10 @@ class StateStore(Protocol):
 
     def clear_pending_create(self, side: Side, key: str) -> None: ...
 
-    def begin_run(self, *, direction: str, full: bool) -> int:
-        """Record a run as started and return its id. Runs still recorded as ``running`` become
-        ``interrupted``: a run begins under the run lock, so none of them can still be going."""
+    def begin_run(self, *, direction: str, full: bool, user: str | None = None) -> int:
+        """Record a run as started and return its id (``user``: the key of a one-user run). Runs still
+        recorded as ``running`` become ``interrupted``: a run begins under the run lock, so none of
+        them can still be going."""
         ...
 
     def finish_run(

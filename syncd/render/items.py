@@ -75,6 +75,7 @@ def run_json(run: RunSummary) -> JSON:
         "errors": run.errors,
         "conflicts": run.conflicts,
         "message": run.message,
+        "user": run.user,  # the key of a one-user run (sync --user), else null
     }
 
 

@@ -1,4 +1,4 @@
-"""The state store: links, runs, per-user issues (SQLModel; SQLite or PostgreSQL).
+"""The state store: links, runs, per-user issues and history (SQLModel; SQLite or PostgreSQL).
 
 ``store.SqlStateStore`` is the store (``SqlStateStore.open(url)``); ``tables`` its schema;
 ``migrate`` and ``migrations/`` the versioned schema changes (alembic); ``url`` parses the

@@ -2,8 +2,9 @@
 
 ``scripts/make-state-example`` calls ``build``; a test rebuilds it and fails when the committed
 file is stale. Three links (one plain, one whose WHMCS client was closed and whose WordPress
-user syncd deactivated, one created in WHMCS with a dummy last name), one finished run and
-one open conflict. Timestamps come from a fixed clock, so every build has the same rows.
+user syncd deactivated, one created in WHMCS with a dummy last name), one finished run,
+one open conflict, and the history rows of what that run changed for each of them.
+Timestamps come from a fixed clock, so every build has the same rows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from syncd.model import DEFAULT_FIELDS, Link, Side, digest
+from syncd.ports import Change, ChangeKind
 from syncd.state.store import SqlStateStore
+from syncd.sync.history import link_text
 
 #: When the example run started; each write of the build is one second later than the one before.
 EPOCH = datetime(2026, 1, 5, 3, 0, 0, tzinfo=UTC)
@@ -53,6 +56,22 @@ def example_links() -> list[Link]:
     ]
 
 
+def example_history(link: Link, run_id: int) -> list[Change]:
+    """What ``syncd history`` shows for each example link: Alice linked at first contact with her
+    company copied to WordPress, Carol's WHMCS client created, Bob's WordPress user deactivated."""
+    def change(side: Side | None, kind: ChangeKind, name: str, before: str, after: str) -> Change:
+        return Change(key=link.key, side=side.value if side else "", kind=kind, field=name, before=before,
+                      after=after, run_id=run_id, whmcs_id=link.whmcs_id, wp_id=link.wp_id)
+
+    if link.key == "alice@example.com":
+        return [change(None, ChangeKind.LINK, "link", "", link_text(link.whmcs_id, link.wp_id)),
+                change(Side.WORDPRESS, ChangeKind.UPDATE, "company", "", "Archer Web Studio")]
+    if link.key == "carol@example.com":
+        return [change(Side.WHMCS, ChangeKind.CREATE, "email", "", "carol@example.com"),
+                change(Side.WHMCS, ChangeKind.CREATE, "first_name", "", "Carol")]
+    return [change(Side.WORDPRESS, ChangeKind.DEACTIVATE, "roles", "customer", "")]
+
+
 def _sidecars(path: Path) -> Iterator[Path]:
     for suffix in ("", "-wal", "-shm", "-journal"):
         yield path.with_name(path.name + suffix)
@@ -65,7 +84,7 @@ def build(path: Path) -> None:
     with SqlStateStore.open(f"sqlite:///{path.absolute()}", clock=_StepClock(EPOCH)) as store:
         run = store.begin_run(direction="both", full=True)
         for link in example_links():
-            store.save_link(link)
+            store.save_link(link, history=example_history(link, run))
         store.record_issue(
             run,
             key="dave@example.com",

@@ -10,22 +10,23 @@ the database but never a password.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import Engine, Table, bindparam, delete, func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from syncd.errors import ConfigError, StateError
-from syncd.model import Link, Side
-from syncd.ports import COMPLETED, LinkStats, RunOutcome, RunSummary, UserIssue
+from syncd.model import Link, Side, normalise_email
+from syncd.ports import COMPLETED, Change, ChangeKind, HistoryEntry, LinkStats, RunOutcome, RunSummary, UserIssue
 from syncd.state import db, migrate
 from syncd.state import url as state_url
-from syncd.state.tables import IssueRow, LinkRow, PendingCreateRow, RunRow
+from syncd.state.tables import HistoryRow, IssueRow, LinkRow, PendingCreateRow, RunRow
 
 #: History kept by the store: resolved issues and runs younger than this, and at least the latest KEEP_RUNS runs.
 KEEP_DAYS = 90
@@ -208,11 +209,12 @@ class SqlStateStore:
             result = s.connection().exec_driver_sql(_LINKS_QUERY)
             return [_link(*row) for batch in result.partitions(_LINKS_BATCH) for row in batch]
 
-    def save_link(self, link: Link) -> None:
+    def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
         """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``.
 
         A link that shared either id with ``link`` is replaced, so both ids stay unique;
-        the row of the same WHMCS client keeps its creation time.
+        the row of the same WHMCS client keeps its creation time. ``history``, the changes of
+        the write this link records, is kept in the same transaction (DESIGN §5.9).
         """
         # SQLAlchemy Core, not ORM objects: building a LinkRow costs ~1 ms of CPU (pydantic
         # inspects its default factories on every construction), and every action saves a link.
@@ -229,6 +231,39 @@ class SqlStateStore:
                 connection.execute(_LINK_INSERT, {**values, "created_at": now, "updated_at": now})
             else:
                 connection.execute(_LINK_UPDATE, {**values, "updated_at": now, "row_id": keep})
+            if history:
+                connection.execute(_HISTORY_INSERT, [_history_values(c, now) for c in history])
+
+    # ----------------------------------------------------------------- history
+
+    def record_history(self, history: Sequence[Change]) -> None:
+        """Keep ``history`` rows on their own (a change with no link to save, e.g. ``syncd unlink``)."""
+        if not history:
+            return
+        with self._session(f"recording the history of {history[0].key}", write=True) as s:
+            now = self._now()
+            s.connection().execute(_HISTORY_INSERT, [_history_values(c, now) for c in history])
+
+    def history(self, email: str, *, limit: int | None = None) -> list[HistoryEntry]:
+        """What syncd changed for the person with ``email`` (current or past), newest first.
+
+        The person is found by key, and by an email change to or from it; then every row of the
+        WHMCS clients and WordPress users found there is taken too, so the whole history shows
+        whichever of the person's emails is asked for."""
+        key = normalise_email(email)
+        with self._session(f"reading the history of {key}", write=False) as s:
+            table = _HISTORY_TABLE.c
+            named = or_(table.key == key, (table.field_name == "email") & (
+                (func.lower(table.old_value) == key) | (func.lower(table.new_value) == key)))
+            seen = s.connection().execute(core_select(table.whmcs_id, table.wp_id).where(named)).all()
+            whmcs_ids = {r.whmcs_id for r in seen if r.whmcs_id is not None}
+            wp_ids = {r.wp_id for r in seen if r.wp_id is not None}
+            query = (core_select(_HISTORY_TABLE)
+                     .where(or_(named, table.whmcs_id.in_(whmcs_ids), table.wp_id.in_(wp_ids)))
+                     .order_by(table.at.desc(), table.id))  # newest write first; a write's fields in the order written
+            if limit is not None:
+                query = query.limit(max(0, limit))
+            return [_history_entry(row) for row in s.connection().execute(query).all()]
 
     def link_stats(self) -> LinkStats:
         """Counts of links: total, gone (either side), deactivated (either side), and per side."""
@@ -271,10 +306,10 @@ class SqlStateStore:
 
     # ----------------------------------------------------------------- runs
 
-    def begin_run(self, *, direction: str, full: bool) -> int:
+    def begin_run(self, *, direction: str, full: bool, user: str | None = None) -> int:
         """Record a run as started (outcome ``running``) and return its id; earlier runs still
         ``running`` (their process was killed, or the machine went down) become ``interrupted``,
-        and history older than KEEP_DAYS is pruned (``_prune``)."""
+        and history older than KEEP_DAYS is pruned (``_prune``). ``user``: the key of a one-user run."""
         with self._session("recording the start of a run", write=True) as s:
             now = self._now()
             self._prune(s, now)
@@ -282,7 +317,8 @@ class SqlStateStore:
                 stale.outcome = RunOutcome.INTERRUPTED.value
                 stale.message = INTERRUPTED_MESSAGE
                 s.add(stale)
-            row = RunRow(started_at=now, direction=direction, full_run=full, outcome=RunOutcome.RUNNING.value)
+            row = RunRow(started_at=now, direction=direction, full_run=full, outcome=RunOutcome.RUNNING.value,
+                         user_key=user)
             s.add(row)
             s.flush()
             assert row.id is not None
@@ -291,14 +327,18 @@ class SqlStateStore:
     def _prune(self, s: Session, now: datetime) -> None:
         """Forget old history, so a daemon running every few minutes does not grow the store
         forever: issues resolved more than KEEP_DAYS ago, and runs started before then, except
-        the latest KEEP_RUNS runs and any run an open or kept issue points at."""
+        the latest KEEP_RUNS runs and any run an open or kept issue points at; with each run, the
+        history rows it wrote; and the rows of changes made by hand more than KEEP_DAYS ago."""
         cutoff = now - timedelta(days=KEEP_DAYS)
         s.execute(delete(IssueRow).where(col(IssueRow.resolved_at) < cutoff))
+        s.execute(delete(HistoryRow).where(col(HistoryRow.run_id).is_(None), col(HistoryRow.at) < cutoff))
         floor = s.exec(select(RunRow.id).order_by(col(RunRow.id).desc()).offset(KEEP_RUNS - 1).limit(1)).first()
         if floor is not None:
-            s.execute(delete(RunRow).where(
+            old = select(RunRow.id).where(
                 col(RunRow.started_at) < cutoff, col(RunRow.id) < floor, col(RunRow.id).not_in(select(IssueRow.run_id)),
-            ))
+            )
+            s.execute(delete(HistoryRow).where(col(HistoryRow.run_id).in_(old)))
+            s.execute(delete(RunRow).where(col(RunRow.id).in_(old)))
 
     def finish_run(
         self,
@@ -439,6 +479,25 @@ _LINK_DELETE = _LINKS_TABLE.delete().where(_LINKS_TABLE.c.id == bindparam("row_i
 _LINK_INSERT = _LINKS_TABLE.insert()
 _LINK_UPDATE = _LINKS_TABLE.update().where(_LINKS_TABLE.c.id == bindparam("row_id"))
 
+_HISTORY_TABLE: Table = HistoryRow.__table__  # type: ignore[attr-defined]
+_HISTORY_INSERT = _HISTORY_TABLE.insert()
+
+
+def _history_values(change: Change, at: datetime) -> dict[str, Any]:
+    return {
+        "run_id": change.run_id, "at": at, "key": change.key, "whmcs_id": change.whmcs_id, "wp_id": change.wp_id,
+        "side": change.side, "kind": change.kind.value, "field_name": change.field,
+        "old_value": change.before, "new_value": change.after,
+    }
+
+
+def _history_entry(row: Any) -> HistoryEntry:
+    return HistoryEntry(at=row.at, change=Change(
+        key=row.key, side=row.side, kind=ChangeKind(row.kind), field=row.field_name, before=row.old_value,
+        after=row.new_value, run_id=row.run_id, whmcs_id=row.whmcs_id, wp_id=row.wp_id,
+    ))
+
+
 _LINKS_QUERY = (
     "SELECT whmcs_id, wp_id, base, owner_user_id, digests, gone_whmcs, gone_wordpress, deactivated_whmcs, "
     "deactivated_wordpress, saved_roles, dummy_fields FROM links ORDER BY whmcs_id"
@@ -502,6 +561,7 @@ def _run(row: RunRow) -> RunSummary:
         errors=row.errors,
         conflicts=row.conflicts,
         message=row.message,
+        user=row.user_key,
     )
 
 

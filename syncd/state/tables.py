@@ -1,4 +1,4 @@
-"""The state store's tables (SQLModel): links, runs, per-user issues and pending creates.
+"""The state store's tables (SQLModel): links, runs, per-user issues, pending creates and history.
 
 This module is the schema as the code sees it; ``migrations/versions/`` is the same schema
 as the database gets it, and a test checks the two agree. No column may hold a password, a
@@ -87,6 +87,9 @@ class RunRow(SQLModel, table=True):
     errors: int = Field(default=0, sa_type=Integer, nullable=False)
     conflicts: int = Field(default=0, sa_type=Integer, nullable=False)
     message: str = Field(default="", sa_type=Text, nullable=False)
+    # The key of a one-user run (``syncd sync --user``); NULL for a run over everyone. Not "user":
+    # that word is reserved in PostgreSQL, like "full".
+    user_key: str | None = Field(default=None, sa_type=String(KEY_LENGTH), nullable=True)
 
 
 class IssueRow(SQLModel, table=True):
@@ -117,5 +120,34 @@ class PendingCreateRow(SQLModel, table=True):
     since: datetime = Field(sa_type=UtcDateTime, nullable=False)
 
 
+class HistoryRow(SQLModel, table=True):
+    """One field syncd changed for one person (``syncd history``): never a password or a secret.
+
+    ``run_id`` is not a foreign key: the rows of a run are pruned with it (``_prune``) and a
+    change made by hand outside any run has none.
+    """
+
+    __tablename__ = "history"
+    __table_args__ = (
+        Index("ix_history_key", "key"),
+        Index("ix_history_whmcs_id", "whmcs_id"),
+        Index("ix_history_wp_id", "wp_id"),
+        Index("ix_history_run_id", "run_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    at: datetime = Field(sa_type=UtcDateTime, nullable=False)
+    key: str = Field(sa_type=String(KEY_LENGTH), nullable=False)
+    whmcs_id: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    wp_id: int | None = Field(default=None, sa_type=Integer, nullable=True)
+    side: str = Field(sa_type=String(16), nullable=False)
+    kind: str = Field(sa_type=String(16), nullable=False)
+    # Not "field", "before", "after": keywords in SQL dialects, which hand-written queries would have to quote.
+    field_name: str = Field(sa_type=String(64), nullable=False)
+    old_value: str = Field(sa_type=Text, nullable=False)
+    new_value: str = Field(sa_type=Text, nullable=False)
+
+
 #: The tables of this module, for the migrations' comparison and for dumps.
-TABLES = ("links", "runs", "issues", "pending_creates")
+TABLES = ("links", "runs", "issues", "pending_creates", "history")

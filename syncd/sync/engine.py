@@ -47,6 +47,7 @@ from syncd.sync.actions import (
     Rebase,
     Update,
 )
+from syncd.sync.history import changes_of
 from syncd.sync.plan import Plan, plan
 from syncd.sync.policy import Policy
 
@@ -449,7 +450,12 @@ class _Execution:
         new = action.link_after(link, result)
         if new is not None:
             new = self._with_digests(action, new, result)
-            self.store.save_link(new)
+            # The write's history goes in the link's own transaction: one is never kept without the other.
+            history = changes_of(action, new, result, run_id=self.run_id, fields=self.plan.fields)
+            if history:
+                self.store.save_link(new, history=history)
+            else:
+                self.store.save_link(new)
             self.links[action.user] = new
         if isinstance(action, Create | ForgetPending):
             if isinstance(action, ForgetPending) or action.pending:

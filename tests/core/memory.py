@@ -28,7 +28,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.model import DEFAULT_FIELDS, Link, Record, Side, Snapshot, normalise_email
-from syncd.ports import RunSummary, UserIssue
+from syncd.ports import Change, RunSummary, UserIssue
 
 DUMMY = {"first_name": "Not provided", "last_name": "Not provided"}
 
@@ -324,14 +324,16 @@ class MemoryStore:
         self._runs: list[RunSummary] = []
         self._issues: list[_Issue] = []
         self.saves = 0
+        self.history: list[Change] = []  # every change the engine recorded with a link, in order
         self.fail_saves: StateError | None = None
 
     def links(self) -> list[Link]:
         return list(self._links.values())
 
-    def save_link(self, link: Link) -> None:
+    def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
         if self.fail_saves is not None:
             raise self.fail_saves
+        self.history.extend(history)
         for whmcs_id, old in list(self._links.items()):
             if old.whmcs_id == link.whmcs_id or old.wp_id == link.wp_id:
                 del self._links[whmcs_id]
@@ -347,11 +349,11 @@ class MemoryStore:
     def clear_pending_create(self, side: Side, key: str) -> None:
         self._pending.pop((side, key), None)
 
-    def begin_run(self, *, direction: str, full: bool) -> int:
+    def begin_run(self, *, direction: str, full: bool, user: str | None = None) -> int:
         self._runs = [replace(r, outcome="interrupted") if r.outcome == "running" else r for r in self._runs]
         run_id = len(self._runs) + 1
         self._runs.append(RunSummary(run_id=run_id, started_at=self.now(), finished_at=None, direction=direction,
-                                     full=full, outcome="running"))
+                                     full=full, outcome="running", user=user))
         return run_id
 
     def finish_run(

@@ -164,9 +164,9 @@ def test_each_success_is_committed_at_once() -> None:
     saved: list[int] = []
     original = world.store.save_link
 
-    def spy(link):  # type: ignore[no-untyped-def]
+    def spy(link, **history):  # type: ignore[no-untyped-def]
         saved.append(len(world.wp.accounts))  # how many creates had happened when this link was saved
-        original(link)
+        original(link, **history)
 
     world.store.save_link = spy  # type: ignore[method-assign]
     world.sync()

@@ -147,9 +147,9 @@ class DyingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def save_link(self, link: Any) -> None:
+    def save_link(self, link: Any, **history: Any) -> None:
         self._tripwire.before_step()
-        self._store.save_link(link)
+        self._store.save_link(link, **history)
         self._tripwire.saved()
 
     def finish_run(self, run_id: int, **kwargs: Any) -> None:

@@ -216,7 +216,7 @@ def test_what_the_store_holds_renders_as_plain_json(store: SqlStateStore) -> Non
     store.finish_run(run, outcome=RunOutcome.ERRORS, counts={"update": 1}, errors=1, conflicts=0)
     store.mark_pending_create(Side.WORDPRESS, "b@example.com")
     dumped = json.loads(json.dumps(status_json(read_status(store))))
-    assert dumped["schema_revision"] == "0001"
+    assert dumped["schema_revision"] == "0002"
     assert dumped["link_stats"]["total"] == 1
     links = json.loads(json.dumps([link_json(link) for link in store.links()]))
     assert links[0]["gone"] == ["whmcs"] and links[0]["key"] == "zoë@example.com"
