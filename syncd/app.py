@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -100,6 +100,9 @@ class _Listed:
 
     def find_by_email(self, email: str) -> list[Record]:
         return self._adapter.find_by_email(email)
+
+    def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
+        return self._adapter.lookup(emails, ids)
 
     def create(self, fields: Mapping[str, str]) -> Record:
         return self._adapter.create(fields)

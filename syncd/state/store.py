@@ -230,6 +230,14 @@ class SqlStateStore:
             else:
                 connection.execute(_LINK_UPDATE, {**values, "updated_at": now, "row_id": keep})
 
+    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+        """Forget the link of exactly this pair (``syncd unlink``); False if there was none. The
+        next run sees the two accounts as unlinked, as if syncd had never paired them."""
+        with self._session(f"removing the link of WHMCS client {whmcs_id}", write=True) as s:
+            result = s.connection().execute(
+                _LINKS_TABLE.delete().where(_LINKS_TABLE.c.whmcs_id == whmcs_id, _LINKS_TABLE.c.wp_id == wp_id))
+            return bool(result.rowcount)
+
     def link_stats(self) -> LinkStats:
         """Counts of links: total, gone (either side), deactivated (either side), and per side."""
         with self._session("counting the links", write=False) as s:
@@ -271,10 +279,11 @@ class SqlStateStore:
 
     # ----------------------------------------------------------------- runs
 
-    def begin_run(self, *, direction: str, full: bool) -> int:
+    def begin_run(self, *, direction: str, full: bool, user: str | None = None) -> int:
         """Record a run as started (outcome ``running``) and return its id; earlier runs still
         ``running`` (their process was killed, or the machine went down) become ``interrupted``,
-        and history older than KEEP_DAYS is pruned (``_prune``)."""
+        and history older than KEEP_DAYS is pruned (``_prune``). ``user``, the email of a one-user
+        run, is kept in the run's message (no column of its own in this schema)."""
         with self._session("recording the start of a run", write=True) as s:
             now = self._now()
             self._prune(s, now)
@@ -282,7 +291,8 @@ class SqlStateStore:
                 stale.outcome = RunOutcome.INTERRUPTED.value
                 stale.message = INTERRUPTED_MESSAGE
                 s.add(stale)
-            row = RunRow(started_at=now, direction=direction, full_run=full, outcome=RunOutcome.RUNNING.value)
+            row = RunRow(started_at=now, direction=direction, full_run=full, outcome=RunOutcome.RUNNING.value,
+                         message=f"one-user run for {user}" if user is not None else "")
             s.add(row)
             s.flush()
             assert row.id is not None
