@@ -7,6 +7,7 @@ code   meaning
 1      the run finished but some users failed (retried next run); ``explain``: on neither side;
        also an error that concerns one user or that has no code of its own
 2      usage or configuration error, found before anything was read or written
+       (also ``syncd link`` / ``unlink`` requests syncd refuses: an admin, an account already linked, an unknown id)
 3      a side could not be reached, refused the credentials, or refused a permission mid-run;
        ``test-connection``: a check failed
 4      a safety guard stopped the run before any write (``--force`` to override)
@@ -30,6 +31,7 @@ from syncd.errors import (
     GuardTripped,
     LockHeld,
     OutcomeUnknown,
+    RequestRefused,
     RemoteRejected,
     SideError,
     StateError,
@@ -57,6 +59,7 @@ class ExitCode(IntEnum):
 _ERRORS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
     (ConfigError, ExitCode.USAGE),
+    (RequestRefused, ExitCode.USAGE),
     (LockHeld, ExitCode.LOCKED),
     (GuardTripped, ExitCode.GUARD),
     (StateError, ExitCode.STATE),
