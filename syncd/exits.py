@@ -31,15 +31,15 @@ from syncd.errors import (
     GuardTripped,
     LockHeld,
     OutcomeUnknown,
-    RequestRefused,
     RemoteRejected,
+    RequestRefused,
     SideError,
     StateError,
 )
 from syncd.ports import RunOutcome
 
 if TYPE_CHECKING:
-    from syncd.app import Status, SyncResult
+    from syncd.app import Status, SyncResult, UserSyncResult
     from syncd.sync.explain import Explanation
 
 
@@ -95,6 +95,16 @@ def of_sync(result: SyncResult) -> ExitCode:
     return of_outcome(result.report.outcome)
 
 
+def of_user_sync(result: UserSyncResult) -> ExitCode:
+    """``syncd sync --user``: 1 for an email on neither side and in no link (as ``explain``);
+    otherwise what the run's outcome means (a dry run: 0)."""
+    if not result.found:
+        return ExitCode.ERRORS
+    if result.dry_run or result.report is None:
+        return ExitCode.OK
+    return of_outcome(result.report.outcome)
+
+
 def of_explain(info: Explanation) -> ExitCode:
     """``syncd explain``: 1 for an email on neither side and in no link."""
     return ExitCode.OK if info.found else ExitCode.ERRORS
@@ -141,7 +151,8 @@ def of_status_check(status: Status, *, interval_seconds: int, now: datetime) -> 
         found.append(Finding.NEVER)
     elif now - status.last_success > timedelta(seconds=STALE_INTERVALS * interval_seconds):
         found.append(Finding.STALE)
-    last = next((r for r in status.runs if r.outcome is not RunOutcome.RUNNING), None)
+    # A manual `syncd link` / `unlink` is recorded with the runs but is not one: it hides nothing.
+    last = next((r for r in status.runs if r.outcome not in (RunOutcome.RUNNING, RunOutcome.MANUAL)), None)
     if last is not None and last.outcome is RunOutcome.GUARD:
         found.append(Finding.GUARD)
     elif last is not None and last.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):
