@@ -177,3 +177,15 @@ def test_the_lock_held_means_exit_5_for_link_and_unlink(sides: Emulated) -> None
     _clean(linked.stdout, linked.stderr, unlinked.stdout, unlinked.stderr)
     assert linked.returncode == 5, linked.stderr
     assert unlinked.returncode == 5, unlinked.stderr
+
+
+def test_a_manual_link_does_not_hide_a_guard_stop_from_status_check(sides: Emulated) -> None:
+    sides.write_config(max_deletes=0)
+    sides.whmcs.add_client("ann@example.com", "Ann", "Archer")
+    assert sides.syncd("sync").returncode == 0
+    del sides.wp.users[_wp_id(sides, "ann@example.com")]
+    assert sides.syncd("sync").returncode == 4
+    client, user = _mismatched(sides)
+    assert sides.syncd("link", str(client), str(user)).returncode == 0
+    check = sides.syncd("status", "--check")
+    assert check.returncode == 2 and "guard" in check.stdout, check.stdout
