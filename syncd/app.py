@@ -21,7 +21,7 @@ from loguru import logger
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
-from syncd.errors import NotLinked, RequestRefused
+from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
 from syncd.ports import LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
@@ -33,7 +33,7 @@ from syncd.sync.explain import explain as explain_plan
 from syncd.sync.plan import Plan
 from syncd.sync.plan import plan as make_plan
 from syncd.sync.policy import Policy
-from syncd.sync.scope import Scope, gather, manual_link, one_user, pending_of, protection
+from syncd.sync.scope import Scope, gather, left_to_full_run, manual_link, one_user, pending_of, protection
 
 
 def _log(level: str, message: str) -> None:
@@ -492,7 +492,7 @@ def sync_user(
         sides = (_Listed(whmcs, lambda: scoped.gathered().whmcs), _Listed(wp, lambda: scoped.gathered().wp))
         the_plan, report = run_sync(whmcs=sides[0], wp=sides[1], store=scoped, policy=policy, log=_log, now=_now,
                                     should_stop=should_stop, user=label)
-        notes = tuple(skip.reason for skip in the_plan.skips if "the next full run decides" in skip.reason)
+        notes = left_to_full_run(the_plan)
         return UserSyncResult(user=label, scope=scoped.gathered(), plan=the_plan, report=report, dry_run=False,
                               notes=notes)
     raise AssertionError("unreachable")  # pragma: no cover
@@ -519,8 +519,12 @@ def _pair(link: Link, key: str = "") -> str:
 
 def _next_run(settings: Settings, whmcs: SideAdapter, wp: SideAdapter, links: list[Link], *,
               email: str | None = None, whmcs_id: int | None = None, wp_id: int | None = None) -> tuple[str, ...]:
-    """What a run would do next for these accounts (planned only, from fresh reads)."""
-    found = gather(whmcs, wp, links, email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+    """What a run would do next for these accounts (planned only, from fresh reads). The link or
+    unlink is already committed: a side failing now is said in the preview, not as the command's error."""
+    try:
+        found = gather(whmcs, wp, links, email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+    except SideError as exc:
+        return (f"(could not be worked out now: {exc}; `syncd sync --dry-run` shows it once the side answers)",)
     the_plan, _notes = one_user(make_plan(found.whmcs, found.wp, list(found.links), policy_of(settings)))
     lines = [a.describe() for a in the_plan.actions]
     lines += [f"report a conflict: {c.describe()}" for c in the_plan.conflicts]

@@ -128,12 +128,22 @@ def gather(whmcs: SideAdapter, wp: SideAdapter, links: Sequence[Link], *, email:
     return Scope(whmcs=snaps[Side.WHMCS], wp=snaps[Side.WORDPRESS], links=mine, keys=frozenset(looked))
 
 
+@dataclass(frozen=True)
+class LeftToFullRun(Skip):
+    """A deletion a one-user run saw and left to the next full run (its ``reason`` says which)."""
+
+
+def left_to_full_run(plan: Plan) -> tuple[str, ...]:
+    """What a one-user plan left to the next full run, in words."""
+    return tuple(skip.reason for skip in plan.skips if isinstance(skip, LeftToFullRun))
+
+
 def one_user(plan: Plan) -> tuple[Plan, tuple[str, ...]]:
     """The plan of a one-user run: every deletion taken out (each said in a note instead, and
     kept as a skip), no guard (nothing is deleted), deletions 0."""
     kept = []
     notes: list[str] = []
-    skips: list[Skip] = []
+    skips: list[LeftToFullRun] = []
     for action in plan.actions:
         if isinstance(action, Deactivate | MarkGone):
             sides = action.gone if isinstance(action, Deactivate) else action.sides
@@ -141,7 +151,7 @@ def one_user(plan: Plan) -> tuple[Plan, tuple[str, ...]]:
             note = (f"{action.key}: gone from {where}; a one-user run deactivates nobody and marks nothing gone: "
                     "the next full run decides")
             notes.append(note)
-            skips.append(Skip(action.key, note))
+            skips.append(LeftToFullRun(action.key, note))
         else:
             kept.append(action)
     return replace(plan, actions=tuple(kept), skips=plan.skips + tuple(skips), deletions=0, guard=None), tuple(notes)
