@@ -10,10 +10,10 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from loguru import logger
@@ -21,8 +21,9 @@ from loguru import logger
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
-from syncd.model import Direction, Link, Record, Side, Snapshot
-from syncd.ports import LinkStats, RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.errors import NotLinked, RequestRefused, SideError
+from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
+from syncd.ports import Change, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
@@ -32,6 +33,7 @@ from syncd.sync.explain import explain as explain_plan
 from syncd.sync.plan import Plan
 from syncd.sync.plan import plan as make_plan
 from syncd.sync.policy import Policy
+from syncd.sync.scope import Scope, gather, left_to_full_run, manual_link, one_user, pending_of, protection
 
 
 def _log(level: str, message: str) -> None:
@@ -90,16 +92,19 @@ class _Listed:
     """A side whose snapshot was taken ahead (concurrently with the other side's); every other
     method of the SideAdapter port goes to the adapter itself."""
 
-    def __init__(self, adapter: SideAdapter, snapshot: Future[Snapshot]) -> None:
+    def __init__(self, adapter: SideAdapter, snapshot: Callable[[], Snapshot]) -> None:
         self._adapter = adapter
         self._snapshot = snapshot
         self.side = adapter.side
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot.result()
+        return self._snapshot()
 
     def find_by_email(self, email: str) -> list[Record]:
         return self._adapter.find_by_email(email)
+
+    def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
+        return self._adapter.lookup(emails, ids)
 
     def create(self, fields: Mapping[str, str]) -> Record:
         return self._adapter.create(fields)
@@ -121,8 +126,8 @@ class _Listed:
 def _listed_together(whmcs: SideAdapter, wp: SideAdapter) -> Iterator[Adapters]:
     """Both adapters, their listings started at once on two threads."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="listing") as pool:
-        listed_whmcs = _Listed(whmcs, pool.submit(whmcs.snapshot))
-        listed_wp = _Listed(wp, pool.submit(wp.snapshot))
+        listed_whmcs = _Listed(whmcs, pool.submit(whmcs.snapshot).result)
+        listed_wp = _Listed(wp, pool.submit(wp.snapshot).result)
         yield listed_whmcs, listed_wp
 
 
@@ -376,3 +381,267 @@ def read_status(store: SqlStateStore, *, runs: int = 10) -> Status:
         pending_creates=store.pending_creates(), runs=store.runs(runs), issues=store.open_issues(),
         last_success=store.last_success(),
     )
+
+
+# --- one user: sync --user, link, unlink ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserSyncResult:
+    """What ``syncd sync --user`` did: the user's scope (both sides' accounts and the links
+    involved), the plan, the run report (None for a dry run), and what was left to the next full
+    run (``notes``). ``found`` is False when neither side nor any link has this user."""
+
+    user: str
+    scope: Scope
+    plan: Plan
+    report: RunReport | None
+    dry_run: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.scope.found
+
+
+class _UserStore:
+    """The state store as a one-user run sees it: only that user's links and pending creates,
+    gathered from both sides the first time the links are asked for (inside the run, so a side
+    that fails is recorded like a failed listing); every write goes to the store itself."""
+
+    def __init__(self, store: StateStore, find: Callable[[list[Link]], Scope]) -> None:
+        self._store = store
+        self._find = find
+        self.scope: Scope | None = None
+
+    def gathered(self) -> Scope:
+        if self.scope is None:
+            self.scope = self._find(self._store.links())
+        return self.scope
+
+    def links(self) -> list[Link]:
+        return list(self.gathered().links)
+
+    def pending_creates(self) -> dict[tuple[Side, str], datetime]:
+        return dict(pending_of(self._store.pending_creates(), self.gathered().all_keys()))
+
+    def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
+        self._store.save_link(link, history=history)
+
+    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+        return self._store.delete_link(whmcs_id, wp_id)
+
+    def mark_pending_create(self, side: Side, key: str) -> None:
+        self._store.mark_pending_create(side, key)
+
+    def clear_pending_create(self, side: Side, key: str) -> None:
+        self._store.clear_pending_create(side, key)
+
+    def begin_run(self, *, direction: str, full: bool, user: str | None = None) -> int:
+        return self._store.begin_run(direction=direction, full=full, user=user)
+
+    def finish_run(self, run_id: int, *, outcome: RunOutcome, counts: Mapping[str, int], errors: int,
+                   conflicts: int, message: str = "") -> None:
+        self._store.finish_run(run_id, outcome=outcome, counts=counts, errors=errors, conflicts=conflicts,
+                               message=message)
+
+    def record_issue(self, run_id: int, *, key: str, side: str, kind: str, message: str) -> None:
+        self._store.record_issue(run_id, key=key, side=side, kind=kind, message=message)
+
+    def resolve_issues(self, key: str, *, kind: str | None = None) -> None:
+        self._store.resolve_issues(key, kind=kind)
+
+    def open_issues(self) -> list[UserIssue]:
+        return self._store.open_issues()
+
+    def runs(self, limit: int = 10) -> list[RunSummary]:
+        return self._store.runs(limit)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _user_label(email: str | None, whmcs_id: int | None, wp_id: int | None) -> str:
+    if email:
+        return normalise_email(email)
+    ids = [f"WHMCS client #{whmcs_id}" if whmcs_id is not None else "",
+           f"WordPress user #{wp_id}" if wp_id is not None else ""]
+    return " / ".join(i for i in ids if i)
+
+
+def sync_user(
+    settings: Settings,
+    *,
+    email: str | None = None,
+    whmcs_id: int | None = None,
+    wp_id: int | None = None,
+    dry_run: bool = False,
+    direction: Direction | None = None,
+    force: bool = False,
+    should_stop: Callable[[], bool] = _never,
+    adapters: AdapterFactory | None = None,
+    store: StoreFactory | None = None,
+) -> UserSyncResult:
+    """A one-user run (DESIGN §3.1 ``sync --user``, §10): the user named by ``email`` and/or its
+    account ids (the event intake knows an id), by link then by key on both sides, planned by the
+    same planner and executed by the same engine under the same lock as any run — but it never
+    deletes nor deactivates anyone (``syncd.sync.scope``). A dry run writes nothing and takes no lock."""
+    if email is None and whmcs_id is None and wp_id is None:
+        raise ValueError("sync_user needs an email or an account id")
+    label = _user_label(email, whmcs_id, wp_id)
+    # A one-user run never deletes: on_delete is "ignore" whatever the configuration says, and
+    # scope.one_user takes out the deletions even so (the next full run decides them).
+    policy = replace(policy_of(settings, direction=direction, force=force), on_delete="ignore")
+    if dry_run:
+        read_only = _read_only_store(settings.sync.state_url)
+        try:
+            with _opened(settings, adapters) as (whmcs, wp):
+                found = gather(whmcs, wp, read_only.links(), email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+                pending = pending_of(read_only.pending_creates(), found.all_keys())
+        finally:
+            read_only.close()
+        the_plan, notes = one_user(make_plan(found.whmcs, found.wp, list(found.links), policy, pending))
+        return UserSyncResult(user=label, scope=found, plan=the_plan, report=None, dry_run=True, notes=notes)
+    with ExitStack() as stack:
+        stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
+        state = (store or SqlStateStore.open)(settings.sync.state_url)
+        stack.callback(state.close)
+        whmcs, wp = stack.enter_context(_opened(settings, adapters))
+        scoped = _UserStore(state, lambda links: gather(whmcs, wp, links, email=email, whmcs_id=whmcs_id,
+                                                        wp_id=wp_id))
+        sides = (_Listed(whmcs, lambda: scoped.gathered().whmcs), _Listed(wp, lambda: scoped.gathered().wp))
+        the_plan, report = run_sync(whmcs=sides[0], wp=sides[1], store=scoped, policy=policy, log=_log, now=_now,
+                                    should_stop=should_stop, user=label)
+        notes = left_to_full_run(the_plan)
+        return UserSyncResult(user=label, scope=scoped.gathered(), plan=the_plan, report=report, dry_run=False,
+                              notes=notes)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class ManualResult:
+    """What ``syncd link`` or ``syncd unlink`` did: the pair, both accounts as read (None where one
+    is gone), the run id it was recorded under, and what the next run would do for them."""
+
+    action: str  # "link" | "unlink"
+    link: Link
+    whmcs: Record | None
+    wp: Record | None
+    run_id: int
+    next_run: tuple[str, ...] = ()
+    unchanged: bool = False  # ``link`` of a pair that was already linked together
+
+
+def _pair(link: Link, key: str = "") -> str:
+    who = f" ({key})" if key else ""
+    return f"WHMCS client #{link.whmcs_id} ⇄ WordPress user #{link.wp_id}{who}"
+
+
+def _next_run(settings: Settings, whmcs: SideAdapter, wp: SideAdapter, links: list[Link], *,
+              email: str | None = None, whmcs_id: int | None = None, wp_id: int | None = None) -> tuple[str, ...]:
+    """What a run would do next for these accounts (planned only, from fresh reads). The link or
+    unlink is already committed: a side failing now is said in the preview, not as the command's error."""
+    try:
+        found = gather(whmcs, wp, links, email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+    except SideError as exc:
+        return (f"(could not be worked out now: {exc}; `syncd sync --dry-run` shows it once the side answers)",)
+    the_plan, _notes = one_user(make_plan(found.whmcs, found.wp, list(found.links), policy_of(settings)))
+    lines = [a.describe() for a in the_plan.actions]
+    lines += [f"report a conflict: {c.describe()}" for c in the_plan.conflicts]
+    lines += [f"leave alone: {d.describe()}" for d in the_plan.duplicates]
+    lines += [f"report: {p.describe()}" for p in the_plan.problems]
+    return tuple(lines) or ("nothing: the two already agree",)
+
+
+def _record_manual(state: StateStore, settings: Settings, kind: str, message: str) -> int:
+    """A manual change as a row of the runs (outcome ``manual``), so ``status`` shows who did what."""
+    run_id = state.begin_run(direction=settings.sync.direction.value, full=False)
+    state.finish_run(run_id, outcome=RunOutcome.MANUAL, counts={kind: 1}, errors=0, conflicts=0, message=message)
+    return run_id
+
+
+def link(settings: Settings, whmcs_id: int, wp_id: int, *, adapters: AdapterFactory | None = None,
+         store: StoreFactory | None = None) -> ManualResult:
+    """``syncd link``: pair WHMCS client ``whmcs_id`` with WordPress user ``wp_id`` by hand. Both are
+    read to check they exist; admins, protected and Closed accounts and accounts already linked are
+    refused (``RequestRefused``); nothing is written to either side. The link has no agreed values
+    yet, so the next run settles the two as at first contact (``scope.manual_link``)."""
+    with ExitStack() as stack:
+        stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
+        state = (store or SqlStateStore.open)(settings.sync.state_url)
+        stack.callback(state.close)
+        links = state.links()
+        for old in links:
+            if (old.whmcs_id, old.wp_id) == (whmcs_id, wp_id):
+                whmcs, wp = stack.enter_context(_opened(settings, adapters))
+                return ManualResult("link", old, None, None, 0, unchanged=True,
+                                    next_run=_next_run(settings, whmcs, wp, links, whmcs_id=whmcs_id, wp_id=wp_id))
+        taken = [old for old in links if old.whmcs_id == whmcs_id or old.wp_id == wp_id]
+        if taken:
+            which = "; ".join(_pair(old, old.key) for old in taken)
+            raise RequestRefused(
+                f"refused: already linked: {which}. Run `syncd unlink EMAIL` for that pair first, then link again.")
+        whmcs, wp = stack.enter_context(_opened(settings, adapters))
+        client = next(iter(whmcs.lookup((), (whmcs_id,)).records), None)
+        user = next(iter(wp.lookup((), (wp_id,)).records), None)
+        missing = [f"WHMCS has no client #{whmcs_id}" if client is None else "",
+                   f"WordPress has no user #{wp_id}" if user is None else ""]
+        if client is None or user is None:
+            raise RequestRefused(f"refused: {'; '.join(m for m in missing if m)}. Check the ids (WHMCS: Clients → "
+                                 "the client's profile; WordPress: Users → Edit, user_id in the address).")
+        # Whoever else holds either email on the other side: an admin's or a protected account's
+        # email protects both accounts, as in a run (DESIGN §5.6).
+        whmcs_view = whmcs.lookup((client.email, user.email), (whmcs_id,))
+        wp_view = wp.lookup((client.email, user.email), (wp_id,))
+        policy = policy_of(settings)
+        for record in (client, user):
+            reason = protection(record, whmcs_view, wp_view, policy)
+            if reason:
+                raise RequestRefused(f"refused: {record.side.account} #{record.remote_id} ({record.label()}) is "
+                                     f"never synchronised: {reason}. Nothing was linked.")
+        new = manual_link(client, user)
+        state.save_link(new)
+        message = (f"linked by hand: WHMCS client #{whmcs_id} ({client.label()}) ⇄ WordPress user #{wp_id} "
+                   f"({user.label()})")
+        run_id = _record_manual(state, settings, "manual_link", message)
+        logger.info("{} (recorded as #{}); the next run settles them as at first contact", message, run_id)
+        ahead = _next_run(settings, whmcs, wp, [*links, new], whmcs_id=whmcs_id, wp_id=wp_id)
+        return ManualResult("link", new, client, user, run_id, next_run=ahead)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def unlink(settings: Settings, email: str, *, adapters: AdapterFactory | None = None,
+           store: StoreFactory | None = None) -> ManualResult:
+    """``syncd unlink``: forget the link of the user with ``email`` (on either side, or as the link's
+    agreed email). Several links with that email are listed and refused; nothing is written to
+    either side. The next run sees the two accounts as unlinked: linked again at first contact if
+    their emails still match, otherwise each one on its own (created on the other side where the
+    direction allows); the output says which."""
+    key = normalise_email(email)
+    with ExitStack() as stack:
+        stack.enter_context(run_lock(settings.sync.state_url, wait_seconds=settings.sync.lock_wait_seconds))
+        state = (store or SqlStateStore.open)(settings.sync.state_url)
+        stack.callback(state.close)
+        links = state.links()
+        whmcs, wp = stack.enter_context(_opened(settings, adapters))
+        found = gather(whmcs, wp, links, email=email)
+        ids = {side: {r.remote_id for r in found.snapshot(side).records if r.key == key} for side in Side}
+        mine = [old for old in found.links
+                if old.key == key or old.whmcs_id in ids[Side.WHMCS] or old.wp_id in ids[Side.WORDPRESS]]
+        if not mine:
+            raise NotLinked(f"no link holds {key}: nothing to forget (`syncd explain {key}` shows both sides).")
+        if len(mine) > 1:
+            which = "; ".join(_pair(old, old.key) for old in mine)
+            raise RequestRefused(f"refused: {len(mine)} links hold {key}: {which}. Give each account its own email "
+                                 "first (or unlink by another email that only one of them has).")
+        old = mine[0]
+        state.delete_link(old.whmcs_id, old.wp_id)
+        records = {side: next((r for r in found.snapshot(side).records if r.remote_id == old.remote_id(side)), None)
+                   for side in Side}
+        message = f"unlinked by hand: {_pair(old, key)}"
+        run_id = _record_manual(state, settings, "manual_unlink", message)
+        logger.info("{} (recorded as #{})", message, run_id)
+        rest = [other for other in links if other != old]
+        ahead = _next_run(settings, whmcs, wp, rest, email=email, whmcs_id=old.whmcs_id, wp_id=old.wp_id)
+        return ManualResult("unlink", old, records[Side.WHMCS], records[Side.WORDPRESS], run_id, next_run=ahead)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -47,6 +47,8 @@ def handles_errors(func: F) -> F:
             _fail(str(exc), exc)
         except KeyboardInterrupt as exc:
             _fail("interrupted", exc)
+        except click.ClickException:  # a usage error found in the command: click says it, exit 2
+            raise
         except Exception as exc:  # a bug: one line, not a traceback
             _fail(f"internal error: {type(exc).__name__}: {exc}", exc)
         return None
@@ -194,13 +196,22 @@ def run(obj: Context) -> None:
 @click.option("--force", is_flag=True, help="Let this run pass a safety guard.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (or the plan) as one JSON object.")
 @click.option("-v", "--verbose", is_flag=True, help="DEBUG logs: every user skipped and why (syncd's own lines only).")
+@click.option("--user", "user", metavar="EMAIL", default=None,
+              help="A one-user run: only this user's accounts on both sides (by link, then by email), the same "
+              "rules and lock; it never deactivates anyone (the next full run decides deletions). "
+              "Exit 1 if neither side has the email. Not with --full.")
 @click.pass_obj
 @handles_errors
 def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: bool, as_json: bool,
-         verbose: bool) -> None:
+         verbose: bool, user: str | None) -> None:
     """One run now, then exit."""
     from syncd import app, render
 
+    if user is not None:
+        if full:
+            raise click.UsageError("--full and --user cannot go together: a one-user run reads one user, a full "
+                                   "run everyone. Drop one of them.")
+        _email_argument(click.get_current_context(), _USER_OPTION, user)
     settings = obj.settings()
     _setup_logging(settings, level="DEBUG" if verbose else None, libraries=False)
     if not settings.sync.enabled:
@@ -209,6 +220,8 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
             "but the daemon (syncd run) would not run.",
             err=True,
         )
+    if user is not None:
+        _sync_user(settings, user, dry_run=dry_run, direction=direction, force=force, as_json=as_json)
     try:
         result = app.sync_once(
             settings,
@@ -231,6 +244,89 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
             logger.debug("dry run: {}", skip.describe())
     _show(render.sync_text(result), render.sync_json(result), as_json)
     sys.exit(exits.of_sync(result))
+
+
+def _email_argument(_ctx: click.Context, _param: click.Parameter, email: str) -> str:
+    """A usage error (exit 2) for an argument that cannot be anyone's email address."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in email.strip()):
+        shown = repr(email) if email.strip() else "an empty argument"
+        raise click.BadParameter(f"{shown} is not an email address: give the user's email, e.g. jane@example.com",
+                                 param_hint="EMAIL")
+    return email
+
+
+_USER_OPTION = click.Option(["--user"])
+
+
+def _failure_json(exc: BaseException, as_json: bool) -> None:
+    """With --json, stdout still carries one JSON object when a command fails: the outcome and the message."""
+    if as_json:
+        from syncd import render
+        from syncd.logs import redact_text
+
+        _show("", render.failure_json(exc, redact_text(str(exc) or "interrupted"), int(exits.of_error(exc))), True)
+
+
+def _sync_user(settings: Settings, user: str, *, dry_run: bool, direction: str | None, force: bool,
+               as_json: bool) -> None:
+    """``sync --user EMAIL``: the one-user run, its report, its exit code."""
+    from syncd import app, render
+
+    try:
+        result = app.sync_user(settings, email=user.strip(), dry_run=dry_run,
+                               direction=Direction(direction) if direction else None, force=force)
+    except (SyncdError, KeyboardInterrupt) as exc:
+        _failure_json(exc, as_json)
+        raise
+    _show(render.user_sync_text(result), render.user_sync_json(result), as_json)
+    sys.exit(exits.of_user_sync(result))
+
+
+@main.command("link")
+@click.argument("whmcs_client_id", type=click.IntRange(min=1))
+@click.argument("wp_user_id", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
+@click.pass_obj
+@handles_errors
+def link_command(obj: Context, whmcs_client_id: int, wp_user_id: int, as_json: bool) -> None:
+    """Pair a WHMCS client with a WordPress user by hand (a duplicate or a mismatched email).
+
+    Nothing is written to either side, only the state store; the next run settles the two as at
+    first contact. Admins, protected or Closed accounts and accounts already linked are refused
+    (exit 2; `syncd unlink` first); another run holding the lock: exit 5."""
+    from syncd import app, render
+
+    settings = obj.settings()
+    _setup_logging(settings, libraries=False)
+    try:
+        result = app.link(settings, whmcs_client_id, wp_user_id)
+    except (SyncdError, KeyboardInterrupt) as exc:
+        _failure_json(exc, as_json)
+        raise
+    _show(render.manual_text(result), render.manual_json(result), as_json)
+
+
+@main.command("unlink")
+@click.argument("email", callback=_email_argument)
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as one JSON object.")
+@click.pass_obj
+@handles_errors
+def unlink_command(obj: Context, email: str, as_json: bool) -> None:
+    """Forget the link of the user with EMAIL (on either side); nothing is written to either side.
+
+    The next run sees the two accounts as unlinked (the output says what it would do). No link
+    with this email: exit 1; several: they are listed, exit 2; another run holding the lock: exit 5."""
+    from syncd import app, render
+
+    settings = obj.settings()
+    _setup_logging(settings, libraries=False)
+    try:
+        result = app.unlink(settings, email.strip())
+    except (SyncdError, KeyboardInterrupt) as exc:
+        _failure_json(exc, as_json)
+        raise
+    _show(render.manual_text(result), render.manual_json(result), as_json)
 
 
 @main.command("test-connection")
@@ -287,16 +383,6 @@ def status(obj: Context, as_json: bool, as_check: bool) -> None:
     _setup_logging(settings, level="WARNING")
     shown = app.status(settings)
     _show(render.status_text(shown), render.status_json(shown), as_json)
-
-
-def _email_argument(_ctx: click.Context, _param: click.Parameter, email: str) -> str:
-    """A usage error (exit 2) for an argument that cannot be anyone's email address."""
-    local, at, domain = email.strip().rpartition("@")
-    if not at or not local or not domain or any(c.isspace() for c in email.strip()):
-        shown = repr(email) if email.strip() else "an empty argument"
-        raise click.BadParameter(f"{shown} is not an email address: give the user's email, e.g. jane@example.com",
-                                 param_hint="EMAIL")
-    return email
 
 
 @main.command("check-config")

@@ -12,6 +12,9 @@ each class (shown below).
     ├── StateError                      exit 6  the state store failed (locked, disk full, bad schema)
     ├── LockHeld                        exit 5  another run holds the lock
     ├── GuardTripped                    exit 4  a safety guard stopped the run before any write
+    ├── RequestRefused                  exit 2  an operator's request syncd refuses (`syncd link` of an
+    │                                           admin, of an account already linked; an unknown id)
+    ├── NotLinked                       exit 1  `syncd unlink EMAIL`: no link holds that email
     ├── RefusedWrite                    exit 1  a write to a protected account (admin, excluded role, ourselves)
     ├── InvalidRecord                   exit 1  a user's data cannot be written (names the user and field)
     └── SideError                       exit 3  a side failed; carries ``side``
@@ -67,11 +70,6 @@ class ConfigError(SyncdError):
         super().__init__(message)
 
 
-class UsageError(SyncdError):
-    """A command was asked for something it cannot do as asked (e.g. to overwrite a file without
-    ``--force``); nothing was done."""
-
-
 class StateError(SyncdError):
     """The state store could not be read or written."""
 
@@ -82,6 +80,16 @@ class LockHeld(SyncdError):
 
 class GuardTripped(SyncdError):
     """A safety guard stopped the run before any write; ``--force`` lets it through."""
+
+
+class RequestRefused(SyncdError):
+    """An operator's request that syncd refuses before writing anything (``syncd link`` of an
+    admin or of an account already linked, an id no account has, ``unlink`` of an ambiguous email,
+    a file ``syncd companion`` would overwrite without ``--force``)."""
+
+
+class NotLinked(SyncdError):
+    """``syncd unlink EMAIL``: no link holds that email (exit 1, as ``explain`` of an unknown email)."""
 
 
 class RefusedWrite(SyncdError):

@@ -8,6 +8,7 @@ code   meaning
        ``history``: no change recorded for that email;
        also an error that concerns one user or that has no code of its own
 2      usage or configuration error, found before anything was read or written
+       (also ``syncd link`` / ``unlink`` requests syncd refuses: an admin, an account already linked, an unknown id)
 3      a side could not be reached, refused the credentials, or refused a permission mid-run;
        ``test-connection``: a check failed
 4      a safety guard stopped the run before any write (``--force`` to override)
@@ -32,14 +33,14 @@ from syncd.errors import (
     LockHeld,
     OutcomeUnknown,
     RemoteRejected,
+    RequestRefused,
     SideError,
     StateError,
-    UsageError,
 )
 from syncd.ports import RunOutcome
 
 if TYPE_CHECKING:
-    from syncd.app import Status, SyncResult
+    from syncd.app import Status, SyncResult, UserSyncResult
     from syncd.sync.explain import Explanation
 
 
@@ -59,7 +60,7 @@ class ExitCode(IntEnum):
 _ERRORS: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (KeyboardInterrupt, ExitCode.INTERRUPTED),
     (ConfigError, ExitCode.USAGE),
-    (UsageError, ExitCode.USAGE),
+    (RequestRefused, ExitCode.USAGE),
     (LockHeld, ExitCode.LOCKED),
     (GuardTripped, ExitCode.GUARD),
     (StateError, ExitCode.STATE),
@@ -92,6 +93,16 @@ def of_sync(result: SyncResult) -> ExitCode:
     says what its outcome means."""
     if result.dry_run or result.report is None:
         return ExitCode.GUARD if result.plan.blocked else ExitCode.OK
+    return of_outcome(result.report.outcome)
+
+
+def of_user_sync(result: UserSyncResult) -> ExitCode:
+    """``syncd sync --user``: 1 for an email on neither side and in no link (as ``explain``);
+    otherwise what the run's outcome means (a dry run: 0)."""
+    if not result.found:
+        return ExitCode.ERRORS
+    if result.dry_run or result.report is None:
+        return ExitCode.OK
     return of_outcome(result.report.outcome)
 
 
@@ -146,7 +157,8 @@ def of_status_check(status: Status, *, interval_seconds: int, now: datetime) -> 
         found.append(Finding.NEVER)
     elif now - status.last_success > timedelta(seconds=STALE_INTERVALS * interval_seconds):
         found.append(Finding.STALE)
-    last = next((r for r in status.runs if r.outcome is not RunOutcome.RUNNING), None)
+    # A manual `syncd link` / `unlink` is recorded with the runs but is not one: it hides nothing.
+    last = next((r for r in status.runs if r.outcome not in (RunOutcome.RUNNING, RunOutcome.MANUAL)), None)
     if last is not None and last.outcome is RunOutcome.GUARD:
         found.append(Finding.GUARD)
     elif last is not None and last.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):

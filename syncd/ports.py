@@ -6,7 +6,7 @@ against the real adapters, the emulators, and the in-memory sides of the tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Collection, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ class RunOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # was still running when a later run began: the process died
     DRY_RUN = "dry-run"  # a dry run: nothing written, not even the run
     LOCKED = "locked"  # never began: another run held the lock (the daemon's metrics count it)
+    MANUAL = "manual"  # not a run: an operator's `syncd link` / `syncd unlink`, recorded with the runs
 
     @property
     def completed(self) -> bool:
@@ -83,6 +84,14 @@ class SideAdapter(Protocol):
 
     def find_by_email(self, email: str) -> list[Record]:
         """The records whose email equals ``email`` exactly (case-insensitively)."""
+        ...
+
+    def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
+        """A partial snapshot, for one user (``syncd sync --user``, ``link``): the accounts whose
+        email is one of ``emails`` (case-insensitively) or whose id is one of ``ids`` (an id that
+        no longer exists is simply absent), and the admins' emails as ``snapshot()`` gives them
+        (all of them, or at least those of the accounts returned). Never a complete listing:
+        nobody's absence from it means anything."""
         ...
 
     def create(self, fields: Mapping[str, str]) -> Record:
@@ -224,6 +233,10 @@ class StateStore(Protocol):
         """Record a run as started and return its id (``user``: the key of a one-user run). Runs still
         recorded as ``running`` become ``interrupted``: a run begins under the run lock, so none of
         them can still be going."""
+        ...
+
+    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+        """Forget the link of exactly this pair (``syncd unlink``); False if there was none."""
         ...
 
     def finish_run(

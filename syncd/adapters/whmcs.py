@@ -27,7 +27,7 @@ import string
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from functools import partial
@@ -64,6 +64,7 @@ from syncd.errors import (
     IncompleteListing,
     InvalidRecord,
     NotAnApi,
+    NotFound,
     OutcomeUnknown,
     PermissionDenied,
     RefusedWrite,
@@ -432,6 +433,28 @@ class WhmcsAdapter:
             record = self._record(row, None)
             found.append(replace(record, owner_user_id=self._owner_of(record.remote_id)))
         return sorted(found, key=lambda r: r.remote_id)
+
+    def read(self, client_id: int) -> Record | None:
+        """One client by id, fresh (GetClientsDetails), with its owner user; None if WHMCS no
+        longer has it ("Client Not Found")."""
+        try:
+            found = self.details(client_id)
+        except NotFound:
+            return None
+        return client_record(found, owner_user_id(found))
+
+    def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
+        """The clients with one of ``emails`` or ``ids`` (a client that is gone is absent), and every
+        admin's email (GetAdminUsers): a partial snapshot for one user, never a listing."""
+        found: dict[int, Record] = {}
+        for email in sorted(set(emails)):
+            found.update((r.remote_id, r) for r in self.find_by_email(email))
+        for client_id in sorted(set(ids) - found.keys()):
+            record = self.read(client_id)
+            if record is not None:
+                found[client_id] = record
+        records = tuple(sorted(found.values(), key=_REMOTE_ID))
+        return Snapshot(side=Side.WHMCS, records=records, admin_emails=self.admin_emails(), fields=DEFAULT_FIELDS)
 
     def details(self, client_id: int) -> dict[str, Any]:
         """The raw GetClientsDetails record of one client (``NotFound`` if there is none)."""

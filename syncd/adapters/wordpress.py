@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +46,7 @@ from syncd.errors import (
     IncompleteListing,
     InvalidRecord,
     NotAnApi,
+    NotFound,
     OutcomeUnknown,
     PermissionDenied,
     RefusedWrite,
@@ -359,12 +360,17 @@ class WordPressAdapter:
 
     def find_by_email(self, email: str) -> list[Record]:
         """Users whose email equals ``email`` case-insensitively (WordPress's search is a substring match)."""
+        return self._search(email)[0]
+
+    def _search(self, email: str) -> tuple[list[Record], set[str]]:
+        """The users with ``email`` (case-insensitively), and the normalised emails of the protected ones."""
         self.verify()
         term = email.strip()
         if not term:
-            return []
+            return [], set()
         key = normalise_email(term)
         found: list[Record] = []
+        protected: set[str] = set()
         page = 1
         while True:
             # A term with "@" searches the email column only (WordPress 6.1).
@@ -373,11 +379,34 @@ class WordPressAdapter:
             reply = self._rest.call("search", "GET", USERS, params=params, who=term)
             if not isinstance(reply.data, list):
                 raise NotAnApi("WordPress answered a user search with something other than a list", side=SIDE)
-            found.extend(r for r in self._records(reply.data, "a user search")[0] if r.key == key)
+            records, admins = self._records(reply.data, "a user search")
+            found.extend(r for r in records if r.key == key)
+            protected |= admins & {key}
             _, pages = self._totals(reply, page)
             if page >= pages:
-                return found
+                return found, protected
             page += 1
+
+    def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
+        """The users with one of ``emails`` or ``ids`` (a user that is gone is absent), and the
+        emails of the protected ones among them: a partial snapshot for one user, never a listing."""
+        found: dict[int, Record] = {}
+        protected: set[str] = set()
+        for email in sorted(set(emails)):
+            records, admins = self._search(email)
+            found.update((r.remote_id, r) for r in records)
+            protected |= admins
+        for user_id in sorted(set(ids) - found.keys()):
+            try:
+                data = self.get(user_id)
+            except NotFound:
+                continue
+            one, guarded = self._records([data], f"user #{user_id}")
+            found.update((r.remote_id, r) for r in one)
+            protected |= guarded
+        ordered = sorted(found.values(), key=lambda r: r.remote_id)
+        return Snapshot(side=Side.WORDPRESS, records=tuple(ordered), admin_emails=frozenset(protected),
+                        fields=self.fields)
 
     def get(self, remote_id: int) -> Mapping[str, Any]:
         """One user, fresh, in context=edit (NotFound if it is gone)."""

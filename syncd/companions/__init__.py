@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from syncd.errors import UsageError
+from syncd.errors import RequestRefused
 
 #: side → the file's name, in this package's directory of that side.
 FILES = {"wordpress": "syncd-companion.php"}
@@ -26,26 +26,26 @@ def write(side: str, out: Path, *, force: bool = False) -> tuple[Path, bool]:
     with ``force``."""
     if not out.is_dir():
         what = "is not a directory" if out.exists() else "does not exist"
-        raise UsageError(f"--out {out} {what}: give an existing directory (e.g. --out .)")
+        raise RequestRefused(f"--out {out} {what}: give an existing directory (e.g. --out .)")
     target = out / FILES[side]
     data = source(side)
     try:
         if target.read_bytes() == data:
             return target, False
         if not force:
-            raise UsageError(f"{target} exists and differs from this version's companion; "
+            raise RequestRefused(f"{target} exists and differs from this version's companion; "
                              "add --force to replace it, or choose another --out")
     except FileNotFoundError:
         pass
     except IsADirectoryError:
-        raise UsageError(f"{target} is a directory; choose another --out") from None
+        raise RequestRefused(f"{target} is a directory; choose another --out") from None
     except PermissionError:
-        raise UsageError(f"cannot read {target} (permission denied); run as a user who can, or choose "
+        raise RequestRefused(f"cannot read {target} (permission denied); run as a user who can, or choose "
                          "another --out") from None
     try:
         target.write_bytes(data)
     except OSError as exc:
-        raise UsageError(f"cannot write {target} ({exc.strerror}); run as a user who can write to {out}, "
+        raise RequestRefused(f"cannot write {target} ({exc.strerror}); run as a user who can write to {out}, "
                          "or choose another --out") from None
     target.chmod(0o644)
     return target, True

@@ -17,6 +17,7 @@ COUNT_WORDS = {
     "create": "created", "update": "updated", "link": "linked at first contact", "relink": "re-linked",
     "rebase": "bases refreshed", "deactivate": "deactivated", "reactivate": "re-activated",
     "mark_gone": "marked gone", "forget_pending": "pending creates settled",
+    "manual_link": "linked by hand", "manual_unlink": "unlinked by hand",
 }
 
 

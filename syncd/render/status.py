@@ -36,7 +36,7 @@ def status_text(status: Status) -> str:
     for run in status.runs:
         took = f"{run.duration_seconds:.1f}s" if run.duration_seconds is not None else (
             "still going" if run.outcome is RunOutcome.RUNNING else "never finished")
-        one_user = f" (one user: {run.user})" if run.user else ""
+        one_user = f" (one-user run for {run.user})" if run.user else ""
         lines.append(
             f"  #{run.run_id} {run.started_at.isoformat(timespec='seconds')} {run.outcome.value:<7} "
             f"{run.direction}{' full' if run.full else ''}{one_user}, {took}: {_run_counts(run)}; "

@@ -265,6 +265,14 @@ class SqlStateStore:
                 query = query.limit(max(0, limit))
             return [_history_entry(row) for row in s.connection().execute(query).all()]
 
+    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+        """Forget the link of exactly this pair (``syncd unlink``); False if there was none. The
+        next run sees the two accounts as unlinked, as if syncd had never paired them."""
+        with self._session(f"removing the link of WHMCS client {whmcs_id}", write=True) as s:
+            result = s.connection().execute(
+                _LINKS_TABLE.delete().where(_LINKS_TABLE.c.whmcs_id == whmcs_id, _LINKS_TABLE.c.wp_id == wp_id))
+            return bool(result.rowcount)
+
     def link_stats(self) -> LinkStats:
         """Counts of links: total, gone (either side), deactivated (either side), and per side."""
         with self._session("counting the links", write=False) as s:

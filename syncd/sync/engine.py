@@ -13,7 +13,7 @@ No IO of its own: logging, the clock and the stop request (SIGTERM) are passed i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -32,7 +32,7 @@ from syncd.errors import (
     SyncdError,
     Transient,
 )
-from syncd.model import Link, Record, Side, digest
+from syncd.model import Link, Record, Side, digest, normalise_email
 from syncd.ports import RunOutcome, SideAdapter, StateStore
 from syncd.sync.actions import (
     Action,
@@ -50,6 +50,7 @@ from syncd.sync.actions import (
 from syncd.sync.history import changes_of
 from syncd.sync.plan import Plan, plan
 from syncd.sync.policy import Policy
+from syncd.sync.scope import one_user
 
 Log = Callable[[str, str], None]
 """``log(level, message)``: level is "DEBUG", "INFO", "WARNING" or "ERROR"."""
@@ -138,6 +139,8 @@ class ExecuteOptions(TypedDict, total=False):
     start: Start | None
     concurrency: Mapping[Side, int] | None
     progress: Callable[[int, int], None] | None
+    note: str
+    only_keys: Collection[str] | None
 
 
 def execute(
@@ -166,12 +169,17 @@ def execute(
     ones already sent before it stops.
 
     ``progress(done, planned)`` is called after each action (a terminal's progress display).
+    ``note`` goes first in the message the run is recorded with (a one-user run's "one-user run
+    for ..."); ``only_keys`` limits the issues a clean run resolves to these users (a one-user
+    run says nothing about anyone else's).
     """
     runner = _Execution(plan, {Side.WHMCS: whmcs, Side.WORDPRESS: wp}, store, run_id, log, now,
                         options.get("dry_run", False))
     runner.progress = options.get("progress")
     runner.start = options.get("start")
     runner.widths = {side: max(1, n) for side, n in (options.get("concurrency") or {}).items()}
+    runner.note = options.get("note", "")
+    runner.only_keys = options.get("only_keys")
     return runner.run(options.get("should_stop", _never))
 
 
@@ -226,6 +234,8 @@ class _Execution:
         self.start: Start | None = None
         self.progress: Callable[[int, int], None] | None = None
         self.widths: dict[Side, int] = {}
+        self.note = ""
+        self.only_keys: Collection[str] | None = None
         self.links: dict[int, Link | None] = {}
         self.latest: dict[int, dict[Side, Record]] = {}
         self.failed: set[int] = set()
@@ -262,6 +272,8 @@ class _Execution:
     def _finish(self, outcome: RunOutcome, message: str = "") -> RunReport:
         report = self.report
         report.outcome = outcome
+        if self.note:
+            message = f"{self.note}: {message}" if message else self.note
         report.message = message
         report.finished_at = self.now()
         if not self.dry_run:
@@ -410,7 +422,8 @@ class _Execution:
         current = {e.key for e in self.report.errors}
         current |= {c.key for c in self.plan.conflicts} | {d.key for d in self.plan.duplicates}
         current |= {p.key for p in self.plan.problems}
-        stale = {issue.key: issue for issue in self.store.open_issues() if issue.key not in current}
+        stale = {issue.key: issue for issue in self.store.open_issues() if issue.key not in current
+                 and (self.only_keys is None or issue.key in self.only_keys)}
         for key in sorted(stale):
             self.store.resolve_issues(key)
             self._say("INFO", f"resolved: {key} no longer has the {stale[key].kind} reported before "
@@ -606,16 +619,25 @@ def run_sync(
     log: Log,
     now: Callable[[], datetime],
     planned: Callable[[Plan], None] | None = None,
+    user: str | None = None,
     **options: Unpack[ExecuteOptions],
 ) -> tuple[Plan, RunReport]:
     """One whole run (DESIGN §5.1): record it as started, list both sides completely, plan,
     guard and execute. A listing that fails is recorded and re-raised before planning, so a
     failed read is never taken for deletions. ``dry_run`` writes nothing, not even the run.
-    ``planned`` is called with the plan before anything is executed; ``options`` go to ``execute``."""
+    ``planned`` is called with the plan before anything is executed; ``options`` go to ``execute``.
+
+    ``user`` (an email) makes it a one-user run (``syncd sync --user``, DESIGN §10): the sides'
+    ``snapshot()`` and the store's ``links()`` / ``pending_creates()`` give only that user's part
+    (``syncd.sync.scope.gather``), the plan loses every deletion (``scope.one_user``: the next full
+    run decides them), the run is recorded as the user's, and only the issues of the users it
+    saw can be resolved by it."""
     dry_run = options.get("dry_run", False)
-    run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full)
+    run_id = 0 if dry_run else store.begin_run(direction=policy.direction.value, full=policy.full, user=user)
     if not dry_run:
         kind = "full resync" if policy.full else "sync"
+        if user is not None:
+            kind = f"one-user run for {user}"
         _log_with(log, {"run": str(run_id)}, "INFO",
                   f"run {run_id} started ({kind}, direction {policy.direction.value})")
     try:
@@ -628,7 +650,9 @@ def run_sync(
         _log_with(log, {"run": str(run_id)}, "ERROR",
                   f"run {run_id}: stopped before planning, nothing was written: {exc}")
         if not dry_run:
-            store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0, message=str(exc))
+            note = options.get("note", "")
+            store.finish_run(run_id, outcome=RunOutcome.FAILED, counts={}, errors=0, conflicts=0,
+                             message=f"{note}: {exc}" if note else str(exc))
         said(exc, run_id)
         raise
     except KeyboardInterrupt:
@@ -637,6 +661,14 @@ def run_sync(
                              message=INTERRUPTED_BY_USER)
         raise
     the_plan = plan(snapshots[0], snapshots[1], links, policy, pending)
+    if user is not None:
+        the_plan, notes = one_user(the_plan)
+        for note in notes:
+            _log_with(log, {"run": str(run_id), "user": user}, "INFO", f"run {run_id}: {note}")
+        if notes and not dry_run:
+            options["note"] = "; ".join(n for n in (options.get("note", ""), *notes) if n)
+        options["only_keys"] = (frozenset(r.key for s in snapshots for r in s.records)
+                                | {link.key for link in links} | {normalise_email(user)})
     if planned is not None:
         planned(the_plan)
     report = execute(the_plan, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=log, now=now, **options)

@@ -64,7 +64,8 @@ def test_checks_and_outcome_values() -> None:
     assert exits.of_checks(0) == 0 and exits.of_checks(2) == 3
     # the strings the store and JSON have always shown
     assert [o.value for o in RunOutcome] == [
-        "ok", "errors", "refused", "guard", "failed", "stopped", "running", "interrupted", "dry-run", "locked"]
+        "ok", "errors", "refused", "guard", "failed", "stopped", "running", "interrupted", "dry-run", "locked",
+        "manual"]
     assert {o for o in RunOutcome if o.completed} == {RunOutcome.OK, RunOutcome.ERRORS}
 
 

@@ -141,7 +141,7 @@ def test_status_shows_the_user_of_a_one_user_run(tmp_path: Path) -> None:
         as_json = world.syncd("status", "--json")
     assert shown.returncode == 0, shown.stderr
     (line,) = [line for line in shown.stdout.splitlines() if line.startswith(f"  #{one} ")]
-    assert "both (one user: jane@example.com)" in line
-    assert "one user" not in next(line for line in shown.stdout.splitlines() if line.startswith(f"  #{whole} "))
+    assert "both (one-user run for jane@example.com)" in line
+    assert "one-user run" not in next(line for line in shown.stdout.splitlines() if line.startswith(f"  #{whole} "))
     runs = {run["run_id"]: run for run in json.loads(as_json.stdout)["runs"]}
     assert (runs[one]["user"], runs[whole]["user"]) == ("jane@example.com", None)

@@ -63,6 +63,23 @@ class TestWhmcsContract:
         assert adapter.find_by_email("nobody@example.com") == []
         assert adapter.find_by_email("  ") == []
 
+    def test_lookup_by_email_and_id_with_the_admins_a_gone_client_absent(
+        self, mode: str, make_adapter: AdapterFactory, emulator: WhmcsEmulator
+    ) -> None:
+        adapter = make_adapter(mode)
+        ann = emulator.client_by_email("ann@example.com")
+        carol = emulator.client_by_email("carol@example.com")
+        assert ann is not None and carol is not None
+        part = adapter.lookup(["ANN@example.com", "nobody@example.com"], [carol, 9999])
+        assert [r.remote_id for r in part.records] == sorted([ann, carol])  # no client #9999: simply absent
+        by_id = {r.remote_id: r for r in part.records}
+        assert by_id[carol].closed and by_id[carol].status == "Closed"
+        assert by_id[ann].owner_user_id == emulator.clients[ann].owner_user_id
+        assert dict(by_id[ann].fields) == {"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
+                                           "company": "Lee Ltd"}
+        assert part.admin_emails == {"boss@example.com", "old-admin@example.com"}
+        assert adapter.read(9999) is None
+
     def test_create_with_dummy_values_creates_the_client_and_its_owner_user(
         self, mode: str, make_adapter: AdapterFactory, emulator: WhmcsEmulator
     ) -> None:

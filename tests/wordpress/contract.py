@@ -279,6 +279,25 @@ class WordPressContract:
         assert adapter.find_by_email(f"nobody{p}@example.test") == []
         assert adapter.find_by_email(f"Zed{p}") == []  # no email equals a first name
 
+    def test_lookup_by_email_and_id_a_gone_user_absent_admins_protected(
+        self, site: Site, adapter_factory: AdapterFactory
+    ) -> None:
+        p = unique("l")
+        ann, ed, gone = rest_create_users(site, [
+            {"username": f"{p}ann", "email": f"{p}Ann@Example.test", "first_name": "Ann"},
+            {"username": f"{p}ed", "email": f"{p}ed@example.test", "roles": ["editor"]},
+            {"username": f"{p}gone", "email": f"{p}gone@example.test"},
+        ])
+        adapter = adapter_factory(exclude_roles=["editor"])
+        with site.client() as client:
+            client.delete(site.rest_url(f"/users/{gone}"),
+                          params={"force": "true", "reassign": adapter.verify().id}).raise_for_status()
+        part = adapter.lookup([f"{p}ANN@example.test", f"{p}nobody@example.test"], [ed, gone])
+        assert sorted(r.remote_id for r in part.records) == sorted([ann, ed])  # the deleted one is absent
+        assert part.admin_emails == {f"{p}ed@example.test"}  # the excluded role, and not Ann
+        assert part.fields == adapter.fields
+        assert next(r for r in part.records if r.remote_id == ann).fields["first_name"] == "Ann"
+
     # -- create ----------------------------------------------------------------------------
 
     def test_create_with_the_email_scheme(self, site: Site, adapter: WordPressAdapter) -> None:
