@@ -27,6 +27,7 @@ from syncd.ports import Change, LinkStats, RunOutcome, RunSummary, SideAdapter, 
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
+from syncd.sync import history as changes
 from syncd.sync.engine import RunReport, run_sync
 from syncd.sync.explain import Explanation
 from syncd.sync.explain import explain as explain_plan
@@ -428,8 +429,8 @@ class _UserStore:
     def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
         self._store.save_link(link, history=history)
 
-    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
-        return self._store.delete_link(whmcs_id, wp_id)
+    def delete_link(self, whmcs_id: int, wp_id: int, *, history: Sequence[Change] = ()) -> bool:
+        return self._store.delete_link(whmcs_id, wp_id, history=history)
 
     def mark_pending_create(self, side: Side, key: str) -> None:
         self._store.mark_pending_create(side, key)
@@ -600,7 +601,7 @@ def link(settings: Settings, whmcs_id: int, wp_id: int, *, adapters: AdapterFact
                 raise RequestRefused(f"refused: {record.side.account} #{record.remote_id} ({record.label()}) is "
                                      f"never synchronised: {reason}. Nothing was linked.")
         new = manual_link(client, user)
-        state.save_link(new)
+        state.save_link(new, history=changes.manual_link(client.key, whmcs_id, wp_id))
         message = (f"linked by hand: WHMCS client #{whmcs_id} ({client.label()}) ⇄ WordPress user #{wp_id} "
                    f"({user.label()})")
         run_id = _record_manual(state, settings, "manual_link", message)
@@ -635,7 +636,7 @@ def unlink(settings: Settings, email: str, *, adapters: AdapterFactory | None = 
             raise RequestRefused(f"refused: {len(mine)} links hold {key}: {which}. Give each account its own email "
                                  "first (or unlink by another email that only one of them has).")
         old = mine[0]
-        state.delete_link(old.whmcs_id, old.wp_id)
+        state.delete_link(old.whmcs_id, old.wp_id, history=changes.manual_unlink(old.key or key, old.whmcs_id, old.wp_id))
         records = {side: next((r for r in found.snapshot(side).records if r.remote_id == old.remote_id(side)), None)
                    for side in Side}
         message = f"unlinked by hand: {_pair(old, key)}"

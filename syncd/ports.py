@@ -235,7 +235,7 @@ class StateStore(Protocol):
         them can still be going."""
         ...
 
-    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+    def delete_link(self, whmcs_id: int, wp_id: int, *, history: Sequence[Change] = ()) -> bool:
         """Forget the link of exactly this pair (``syncd unlink``); False if there was none."""
         ...
 

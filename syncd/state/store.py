@@ -265,12 +265,17 @@ class SqlStateStore:
                 query = query.limit(max(0, limit))
             return [_history_entry(row) for row in s.connection().execute(query).all()]
 
-    def delete_link(self, whmcs_id: int, wp_id: int) -> bool:
+    def delete_link(self, whmcs_id: int, wp_id: int, *, history: Sequence[Change] = ()) -> bool:
         """Forget the link of exactly this pair (``syncd unlink``); False if there was none. The
-        next run sees the two accounts as unlinked, as if syncd had never paired them."""
+        next run sees the two accounts as unlinked, as if syncd had never paired them. ``history``
+        is recorded in the same transaction."""
         with self._session(f"removing the link of WHMCS client {whmcs_id}", write=True) as s:
-            result = s.connection().execute(
+            connection = s.connection()
+            result = connection.execute(
                 _LINKS_TABLE.delete().where(_LINKS_TABLE.c.whmcs_id == whmcs_id, _LINKS_TABLE.c.wp_id == wp_id))
+            if result.rowcount and history:
+                now = self._now()
+                connection.execute(_HISTORY_INSERT, [_history_values(c, now) for c in history])
             return bool(result.rowcount)
 
     def link_stats(self) -> LinkStats:

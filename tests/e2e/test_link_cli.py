@@ -189,3 +189,15 @@ def test_a_manual_link_does_not_hide_a_guard_stop_from_status_check(sides: Emula
     assert sides.syncd("link", str(client), str(user)).returncode == 0
     check = sides.syncd("status", "--check")
     assert check.returncode == 2 and "guard" in check.stdout, check.stdout
+
+
+def test_link_and_unlink_by_hand_are_in_the_persons_history(sides: Emulated) -> None:
+    client, user = _mismatched(sides)
+    assert sides.syncd("link", str(client), str(user)).returncode == 0
+    assert sides.syncd("unlink", "jane@old.example.com").returncode == 0
+    shown = sides.syncd("history", "jane@old.example.com", "--json")
+    assert shown.returncode == 0, shown.stderr
+    kinds = [change["kind"] for change in json.loads(shown.stdout)["changes"]]
+    assert kinds[:2] == ["manual unlink", "manual link"], kinds  # newest first
+    text = sides.syncd("history", "jane@old.example.com")
+    assert f"#{client}" in text.stdout and f"#{user}" in text.stdout, text.stdout
