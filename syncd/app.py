@@ -636,7 +636,8 @@ def unlink(settings: Settings, email: str, *, adapters: AdapterFactory | None = 
             raise RequestRefused(f"refused: {len(mine)} links hold {key}: {which}. Give each account its own email "
                                  "first (or unlink by another email that only one of them has).")
         old = mine[0]
-        state.delete_link(old.whmcs_id, old.wp_id, history=changes.manual_unlink(old.key or key, old.whmcs_id, old.wp_id))
+        forgotten = changes.manual_unlink(old.key or key, old.whmcs_id, old.wp_id)
+        state.delete_link(old.whmcs_id, old.wp_id, history=forgotten)
         records = {side: next((r for r in found.snapshot(side).records if r.remote_id == old.remote_id(side)), None)
                    for side in Side}
         message = f"unlinked by hand: {_pair(old, key)}"
