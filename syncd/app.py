@@ -359,7 +359,8 @@ class Status:
     pending_creates: Mapping[tuple[Side, str], datetime] = field(default_factory=dict)
     runs: Sequence[RunSummary] = ()
     issues: Sequence[UserIssue] = ()
-    last_success: datetime | None = None
+    last_success: datetime | None = None  # of a run over every user
+    last_whole_run: RunSummary | None = None  # the latest finished run over every user
 
 
 def status(settings: Settings) -> Status:
@@ -380,7 +381,7 @@ def read_status(store: SqlStateStore, *, runs: int = 10) -> Status:
     return Status(
         location=store.location, schema_revision=store.schema_revision(), link_stats=store.link_stats(),
         pending_creates=store.pending_creates(), runs=store.runs(runs), issues=store.open_issues(),
-        last_success=store.last_success(),
+        last_success=store.last_success(), last_whole_run=next(iter(store.runs(1, whole=True)), None),
     )
 
 

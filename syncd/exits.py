@@ -151,14 +151,14 @@ STALE_INTERVALS = 3
 def of_status_check(status: Status, *, interval_seconds: int, now: datetime) -> tuple[CheckCode, list[Finding]]:
     """``syncd status --check`` (DESIGN §3.1): the code and every finding behind it, worst first.
 
-    The last run is the latest one that is not still going."""
+    The last run is the latest run over every user that is not still going: a one-user run (an
+    event's) or a manual link hides nothing about the polls."""
     found: list[Finding] = []
     if status.last_success is None:
         found.append(Finding.NEVER)
     elif now - status.last_success > timedelta(seconds=STALE_INTERVALS * interval_seconds):
         found.append(Finding.STALE)
-    # A manual `syncd link` / `unlink` is recorded with the runs but is not one: it hides nothing.
-    last = next((r for r in status.runs if r.outcome not in (RunOutcome.RUNNING, RunOutcome.MANUAL)), None)
+    last = status.last_whole_run
     if last is not None and last.outcome is RunOutcome.GUARD:
         found.append(Finding.GUARD)
     elif last is not None and last.outcome in (RunOutcome.FAILED, RunOutcome.REFUSED):

@@ -93,7 +93,7 @@ def _ago(then: datetime, now: datetime) -> str:
 def check_line(status: Status, code: CheckCode, findings: list[Finding], *, interval_seconds: int,
                now: datetime) -> str:
     """``syncd status --check``: one line for a monitoring system, worst finding first."""
-    last = next((r for r in status.runs if r.outcome is not RunOutcome.RUNNING), None)
+    last = status.last_whole_run
     errors = [i for i in status.issues if i.kind == "error"]
     old = [i for i in errors if now - i.first_seen > ERROR_AGE]
     words = {

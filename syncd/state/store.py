@@ -375,17 +375,24 @@ class SqlStateStore:
             row.message = message
             s.add(row)
 
-    def runs(self, limit: int = 10) -> list[RunSummary]:
-        """The latest runs, newest first."""
+    def runs(self, limit: int = 10, *, whole: bool = False) -> list[RunSummary]:
+        """The latest runs, newest first; ``whole``: only runs over every user (not a one-user run,
+        not a manual link or unlink, not one still going)."""
         with self._session("reading the runs", write=False) as s:
-            rows = s.exec(select(RunRow).order_by(col(RunRow.id).desc()).limit(max(0, limit))).all()
+            query = select(RunRow)
+            if whole:
+                query = query.where(col(RunRow.user_key).is_(None), col(RunRow.outcome).not_in(
+                    [RunOutcome.MANUAL.value, RunOutcome.RUNNING.value]))
+            rows = s.exec(query.order_by(col(RunRow.id).desc()).limit(max(0, limit))).all()
             return [_run(r) for r in rows]
 
     def last_success(self) -> datetime | None:
-        """When the latest run that got to the end (outcome ``ok`` or ``errors``) finished."""
+        """When the latest run over every user that got to the end (outcome ``ok`` or ``errors``)
+        finished: a one-user run (an event's) says nothing of the polls that keep everyone in step."""
         with self._session("reading the runs", write=False) as s:
             found = s.exec(
-                select(func.max(RunRow.finished_at)).where(col(RunRow.outcome).in_([str(o) for o in COMPLETED]))
+                select(func.max(RunRow.finished_at)).where(col(RunRow.outcome).in_([str(o) for o in COMPLETED]),
+                                                           col(RunRow.user_key).is_(None))
             ).one()
             # func.max bypasses the column type on some dialects: normalise to aware UTC here.
             if found is None:

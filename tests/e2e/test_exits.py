@@ -101,8 +101,9 @@ def test_status_check_codes_are_decided_in_exits() -> None:
                           full=False, outcome=outcome, errors=errors)
 
     def check(*runs: RunSummary, last: datetime | None = now, issues: tuple[UserIssue, ...] = ()) -> object:
-        return of_status_check(Status(location="x", runs=runs, issues=issues, last_success=last),
-                               interval_seconds=300, now=now)
+        whole = next((r for r in runs if r.outcome is not RunOutcome.RUNNING), None)  # as the store picks it
+        return of_status_check(Status(location="x", runs=runs, issues=issues, last_success=last,
+                                      last_whole_run=whole), interval_seconds=300, now=now)
 
     assert check(run(RunOutcome.OK)) == (CheckCode.OK, [])
     assert check(last=None) == (CheckCode.CRITICAL, [Finding.NEVER])

@@ -131,6 +131,21 @@ def test_last_success_is_the_latest_run_that_got_to_the_end(store: SqlStateStore
     assert store.last_success() == finished
 
 
+def test_one_user_runs_and_manual_rows_say_nothing_of_the_whole_runs(store: SqlStateStore) -> None:
+    """An event's one-user run, or a manual link, must not hide a guard-stopped or failing poll from
+    ``status --check`` (nor count as the success that keeps it from going stale)."""
+    guard = store.begin_run(direction="both", full=False)
+    store.finish_run(guard, outcome="guard", counts={}, errors=0, conflicts=0)
+    one = store.begin_run(direction="both", full=False, user="ann@example.com")
+    store.finish_run(one, outcome="ok", counts={"update": 1}, errors=0, conflicts=0)
+    manual = store.begin_run(direction="both", full=False)
+    store.finish_run(manual, outcome="manual", counts={"manual_link": 1}, errors=0, conflicts=0)
+    store.begin_run(direction="both", full=False)  # a poll still going
+    assert store.last_success() is None
+    assert [r.run_id for r in store.runs(5, whole=True)] == [guard]
+    assert [r.run_id for r in store.runs(5)][:3] == [manual + 1, manual, one]
+
+
 def test_an_issue_is_refreshed_while_open_and_reopened_after_resolution(store: SqlStateStore, clock: StepClock) -> None:
     run1 = store.begin_run(direction="both", full=False)
     store.record_issue(run1, key="a@example.com", side="wordpress", kind="error", message="rejected: bad email")
