@@ -29,7 +29,7 @@ def status_text(status: Status) -> str:
     detail = ", ".join(f"{n} {k.replace('_', ' on ')}" for k, n in s.items() if k != "total" and n)
     lines.append(f"Links: {s['total']}" + (f" ({detail})" if detail else ""))
     last = status.last_success.isoformat(timespec="seconds") if status.last_success else "never"
-    lines.append(f"Last successful run: {last}")
+    lines.append(f"Last successful run over every user: {last}")
     lines.append("Last runs:")
     if not status.runs:
         lines.append("  none")
