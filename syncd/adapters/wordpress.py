@@ -102,6 +102,7 @@ class WordPressAdapter:
             password,
             timeout=settings.timeout_seconds,
             verify_tls=settings.verify_tls,
+            ca_file=settings.ca_path,
             retries=settings.retries,
             transport=transport,
             sleep=sleep,

@@ -45,9 +45,8 @@ def _reachability(probe: SiteProbe, url: str) -> Check:
         where = f"{probe.root}/wp-json/" if probe.info.pretty else f"{probe.root}/?rest_route=/ (plain permalinks)"
         return _check(name, True, where)
     if probe.error:
-        return _check(name, False, f"cannot connect to {probe.root}: {probe.error}",
-                      "check [wordpress] url, DNS, the firewall between this host and WordPress, and its TLS "
-                      "certificate")
+        return _check(name, False, probe.error, probe.fix or "check [wordpress] url, DNS, the firewall between "
+                      "this host and WordPress, and its TLS certificate")
     if probe.redirect:
         target = urlsplit(probe.redirect)
         site = f"{target.scheme}://{target.netloc}/" if target.netloc else probe.redirect
