@@ -28,7 +28,6 @@ from syncd.errors import OutcomeUnknown, SideError, Transient, Unreachable
 SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-@functools.cache
 def client_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     """The TLS context of a side, made once per (verify, ca_file): loading a CA bundle costs
     ~30-50 ms of CPU, which every run paid twice before its first request.
@@ -37,7 +36,12 @@ def client_context(verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     ones trusted, as curl's ``--cacert`` does; without it httpx's own bundle (or ``SSL_CERT_FILE``
     / ``SSL_CERT_DIR``). ``verify`` False checks nothing (the configuration refuses both at once).
     """
-    if verify and ca_file:
+    return _context(verify, ca_file if verify else None)  # one cache key however it is called
+
+
+@functools.cache
+def _context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    if ca_file:
         return ssl.create_default_context(cafile=ca_file)
     return httpx.create_ssl_context(verify=verify)
 
@@ -116,8 +120,9 @@ def _tls(links: list[BaseException], text: str, key: str) -> Plain | None:
     cert = _first(links, ssl.SSLCertVerificationError)
     low = text.lower()
     if cert is not None or "certificate_verify_failed" in low or "certificate verify failed" in low:
-        code = cert.verify_code if isinstance(cert, ssl.SSLCertVerificationError) else None
-        said = str(cert.verify_message) if isinstance(cert, ssl.SSLCertVerificationError) else low
+        # ssl sets verify_code and verify_message on the errors it raises (not on ones made by hand).
+        code = getattr(cert, "verify_code", None)
+        said = str(getattr(cert, "verify_message", None) or low)
         said_low = said.lower()
         if code in (_HOSTNAME_MISMATCH, _IP_MISMATCH) or "mismatch" in said_low:
             return Plain("its TLS certificate is not valid for this host name (the certificate names another host)",
