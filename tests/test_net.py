@@ -366,3 +366,56 @@ def test_a_listing_is_complete_or_shifted() -> None:
                               hint=" (a plugin hides some)")
     with pytest.raises(IncompleteListing, match=r"changed while it was being read \(total 3, then 4 on page 2\)"):
         paging.check_total(4, 3, what="WordPress", where="on page 2", side="wordpress")
+
+
+def test_wordpress_retries_its_rest_index_as_any_read_and_then_says_why_in_plain_words() -> None:
+    sleeps: list[float] = []
+    with _wordpress(httpx.MockTransport(_refusing), sleeps) as wp, pytest.raises(Unreachable) as p:
+        wp.verify()
+    assert wp.calls["index"] == 3 and len(sleeps) == 2  # retries = 2, as WHMCS's calls
+    assert str(p.value).startswith("cannot reach WordPress at http://wp.test: the connection was refused (")
+    assert "check the host and port in [wordpress] url" in str(p.value)
+    assert "ConnectError" not in str(p.value) and "Errno" not in str(p.value)
+
+
+@pytest.mark.parametrize(("exc", "said", "fix"), [
+    (httpx.ConnectError("[Errno -2] Name or service not known"), "the host name could not be resolved (DNS)",
+     "check the host name in [wordpress] url"),
+    (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "could not be resolved (DNS)",
+     "DNS resolver"),
+    (httpx.ConnectError("[Errno 113] No route to host"), "no network route to that host", "routes"),
+    (httpx.ConnectTimeout("timed out"), "the connection timed out", "raise [wordpress] timeout_seconds"),
+    (httpx.ReadTimeout("The read operation timed out"), "no answer within the timeout",
+     "raise [wordpress] timeout_seconds"),
+    (httpx.ReadError("[Errno 104] Connection reset by peer"), "the connection was reset", "error log"),
+    (httpx.RemoteProtocolError("Server disconnected without sending a response."),
+     "the server closed the connection without answering", "error log"),
+    (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"),
+     "the server does not speak https on that port", "scheme and the port of [wordpress] url"),
+    (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired"),
+     "its TLS certificate has expired", "renew the certificate"),
+    (httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
+     "not an http:// or https:// URL", "set [wordpress] url"),
+], ids=["dns", "dns-temporary", "no-route", "connect-timeout", "read-timeout", "reset", "disconnected",
+        "http-on-https", "expired", "scheme"])
+def test_every_transport_failure_is_said_in_plain_words_with_what_to_do(exc: httpx.HTTPError, said: str,
+                                                                        fix: str) -> None:
+    words = net.plain(exc, "wordpress")
+    assert said in words.what and fix in words.fix
+    message = net.failure(exc, side="wordpress", where="https://wp.example.test", what="a me", write=False)
+    assert said in str(message.error) and fix in str(message.error)
+    assert type(exc).__name__ not in str(message.error) and "Errno" not in str(message.error)
+    assert "[SSL" not in str(message.error) and "_ssl.c" not in str(message.error)
+
+
+def test_real_socket_failures_are_read_from_their_causes() -> None:
+    """The chain httpx really raises (httpx ← httpcore ← the socket's error), not only its text."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    with pytest.raises(httpx.ConnectError) as refused:
+        httpx.get(f"http://127.0.0.1:{port}/")
+    assert net.plain(refused.value, "whmcs").what.startswith("the connection was refused")
+    with pytest.raises(httpx.ConnectError) as unknown:
+        httpx.get("http://no-such-host.invalid/")
+    assert net.plain(unknown.value, "whmcs").what == "the host name could not be resolved (DNS)"

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from syncd.adapters import net
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.whmcs_wire import API_ROLE_PATH, CREDENTIALS_PATH, IP_ALLOW_PATH, as_int, as_list, version_of
 from syncd.checks import Check
@@ -51,6 +52,9 @@ def _connection_failure(exc: SideError, url: str) -> list[Check]:
     """The checks that a failed first call settles, ending with the failed one."""
     reachable = _check("reachable", True, url)
     json_ok = _check("answers with the API's JSON", True)
+    words = net.of_error(exc) if isinstance(exc, Unreachable | Transient) else None
+    if words is not None:  # the transport failed: what happened and what to do, apart
+        return [_check("reachable", False, f"cannot reach WHMCS at {url}: {words.what}", words.fix)]
     if isinstance(exc, Unreachable):
         return [_check("reachable", False, str(exc),
                        "check [whmcs] url, DNS, the firewall between this host and WHMCS, and its TLS certificate")]

@@ -57,7 +57,10 @@ def test_an_unreachable_whmcs_fails_the_first_check_only(emulator: WhmcsEmulator
     emulator.stop()
     result = checks(emulator, loopback=True, url=url)
     assert list(result) == ["reachable"] and not result["reachable"].ok
-    assert "cannot connect" in result["reachable"].detail
+    refused = result["reachable"]
+    assert refused.detail.startswith("cannot reach WHMCS at ") and "the connection was refused" in refused.detail
+    assert "ConnectError" not in refused.detail and "Errno" not in refused.detail
+    assert "check the host and port in [whmcs] url" in refused.fix
 
 
 def test_the_maintenance_page_is_diagnosed(emulator: WhmcsEmulator) -> None:

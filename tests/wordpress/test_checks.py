@@ -145,7 +145,9 @@ class TestChecksOnEmulator(CheckContract):
         site = Site("nowhere", f"http://127.0.0.1:{port}", "admin", "x" * 24, unused, unused, unused, unused)
         checks = self.check(site)
         assert failed(checks) == ["REST API reachable"]
-        assert "cannot connect" in checks[0].detail and "[wordpress] url" in checks[0].fix
+        assert checks[0].detail.startswith("cannot reach WordPress at ")
+        assert "the connection was refused" in checks[0].detail and "Errno" not in checks[0].detail
+        assert "check the host and port in [wordpress] url" in checks[0].fix
 
     def test_an_html_site_without_rest(self, make_site: MakeSite) -> None:
         site = make_site()
