@@ -26,7 +26,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net, paging
+from syncd.adapters import net, paging, wordpress_roles
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.adapters.wordpress_users import (
     USER_FIELDS,
@@ -194,6 +194,14 @@ class WordPressAdapter:
                 key=self.company_key,
             )
         return account
+
+    def role_answer(self, role: str) -> wordpress_roles.RoleAnswer:
+        """Whether ``role`` exists and this account may give it (``wordpress_roles``: nobody is created)."""
+        return wordpress_roles.probe(self._rest, self.verify(), role)
+
+    def roles_held(self) -> list[str]:
+        """Roles that the site's first users hold (roles that exist), for a suggestion."""
+        return wordpress_roles.held_roles(self._rest)
 
     @property
     def supports_company(self) -> bool:
