@@ -5,7 +5,11 @@ into the ``syncd.errors`` tree by what it tells about the request: it never left
 connection, DNS, a proxy: safe to send again, a write included), it left and its answer was
 lost (a timeout, a dropped connection, a broken reply: a read may be sent again, a write's
 outcome is unknown), the certificate is not trusted (sending again will not help), or the
-request could not be made at all.
+request could not be made at all. What happened is said in plain words, each with what to do
+and the configuration key to look at (``plain``): a refused connection, a host name DNS does not
+know, a timeout, a reset, an untrusted, expired or misnamed certificate; never the library's
+class names or OpenSSL's codes, which operators read as noise. The TLS context honours each
+side's ``ca_file`` (an internal CA).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ the access key); the credentials are accepted; then every API action syncd needs
 one, so a missing API-role permission is named at setup. Reads are probed with harmless
 calls (``limitnum=1``); writes only with calls that cannot succeed (``AddClient`` with no
 fields, ``UpdateClient`` of client 0, ...): a validation or not-found error means the
-role permits the action, ``Invalid Permissions`` that it does not. ``sync`` and dry runs
-never make these probes.
+role permits the action, ``Invalid Permissions`` that it does not. Last, what new clients are
+given must exist: ``[whmcs.new_clients] currency`` (GetCurrencies) and ``group_id`` when set
+(GetClientGroups), since AddClient takes any id without a word. ``sync`` and dry runs never
+make these probes.
 """
 
 from __future__ import annotations
