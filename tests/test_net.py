@@ -285,7 +285,8 @@ def test_a_refused_connection_is_retried_alike_on_both_sides() -> None:
     assert wp.calls["me"] == 3 and len(wp_sleeps) == 2
     refused = "the connection was refused (nothing listens on that address and port"
     assert str(w.value).startswith(f"cannot connect to WHMCS at billing.example.test (GetClients): {refused}")
-    assert str(p.value).startswith(f"cannot connect to WordPress at http://wp.test (a me): {refused}")
+    assert str(p.value).startswith(
+        f"cannot connect to WordPress at http://wp.test (reading our own account (/users/me)): {refused}")
     assert "check the host and port in [whmcs] url" in str(w.value)
     assert "check the host and port in [wordpress] url" in str(p.value)
 

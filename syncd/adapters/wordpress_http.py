@@ -74,6 +74,17 @@ _USERNAME_CODES = {"user_login_too_long", "empty_user_login", "invalid_username"
 
 _TAG = re.compile(r"<[^>]+>")
 
+#: Each kind of call in plain words, for a transport failure's message.
+_CALLS = {
+    "me": "reading our own account (/users/me)",
+    "list_page": "a page of the users listing",
+    "search": "searching for {who}",
+    "get": "reading {who}",
+    "create": "creating {who}",
+    "update": "updating {who}",
+    "role_check": "{who}",
+}
+
 
 def _plain(text: object, limit: int = 240) -> str:
     """A remote message made safe to show: no HTML, one line, bounded."""
@@ -357,7 +368,8 @@ class RestClient:
         try:
             response = self._http.request(method, url, params=query, json=body)
         except httpx.HTTPError as exc:
-            failed = net.failure(exc, side=SIDE, where=self.root, what=f"a {kind}" + (f" of {who}" if who else ""),
+            what = _CALLS.get(kind, "a {kind} of {who}").format(kind=kind, who=who or "a user")
+            failed = net.failure(exc, side=SIDE, where=self.root, what=what,
                                  write=write)
             if failed.retry:
                 raise TryAgain(failed.error) from exc
