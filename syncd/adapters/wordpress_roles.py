@@ -26,6 +26,11 @@ USERS = "/wp/v2/users"
 #: accepts, so that the request passes the REST arguments' checks and reaches the role check.
 PROBE_USERNAME = "syncd-role-check-" + "x" * 44
 
+#: wp_insert_user's refusal of the too-long username (classify keeps the code in the message).
+AFTER_THE_ROLE = "user_login_too_long"
+#: wp_insert_user's refusals of a login or an email in use, also after the role check.
+_IN_USE = frozenset({"existing_user_email", "existing_user_login"})
+
 #: Roles worth trying when the configured one does not exist: WordPress's own, and WooCommerce's
 #: (a hosting company's site often runs a shop); the roles the site's users hold are added to them.
 COMMON_ROLES = ("subscriber", "contributor", "author", "editor", "customer", "shop_manager")
@@ -49,9 +54,13 @@ def probe(rest: RestClient, account: Account, role: str) -> RoleAnswer:
     except InvalidRecord as exc:
         if exc.field == "roles":  # 400 rest_user_invalid_role: "The role x does not exist."
             return RoleAnswer(exists=False, assignable=False, said=str(exc))
-        return RoleAnswer(exists=True, assignable=True)  # the username, checked after the role
-    except RemoteRejected:  # the email (or the username) in use: refused after the role passed
-        return RoleAnswer(exists=True, assignable=True)
+        if AFTER_THE_ROLE in str(exc):  # wp_insert_user refused the username: the role had passed
+            return RoleAnswer(exists=True, assignable=True)
+        # Refused by the REST arguments' checks, which come before the role's: nothing learnt.
+        return RoleAnswer(exists=None, assignable=None, said=str(exc))
+    except RemoteRejected as exc:  # existing_user_email / existing_user_login: after the role, too
+        return RoleAnswer(exists=True, assignable=True) if exc.code in _IN_USE else RoleAnswer(
+            exists=None, assignable=None, said=str(exc))
     except PermissionDenied as exc:
         if exc.action == "promote_users":  # 403 rest_user_invalid_role: may not give that role
             return RoleAnswer(exists=True, assignable=False, said=str(exc))
