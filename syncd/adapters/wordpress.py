@@ -513,7 +513,7 @@ class WordPressAdapter:
             sent = self._rest.lost_password(record.username or record.email)
         except httpx.HTTPError as exc:
             logger.warning("could not ask WordPress to send {email} a password-reset email: {why}",
-                           email=record.label(), why=net.reason(exc))
+                           email=record.label(), why=net.reason(exc, side=SIDE))
             return False
         if sent:
             logger.info("WordPress sent {email} a password-reset email", email=record.label())
