@@ -420,3 +420,22 @@ def test_real_socket_failures_are_read_from_their_causes() -> None:
     with pytest.raises(httpx.ConnectError) as unknown:
         httpx.get("http://no-such-host.invalid/")
     assert net.plain(unknown.value, "whmcs").what == "the host name could not be resolved (DNS)"
+
+
+def test_a_password_reset_that_cannot_be_sent_is_a_plain_warning(warnings: list[str]) -> None:
+    from syncd.model import Record, Side
+
+    def refused_login(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    emulator = WordPressEmulator()
+    emulator.add_app_password("admin", "Abcd1234Efgh5678Ijkl9012")
+    inner = emulator.transport()
+    transport = httpx.MockTransport(
+        lambda r: refused_login(r) if r.url.path.endswith("wp-login.php") else inner.handle_request(r))
+    record = Record(side=Side.WORDPRESS, remote_id=5, fields={"email": "ann@example.com"}, username="ann")
+    with _wordpress(transport, []) as wp:
+        assert wp.send_password_reset(record) is False
+    [line] = [w for w in warnings if "password-reset" in w]
+    assert "the connection was refused" in line and "check the host and port in [wordpress] url" in line
+    assert "ConnectError" not in line and "Errno" not in line
