@@ -9,6 +9,7 @@ log line or an error message. Lookup order of the file: ``--config``, ``$SYNCD_C
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -17,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from syncd.errors import ConfigError
 from syncd.model import Direction, Side
@@ -103,6 +112,7 @@ class DummyValues(_Strict):
 class NewClients(_Strict):
     missing_fields: Literal["dummy", "skip_validation"] = "dummy"
     currency: Annotated[int, _between(1, 1_000_000)] = 1
+    group_id: Annotated[int, _between(0, 1_000_000)] = 0  # AddClient's groupid; 0 = no client group
     send_welcome_email: bool = False
     send_password_reset: bool = False
     dummy: DummyValues = DummyValues()
@@ -127,8 +137,25 @@ class _Connection(_Strict):
     url: str
     timeout_seconds: Seconds = 30.0
     verify_tls: bool = True
+    ca_file: Path | None = None  # a PEM bundle of the CA(s) to trust for this side instead of the default ones
     concurrency: Concurrency = 2
     retries: Retries = 4
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is None:
+            return None
+        if info.data.get("verify_tls") is False:  # validated before ca_file, which follows it
+            raise ValueError("given, but verify_tls = false checks no certificate: remove one of the two")
+        for problem in ca_file_problems(v):
+            raise ValueError(problem)
+        return v
+
+    @property
+    def ca_path(self) -> str | None:
+        """``ca_file`` as the TLS layer takes it (None: the default CAs)."""
+        return str(self.ca_file) if self.ca_file is not None else None
 
     @field_validator("url")
     @classmethod
@@ -284,6 +311,26 @@ class Settings(_Strict):
             if not conn.verify_tls:
                 out.append(f"[{name}] verify_tls = false: the server's certificate is not checked")
         return out
+
+
+def ca_file_problems(path: Path) -> list[str]:
+    """Why ``path`` cannot serve as a ``ca_file`` (a readable PEM file with a CA certificate); []."""
+    try:
+        text = path.read_bytes()
+    except IsADirectoryError:
+        return [f"{path} is a directory: give the PEM file of the CA (e.g. /etc/syncd/internal-ca.pem)"]
+    except FileNotFoundError:
+        return [f"{path} does not exist: give the PEM file of the CA that signed the site's certificate"]
+    except PermissionError:
+        return [f"cannot read {path} (permission denied for {_whoami()}): make it readable by that user"]
+    except OSError as exc:
+        return [f"cannot read {path} ({exc.strerror or exc})"]
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=text.decode("ascii"))
+    except (UnicodeDecodeError, ssl.SSLError, ValueError):
+        return [f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA's certificate in "
+                "PEM form (openssl x509 -in ca.der -inform der -out ca.pem converts a DER one)"]
+    return []
 
 
 def _whoami() -> str:

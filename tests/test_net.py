@@ -76,7 +76,8 @@ def test_a_request_that_never_left_is_unreachable_and_may_be_sent_again_even_a_w
     assert type(failed.error) is Unreachable and failed.retry
     assert failed.error.side == "whmcs"
     assert failed.error.message.startswith("cannot connect to WHMCS at billing.example.test (GetClients): ")
-    assert type(exc).__name__ in failed.error.message
+    assert type(exc).__name__ not in failed.error.message  # plain words, not the library's class names
+    assert "[whmcs]" in failed.error.message or "$HTTPS_PROXY" in failed.error.message  # ... and what to look at
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadTimeout("timed out"), httpx.WriteTimeout("timed out"),
@@ -100,8 +101,9 @@ def test_an_untrusted_certificate_is_named_and_not_retried() -> None:
     exc.__cause__ = cause
     failed = _failure(exc, write=True)
     assert type(failed.error) is Unreachable and not failed.retry
-    assert "TLS certificate that is not trusted" in failed.error.message
-    assert "[whmcs] verify_tls = false" in failed.error.message
+    assert "its TLS certificate is not trusted" in failed.error.message
+    assert "set [whmcs] ca_file" in failed.error.message and "[whmcs] verify_tls = false" in failed.error.message
+    assert "CERTIFICATE_VERIFY_FAILED" not in failed.error.message and "SSL" not in failed.error.message
     quiet = httpx.ConnectError("handshake failed")  # the text says nothing; the cause does
     quiet.__context__ = cause
     assert not _failure(quiet).retry
@@ -122,7 +124,9 @@ def test_the_library_text_is_redacted_and_the_side_named() -> None:
     assert "hunter22" not in failed.error.message and "***" in failed.error.message
     wp = net.failure(httpx.ConnectError(""), side="wordpress", where="https://wp.example.test", what="a list_page",
                      write=False)
-    assert wp.error.message == "cannot connect to WordPress at https://wp.example.test (a list_page): ConnectError"
+    assert wp.error.message == ("cannot connect to WordPress at https://wp.example.test (a list_page): the "
+                                "connection could not be opened; check [wordpress] url and the network between "
+                                "this host and the site")
     assert wp.error.side == "wordpress"
 
 
@@ -279,8 +283,12 @@ def test_a_refused_connection_is_retried_alike_on_both_sides() -> None:
     with _wordpress(_wp_transport(_refusing), wp_sleeps) as wp, pytest.raises(Unreachable) as p:
         wp.verify()
     assert wp.calls["me"] == 3 and len(wp_sleeps) == 2
-    assert str(w.value).startswith("cannot connect to WHMCS at billing.example.test (GetClients): ConnectError")
-    assert str(p.value).startswith("cannot connect to WordPress at http://wp.test (a me): ConnectError")
+    refused = "the connection was refused (nothing listens on that address and port"
+    assert str(w.value).startswith(f"cannot connect to WHMCS at billing.example.test (GetClients): {refused}")
+    assert str(p.value).startswith(
+        f"cannot connect to WordPress at http://wp.test (reading our own account (/users/me)): {refused}")
+    assert "check the host and port in [whmcs] url" in str(w.value)
+    assert "check the host and port in [wordpress] url" in str(p.value)
 
 
 def test_an_untrusted_certificate_is_not_retried_on_either_side() -> None:
@@ -288,9 +296,9 @@ def test_an_untrusted_certificate_is_not_retried_on_either_side() -> None:
         raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", request=request)
 
     sleeps: list[float] = []
-    with _whmcs(httpx.MockTransport(untrusted), sleeps) as whmcs, pytest.raises(Unreachable, match="verify_tls"):
+    with _whmcs(httpx.MockTransport(untrusted), sleeps) as whmcs, pytest.raises(Unreachable, match="ca_file"):
         whmcs.snapshot()
-    with _wordpress(_wp_transport(untrusted), sleeps) as wp, pytest.raises(Unreachable, match="verify_tls"):
+    with _wordpress(_wp_transport(untrusted), sleeps) as wp, pytest.raises(Unreachable, match="ca_file"):
         wp.verify()
     assert whmcs.calls["GetClients"] == 1 and wp.calls["me"] == 1 and sleeps == []
 
@@ -359,3 +367,75 @@ def test_a_listing_is_complete_or_shifted() -> None:
                               hint=" (a plugin hides some)")
     with pytest.raises(IncompleteListing, match=r"changed while it was being read \(total 3, then 4 on page 2\)"):
         paging.check_total(4, 3, what="WordPress", where="on page 2", side="wordpress")
+
+
+def test_wordpress_retries_its_rest_index_as_any_read_and_then_says_why_in_plain_words() -> None:
+    sleeps: list[float] = []
+    with _wordpress(httpx.MockTransport(_refusing), sleeps) as wp, pytest.raises(Unreachable) as p:
+        wp.verify()
+    assert wp.calls["index"] == 3 and len(sleeps) == 2  # retries = 2, as WHMCS's calls
+    assert str(p.value).startswith("cannot reach WordPress at http://wp.test: the connection was refused (")
+    assert "check the host and port in [wordpress] url" in str(p.value)
+    assert "ConnectError" not in str(p.value) and "Errno" not in str(p.value)
+
+
+@pytest.mark.parametrize(("exc", "said", "fix"), [
+    (httpx.ConnectError("[Errno -2] Name or service not known"), "the host name could not be resolved (DNS)",
+     "check the host name in [wordpress] url"),
+    (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "could not be resolved (DNS)",
+     "DNS resolver"),
+    (httpx.ConnectError("[Errno 113] No route to host"), "no network route to that host", "routes"),
+    (httpx.ConnectTimeout("timed out"), "the connection timed out", "raise [wordpress] timeout_seconds"),
+    (httpx.ReadTimeout("The read operation timed out"), "no answer within the timeout",
+     "raise [wordpress] timeout_seconds"),
+    (httpx.ReadError("[Errno 104] Connection reset by peer"), "the connection was reset", "error log"),
+    (httpx.RemoteProtocolError("Server disconnected without sending a response."),
+     "the server closed the connection without answering", "error log"),
+    (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"),
+     "the server does not speak https on that port", "scheme and the port of [wordpress] url"),
+    (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired"),
+     "its TLS certificate has expired", "renew the certificate"),
+    (httpx.UnsupportedProtocol("Request URL has an unsupported protocol 'ftp://'."),
+     "not an http:// or https:// URL", "set [wordpress] url"),
+], ids=["dns", "dns-temporary", "no-route", "connect-timeout", "read-timeout", "reset", "disconnected",
+        "http-on-https", "expired", "scheme"])
+def test_every_transport_failure_is_said_in_plain_words_with_what_to_do(exc: httpx.HTTPError, said: str,
+                                                                        fix: str) -> None:
+    words = net.plain(exc, "wordpress")
+    assert said in words.what and fix in words.fix
+    message = net.failure(exc, side="wordpress", where="https://wp.example.test", what="a me", write=False)
+    assert said in str(message.error) and fix in str(message.error)
+    assert type(exc).__name__ not in str(message.error) and "Errno" not in str(message.error)
+    assert "[SSL" not in str(message.error) and "_ssl.c" not in str(message.error)
+
+
+def test_real_socket_failures_are_read_from_their_causes() -> None:
+    """The chain httpx really raises (httpx ← httpcore ← the socket's error), not only its text."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    with pytest.raises(httpx.ConnectError) as refused:
+        httpx.get(f"http://127.0.0.1:{port}/")
+    assert net.plain(refused.value, "whmcs").what.startswith("the connection was refused")
+    with pytest.raises(httpx.ConnectError) as unknown:
+        httpx.get("http://no-such-host.invalid/")
+    assert net.plain(unknown.value, "whmcs").what == "the host name could not be resolved (DNS)"
+
+
+def test_a_password_reset_that_cannot_be_sent_is_a_plain_warning(warnings: list[str]) -> None:
+    from syncd.model import Record, Side
+
+    def refused_login(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    emulator = WordPressEmulator()
+    emulator.add_app_password("admin", "Abcd1234Efgh5678Ijkl9012")
+    inner = emulator.transport()
+    transport = httpx.MockTransport(
+        lambda r: refused_login(r) if r.url.path.endswith("wp-login.php") else inner.handle_request(r))
+    record = Record(side=Side.WORDPRESS, remote_id=5, fields={"email": "ann@example.com"}, username="ann")
+    with _wordpress(transport, []) as wp:
+        assert wp.send_password_reset(record) is False
+    [line] = [w for w in warnings if "password-reset" in w]
+    assert "the connection was refused" in line and "check the host and port in [wordpress] url" in line
+    assert "ConnectError" not in line and "Errno" not in line

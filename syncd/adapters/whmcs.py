@@ -160,9 +160,9 @@ class WhmcsAdapter:
         self._admin_emails: frozenset[str] | None = None
         limits = httpx.Limits(max_connections=max(4, 2 * settings.concurrency))
         self._http = httpx.Client(
-            transport=transport or net.transport(settings.verify_tls, limits),
+            transport=transport or net.transport(settings.verify_tls, limits, ca_file=settings.ca_path),
             timeout=httpx.Timeout(settings.timeout_seconds),
-            verify=net.client_context(settings.verify_tls),  # for a proxy from the environment
+            verify=net.client_context(settings.verify_tls, settings.ca_path),  # for a proxy from the environment
             limits=limits,
             follow_redirects=False,
             headers={"User-Agent": "syncd (WHMCS client)"},
@@ -520,6 +520,8 @@ class WhmcsAdapter:
         password = new_password()
         params["password2"] = password
         params["currency"] = new.currency
+        if new.group_id:
+            params["groupid"] = new.group_id  # 0 is no group: WHMCS's own default, so not sent
         if not new.send_welcome_email:
             # Sent only when true: PHP treats any non-empty string, "false" included, as true.
             params["noemail"] = True

@@ -67,6 +67,8 @@ ACTIONS: tuple[str, ...] = (
     "ResetPassword",
     "GetAdminDetails",
     "WhmcsDetails",
+    "GetCurrencies",
+    "GetClientGroups",
 )
 _CANONICAL = {a.lower(): a for a in ACTIONS}
 
@@ -202,6 +204,18 @@ def version_of(data: Mapping[str, Any]) -> str:
     if isinstance(whmcs, dict):
         return as_str(whmcs.get("version")).strip()
     return as_str(data.get("version")).strip()
+
+
+def currencies_of(data: Mapping[str, Any]) -> dict[int, str]:
+    """id → code of a GetCurrencies reply (``currencies: {"currency": [...]}``, values as strings)."""
+    rows = as_list(data.get("currencies"), "currency")
+    return {i: as_str(r.get("code")).strip() for r in rows if (i := as_int(r.get("id"))) is not None}
+
+
+def client_groups_of(data: Mapping[str, Any]) -> dict[int, str]:
+    """id → name of a GetClientGroups reply (``groups: {"group": [...]}``, absent when there is none)."""
+    rows = as_list(data.get("groups"), "group")
+    return {i: as_str(r.get("groupname")).strip() for r in rows if (i := as_int(r.get("id"))) is not None}
 
 
 def client_details(data: Mapping[str, Any]) -> dict[str, Any]:

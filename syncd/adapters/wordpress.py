@@ -26,7 +26,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net, paging
+from syncd.adapters import net, paging, wordpress_roles
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.adapters.wordpress_users import (
     USER_FIELDS,
@@ -103,6 +103,7 @@ class WordPressAdapter:
             password,
             timeout=settings.timeout_seconds,
             verify_tls=settings.verify_tls,
+            ca_file=settings.ca_path,
             retries=settings.retries,
             transport=transport,
             sleep=sleep,
@@ -194,6 +195,14 @@ class WordPressAdapter:
                 key=self.company_key,
             )
         return account
+
+    def role_answer(self, role: str) -> wordpress_roles.RoleAnswer:
+        """Whether ``role`` exists and this account may give it (``wordpress_roles``: nobody is created)."""
+        return wordpress_roles.probe(self._rest, self.verify(), role)
+
+    def roles_held(self) -> list[str]:
+        """Roles that the site's first users hold (roles that exist), for a suggestion."""
+        return wordpress_roles.held_roles(self._rest)
 
     @property
     def supports_company(self) -> bool:
@@ -533,7 +542,7 @@ class WordPressAdapter:
             sent = self._rest.lost_password(record.username or record.email)
         except httpx.HTTPError as exc:
             logger.warning("could not ask WordPress to send {email} a password-reset email: {why}",
-                           email=record.label(), why=net.reason(exc))
+                           email=record.label(), why=net.reason(exc, side=SIDE))
             return False
         if sent:
             logger.info("WordPress sent {email} a password-reset email", email=record.label())

@@ -74,6 +74,17 @@ _USERNAME_CODES = {"user_login_too_long", "empty_user_login", "invalid_username"
 
 _TAG = re.compile(r"<[^>]+>")
 
+#: Each kind of call in plain words, for a transport failure's message.
+_CALLS = {
+    "me": "reading our own account (/users/me)",
+    "list_page": "a page of the users listing",
+    "search": "searching for {who}",
+    "get": "reading {who}",
+    "create": "creating {who}",
+    "update": "updating {who}",
+    "role_check": "{who}",
+}
+
 
 def _plain(text: object, limit: int = 240) -> str:
     """A remote message made safe to show: no HTML, one line, bounded."""
@@ -117,7 +128,8 @@ class SiteProbe:
     redirect: str = ""  # the index redirects elsewhere (http → https, another host)
     html: bool = False  # an HTML page where the index should be
     status: int = 0
-    error: str = ""  # the site could not be reached at all
+    error: str = ""  # the site could not be reached at all: what happened, in plain words ...
+    fix: str = ""  # ... and what to do about it
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,7 @@ class RestClient:
         *,
         timeout: float = 30.0,
         verify_tls: bool = True,
+        ca_file: str | None = None,
         retries: int = 4,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -193,8 +206,8 @@ class RestClient:
         self._http = httpx.Client(
             auth=httpx.BasicAuth(username, password.get_secret_value()),
             timeout=httpx.Timeout(timeout),
-            verify=net.client_context(verify_tls),  # for a proxy from the environment
-            transport=transport or net.transport(verify_tls),
+            verify=net.client_context(verify_tls, ca_file),  # for a proxy from the environment
+            transport=transport or net.transport(verify_tls, ca_file=ca_file),
             follow_redirects=False,  # a redirected POST becomes a GET; redirects are diagnosed instead
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
@@ -225,12 +238,31 @@ class RestClient:
             return second
         return SiteProbe(root=self.root, html=first.html or second.html, status=second.status or first.status)
 
+    def _index(self, url: str, params: Mapping[str, str]) -> httpx.Response:
+        """GET where the REST index should be; a transport failure is retried as any read's is
+        (the same ``retries`` and backoff as every other call, and as WHMCS's)."""
+
+        def attempt() -> httpx.Response:
+            self._count("index")
+            try:
+                return self._http.get(url, params=params)
+            except httpx.HTTPError as exc:
+                failed = net.failure(exc, side=SIDE, where=self.root, what="the REST index", write=False)
+                if failed.retry:
+                    raise TryAgain(failed.error) from exc
+                raise failed.error from exc
+
+        return retry_call(attempt, attempts=self.retries + 1, backoff=BACKOFF, sleep=self._sleep, rng=self._rng)
+
     def _probe_one(self, url: str, params: Mapping[str, str], *, pretty: bool) -> SiteProbe:
-        self._count("index")
         try:
-            response = self._http.get(url, params=params)
-        except httpx.HTTPError as exc:
-            return SiteProbe(root=self.root, error=net.reason(exc))
+            response = self._index(url, params)
+        except SyncdError as exc:  # the transport failed, every attempt
+            words = net.of_error(exc)
+            if words is None:
+                return SiteProbe(root=self.root, error=str(exc))
+            return SiteProbe(root=self.root, error=f"cannot reach WordPress at {self.root}: {words.what}",
+                             fix=words.fix)
         body = _read_body(response)
         if response.is_redirect:
             return SiteProbe(root=self.root, redirect=response.headers.get("location", ""), status=response.status_code)
@@ -336,7 +368,8 @@ class RestClient:
         try:
             response = self._http.request(method, url, params=query, json=body)
         except httpx.HTTPError as exc:
-            failed = net.failure(exc, side=SIDE, where=self.root, what=f"a {kind}" + (f" of {who}" if who else ""),
+            what = _CALLS.get(kind, "a {kind} of {who}").format(kind=kind, who=who or "a user")
+            failed = net.failure(exc, side=SIDE, where=self.root, what=what,
                                  write=write)
             if failed.retry:
                 raise TryAgain(failed.error) from exc
@@ -405,7 +438,7 @@ def probe_error(probe: SiteProbe) -> SyncdError:
     """The error a failed discovery stands for, with what to look at."""
     root = probe.root
     if probe.error:
-        return Unreachable(f"cannot reach WordPress at {root}: {probe.error}", side=SIDE)
+        return Unreachable(f"{probe.error}; {probe.fix}" if probe.fix else probe.error, side=SIDE)
     if probe.blocked_code:
         text = f"{probe.blocked_status} {probe.blocked_code}: {probe.blocked_message}"
         if probe.blocked_status == 401 and not rest_disabled_code(probe.blocked_code):

@@ -6,8 +6,10 @@ the access key); the credentials are accepted; then every API action syncd needs
 one, so a missing API-role permission is named at setup. Reads are probed with harmless
 calls (``limitnum=1``); writes only with calls that cannot succeed (``AddClient`` with no
 fields, ``UpdateClient`` of client 0, ...): a validation or not-found error means the
-role permits the action, ``Invalid Permissions`` that it does not. ``sync`` and dry runs
-never make these probes.
+role permits the action, ``Invalid Permissions`` that it does not. Last, what new clients are
+given must exist: ``[whmcs.new_clients] currency`` (GetCurrencies) and ``group_id`` when set
+(GetClientGroups), since AddClient takes any id without a word. ``sync`` and dry runs never
+make these probes.
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ from typing import Any
 
 import httpx
 
+from syncd.adapters import net
 from syncd.adapters.whmcs import WhmcsAdapter
-from syncd.adapters.whmcs_wire import API_ROLE_PATH, CREDENTIALS_PATH, IP_ALLOW_PATH, as_int, as_list, version_of
+from syncd.adapters.whmcs_wire import (
+    API_ROLE_PATH,
+    CREDENTIALS_PATH,
+    IP_ALLOW_PATH,
+    as_int,
+    as_list,
+    client_groups_of,
+    currencies_of,
+    version_of,
+)
 from syncd.checks import Check
 from syncd.config import Settings
 from syncd.errors import (
@@ -51,6 +63,9 @@ def _connection_failure(exc: SideError, url: str) -> list[Check]:
     """The checks that a failed first call settles, ending with the failed one."""
     reachable = _check("reachable", True, url)
     json_ok = _check("answers with the API's JSON", True)
+    words = net.of_error(exc) if isinstance(exc, Unreachable | Transient) else None
+    if words is not None:  # the transport failed: what happened and what to do, apart
+        return [_check("reachable", False, f"cannot reach WHMCS at {url}: {words.what}", words.fix)]
     if isinstance(exc, Unreachable):
         return [_check("reachable", False, str(exc),
                        "check [whmcs] url, DNS, the firewall between this host and WHMCS, and its TLS certificate")]
@@ -160,6 +175,7 @@ def run(
             checks.append(_permission_check(
                 action, purpose, partial(adapter.call, action, params), needed=needed, write=write))
         checks.append(_version_check(adapter))
+        checks += _new_client_checks(adapter, settings)
     finally:
         adapter.close()
     return checks
@@ -183,3 +199,61 @@ def _version_check(adapter: WhmcsAdapter) -> Check:
         return _check(name, True, f"WHMCS {version or '(version not reported)'}{note}")
     return _check(name, False, "the API role allows neither; syncd reads the WHMCS version with one of them",
                   f'tick "WhmcsDetails" (or "GetAdminDetails") in the API role of this credential: {API_ROLE_PATH}')
+
+
+CURRENCIES_PATH = "Configuration → System Settings → Currencies"
+CLIENT_GROUPS_PATH = "Configuration → System Settings → Client Groups"
+
+
+def _listed(adapter: WhmcsAdapter, action: str, name: str, purpose: str,
+            read: Callable[[dict[str, Any]], dict[int, str]]) -> dict[int, str] | Check:
+    """What ``action`` lists (id → name), or the failed check that says why it could not be read."""
+    try:
+        return read(adapter.call(action))
+    except PermissionDenied:
+        return _check(name, False, f'the API role does not allow "{action}", which syncd calls to check {purpose}',
+                      f'tick "{action}" in the API role of this credential: {API_ROLE_PATH}')
+    except SideError as exc:
+        return _check(name, False, str(exc), "see the message; then run test-connection again")
+
+
+def _choices(found: dict[int, str]) -> str:
+    return ", ".join(f"{i} ({label})" if label else str(i) for i, label in sorted(found.items()))
+
+
+def _new_client_checks(adapter: WhmcsAdapter, settings: Settings) -> list[Check]:
+    """The currency and the client group that AddClient gives new clients exist in this WHMCS
+    (AddClient takes any id without a word, and its clients then bill in no currency WHMCS has)."""
+    new = settings.whmcs.new_clients
+    currency_name = "new clients' currency ([whmcs.new_clients] currency)"
+    group_name = "new clients' group ([whmcs.new_clients] group_id)"
+    if not settings.sync.direction.allows_write_to(Side.WHMCS):
+        return [_check(currency_name, True, f"not used: direction {settings.sync.direction.value} never creates "
+                                            "WHMCS clients")]
+    checks = []
+    currencies = _listed(adapter, "GetCurrencies", currency_name, f"that currency {new.currency} exists",
+                         currencies_of)
+    if isinstance(currencies, Check):
+        checks.append(currencies)
+    elif new.currency in currencies:
+        checks.append(_check(currency_name, True, f"currency {new.currency} ({currencies[new.currency]})"))
+    else:
+        checks.append(_check(
+            currency_name, False,
+            f"currency {new.currency} does not exist in WHMCS (its currencies: {_choices(currencies) or 'none'})",
+            f"set [whmcs.new_clients] currency to the id of one of them ({CURRENCIES_PATH} lists them)"))
+    if not new.group_id:
+        return checks  # 0: new clients join no group
+    groups = _listed(adapter, "GetClientGroups", group_name, f"that client group {new.group_id} exists",
+                     client_groups_of)
+    if isinstance(groups, Check):
+        checks.append(groups)
+    elif new.group_id in groups:
+        checks.append(_check(group_name, True, f"client group {new.group_id} ({groups[new.group_id]})"))
+    else:
+        have = f"its client groups: {_choices(groups)}" if groups else "it has no client group"
+        checks.append(_check(
+            group_name, False, f"client group {new.group_id} does not exist in WHMCS ({have})",
+            f"set [whmcs.new_clients] group_id to the id of one of them ({CLIENT_GROUPS_PATH}), or to 0 for no "
+            "group"))
+    return checks

@@ -4,8 +4,10 @@ In order: the REST API answers (not blocked by a security plugin, the URL right)
 offers Application Passwords (over plain http only with ``WP_ENVIRONMENT_TYPE=local``); ours
 is accepted (``/users/me``: WordPress never says a password is wrong, it runs the request
 as anonymous); the account can list users with emails and roles (``context=edit``), create
-users, and edit users and their roles; and whether the company field can be stored. The
-capabilities are read from ``/users/me?context=edit``: no user is ever created to test.
+users, and give them ``[wordpress.new_users] role`` (which must exist: probed with a create that
+cannot succeed, ``wordpress_roles``), and edit users and their roles; and whether the company field
+can be stored. The capabilities are read from ``/users/me?context=edit``: no user is ever created
+to test.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import httpx
 
 from syncd.adapters.wordpress import DEFAULT_COMPANY_KEY, WordPressAdapter
 from syncd.adapters.wordpress_http import SiteProbe, rest_disabled_code
+from syncd.adapters.wordpress_roles import COMMON_ROLES
 from syncd.adapters.wordpress_users import Account
 from syncd.checks import Check
-from syncd.config import Settings
+from syncd.config import FORBIDDEN_ROLES, Settings
 from syncd.errors import BadCredentials, PermissionDenied, SyncdError
+from syncd.model import Side
 
 SIDE = "wordpress"
 
@@ -45,9 +49,8 @@ def _reachability(probe: SiteProbe, url: str) -> Check:
         where = f"{probe.root}/wp-json/" if probe.info.pretty else f"{probe.root}/?rest_route=/ (plain permalinks)"
         return _check(name, True, where)
     if probe.error:
-        return _check(name, False, f"cannot connect to {probe.root}: {probe.error}",
-                      "check [wordpress] url, DNS, the firewall between this host and WordPress, and its TLS "
-                      "certificate")
+        return _check(name, False, probe.error, probe.fix or "check [wordpress] url, DNS, the firewall between "
+                      "this host and WordPress, and its TLS certificate")
     if probe.redirect:
         target = urlsplit(probe.redirect)
         site = f"{target.scheme}://{target.netloc}/" if target.netloc else probe.redirect
@@ -122,6 +125,51 @@ def _listing(adapter: WordPressAdapter, account: Account) -> Check:
     return _check(name, True, f"{total} users")
 
 
+def _role(adapter: WordPressAdapter, account: Account, settings: Settings) -> Check | None:
+    """The role new users are given exists, and this account may give it (probed with a create that
+    cannot succeed, see ``wordpress_roles``); None when the account cannot create users at all (the
+    check before says so)."""
+    name = "new users' role ([wordpress.new_users] role)"
+    role = settings.wordpress.new_users.role
+    if not settings.sync.direction.allows_write_to(Side.WORDPRESS):
+        return _check(name, True, f"not used: direction {settings.sync.direction.value} never creates WordPress "
+                                  "users")
+    if not account.can("create_users"):
+        return None
+    answer = adapter.role_answer(role)
+    if answer.exists and answer.assignable and not answer.said:
+        return _check(name, True, f"{role!r} exists and may be given (probed safely: nobody was created)")
+    if answer.exists is None:
+        return _check(name, False, f"could not tell whether the role {role!r} exists: {answer.said}",
+                      "see the message; then run test-connection again")
+    if answer.exists and answer.assignable:  # a plugin let the probe create a user: said plainly
+        return _check(name, False, answer.said, "delete that user; then run test-connection again")
+    if answer.exists:
+        return _check(name, False, f"{account.username!r} may not give the role {role!r} to new users",
+                      f"give {account.username!r} the Administrator role, or set [wordpress.new_users] role to a "
+                      "role it may give")
+    offered = _roles_that_exist(adapter, settings, exclude={role})
+    some = f"one that exists: {', '.join(offered)}" if offered else "a role that exists (Users → All Users shows them)"
+    return _check(name, False, f"the role {role!r} does not exist on this site, so every user syncd creates there "
+                               "would fail", f"set [wordpress.new_users] role to {some}; or create the role "
+                                             f"{role!r} (e.g. with a role editor plugin)")
+
+
+def _roles_that_exist(adapter: WordPressAdapter, settings: Settings, exclude: set[str]) -> list[str]:
+    """WordPress's and WooCommerce's usual roles and those the site's users hold, each probed: the ones
+    that exist and may be given to new users (never one syncd refuses to grant or excludes)."""
+    refused = FORBIDDEN_ROLES | set(settings.sync.exclude_wp_roles) | exclude
+    candidates = dict.fromkeys([*COMMON_ROLES, *adapter.roles_held()])
+    found = []
+    for candidate in candidates:
+        if candidate in refused:
+            continue
+        answer = adapter.role_answer(candidate)
+        if answer.exists and answer.assignable and not answer.said:
+            found.append(candidate)
+    return found
+
+
 def _company(adapter: WordPressAdapter, settings: Settings) -> Check:
     name = "company field"
     key = adapter.company_key
@@ -164,6 +212,11 @@ def run(
         checks += [
             _listing(adapter, account),
             _capability(account, "create users", ("create_users",), "syncd creates users from WHMCS clients"),
+        ]
+        role = _role(adapter, account, settings)
+        if role is not None:
+            checks.append(role)
+        checks += [
             _capability(account, "edit users and their roles", ("edit_users", "promote_users"),
                         "syncd updates names and emails and deactivates users by taking their role"),
             _company(adapter, settings),

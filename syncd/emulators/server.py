@@ -18,6 +18,7 @@ An ``Answer`` with ``silence`` set has no HTTP answer at all:
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,10 +91,14 @@ class Served:
 
         return httpx.MockTransport(handler)
 
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on ``host:port`` (0: a free port) in daemon threads until ``stop()``; returns ``url``."""
+    def start(self, port: int = 0, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> str:
+        """Serve on ``host:port`` (0: a free port) in daemon threads until ``stop()``; returns ``url``.
+
+        ``tls``: a server-side context (its certificate loaded) to serve https instead of http, for
+        the tests of certificate checks (``[whmcs] ca_file``, an untrusted or expired certificate).
+        """
         if self._loopback is None:
-            self._loopback = LoopbackServer(self, host, port)
+            self._loopback = LoopbackServer(self, host, port, tls)
         return self.url
 
     def stop(self) -> None:
@@ -102,9 +107,9 @@ class Served:
             self._loopback = None
 
     @contextmanager
-    def serve(self, port: int = 0) -> Iterator[str]:
-        """``with emulator.serve() as url:`` served on loopback for the block."""
-        url = self.start(port)
+    def serve(self, port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+        """``with emulator.serve() as url:`` served on loopback for the block (``tls``: see ``start``)."""
+        url = self.start(port, tls=tls)
         try:
             yield url
         finally:
@@ -112,10 +117,10 @@ class Served:
 
     @property
     def url(self) -> str:
-        """Where the emulator is served: ``http://host:port`` and ``url_path``."""
+        """Where the emulator is served: ``http://host:port`` (``https``: see ``start``) and ``url_path``."""
         if self._loopback is None:
             raise RuntimeError("the emulator is not serving; call start() or use serve()")
-        return f"http://{self._loopback.host}:{self._loopback.port}{self.url_path}"
+        return f"{self._loopback.scheme}://{self._loopback.host}:{self._loopback.port}{self.url_path}"
 
     @property
     def loopback(self) -> LoopbackServer | None:
@@ -155,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         host = self.headers.get("Host") or f"{loopback.host}:{loopback.port}"
-        request = Request(self.command, f"http://{host}{self.path}", dict(self.headers.items()), body,
+        request = Request(self.command, f"{loopback.scheme}://{host}{self.path}", dict(self.headers.items()), body,
                           str(self.client_address[0]))
         answer = _answer(emulator, request, loopback)
         if answer.silence:
@@ -197,12 +202,18 @@ class LoopbackServer:
     for them (the injected latency not included): the emulator's own cost per call.
     """
 
-    def __init__(self, emulator: Served, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, emulator: Served, host: str = "127.0.0.1", port: int = 0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.emulator = emulator
         self.handled = 0
         self.busy_seconds = 0.0
         self._counting = threading.Lock()
         self._server = _Server((host, port), self)
+        self.scheme = "https" if tls is not None else "http"
+        if tls is not None:
+            # Each accepted connection does its handshake first; one the client refuses (an
+            # untrusted certificate) fails there and the server goes on to the next.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
         # A short poll interval: ``close()`` waits for the serving loop to notice.

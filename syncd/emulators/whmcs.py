@@ -6,7 +6,8 @@ search, ``clients: {"client": [...]}``), GetClientsDetails (``client`` plus the 
 top-level copy, ``users: {"user": [...]}``), GetUsers (a plain array with
 ``clients: [{"id", "isOwner"}]``), AddClient (creates the WHMCS 8 owner user, answers
 ``clientid`` as a string), UpdateClient, AddUser, UpdateUser, ResetPassword,
-GetAdminUsers, GetAdminDetails, WhmcsDetails, CloseClient, DeleteClient. It checks the IP
+GetAdminUsers, GetAdminDetails, WhmcsDetails, CloseClient, DeleteClient, GetCurrencies and
+GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). It checks the IP
 allow-list (bypassed by the access key), the credentials, the action (by version) and the
 API role, in that order, and answers errors as WHMCS does: ``{"result": "error",
 "message": ...}``, with HTTP 403 for IP, credential and permission refusals, 200 otherwise.
@@ -37,6 +38,8 @@ Standalone: ``python -m syncd.emulators whmcs --port 8081 --seed seed.json`` (se
       "allowed_ips": ["127.0.0.1"],            # absent: no API IP restriction
       "denied_actions": ["GetAdminUsers"],     # absent: the API role allows everything
       "latency": 0.0,
+      "currencies": [{"code": "EUR", "prefix": "€"}],   # added after USD, which is id 1
+      "client_groups": [{"name": "Resellers"}],        # ids from 1
       "admins":  [{"email": "boss@example.com", "first_name": "Bo", "last_name": "Ss"}],
       "users":   [{"email": "u@example.com", "first_name": "U", "last_name": "Ser"}],
       "clients": [{"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
@@ -57,14 +60,23 @@ import orjson
 
 from syncd.emulators.server import Answer, Request, Served
 from syncd.emulators.whmcs_actions import ACTIONS, ApiError, to_int, typed, version_tuple
-from syncd.emulators.whmcs_state import EMAIL_GENERATION, FAULT_KINDS, EmuAdmin, EmuClient, EmuUser, Fault
+from syncd.emulators.whmcs_state import (
+    EMAIL_GENERATION,
+    FAULT_KINDS,
+    EmuAdmin,
+    EmuClient,
+    EmuClientGroup,
+    EmuCurrency,
+    EmuUser,
+    Fault,
+)
 
 #: Actions the emulator knows, with the WHMCS version that introduced them.
 ACTION_SINCE: Mapping[str, tuple[int, ...]] = {
     "GetClients": (5,), "GetClientsDetails": (5,), "AddClient": (5,), "UpdateClient": (5,),
     "CloseClient": (5,), "DeleteClient": (5,), "ResetPassword": (5,), "GetAdminDetails": (5,),
     "GetAdminUsers": (7, 7), "AddUser": (8, 0), "UpdateUser": (8, 0), "WhmcsDetails": (8, 0),
-    "GetUsers": (8, 1),
+    "GetUsers": (8, 1), "GetCurrencies": (5,), "GetClientGroups": (5,),
 }
 _CANONICAL = {a.lower(): a for a in ACTION_SINCE}
 LISTINGS = frozenset({"GetClients", "GetUsers"})
@@ -125,6 +137,9 @@ class WhmcsEmulator(Served):
         self.clients: dict[int, EmuClient] = {}
         self.users: dict[int, EmuUser] = {}
         self.admins: dict[int, EmuAdmin] = {}
+        # A fresh WHMCS has one currency, USD, and no client group.
+        self.currencies: dict[int, EmuCurrency] = {1: EmuCurrency(1, "USD", "$", " USD")}
+        self.client_groups: dict[int, EmuClientGroup] = {}
         self.calls: Counter[str] = Counter()
         self.emails_sent: list[tuple[str, str]] = []
         # Switches.
@@ -195,6 +210,20 @@ class WhmcsEmulator(Served):
             self._indexed("client", cid, email)
             self.users[owner_user_id].clients[cid] = True
             return cid
+
+    def add_currency(self, code: str, prefix: str = "", suffix: str = "") -> int:
+        """A currency (GetCurrencies); its id."""
+        with self._lock:
+            cid = max(self.currencies, default=0) + 1
+            self.currencies[cid] = EmuCurrency(cid, code, prefix, suffix)
+            return cid
+
+    def add_client_group(self, name: str, colour: str = "#FFFFFF") -> int:
+        """A client group (GetClientGroups; AddClient's ``groupid``); its id."""
+        with self._lock:
+            gid = max(self.client_groups, default=0) + 1
+            self.client_groups[gid] = EmuClientGroup(gid, name, colour)
+            return gid
 
     def add_admin(self, email: str, first_name: str = "Admin", last_name: str = "User", *,
                   username: str | None = None, disabled: bool = False, role_id: int = 1) -> int:
@@ -426,6 +455,10 @@ class WhmcsEmulator(Served):
         if seed.get("denied_actions"):
             emulator.deny(*seed["denied_actions"])
         emulator.latency = float(seed.get("latency", 0.0))
+        for currency in seed.get("currencies", []):
+            emulator.add_currency(currency["code"], currency.get("prefix", ""), currency.get("suffix", ""))
+        for group in seed.get("client_groups", []):
+            emulator.add_client_group(group["name"])
         for admin in seed.get("admins", []):
             emulator.add_admin(admin["email"], admin.get("first_name", "Admin"), admin.get("last_name", "User"),
                                username=admin.get("username"), disabled=bool(admin.get("disabled", False)))

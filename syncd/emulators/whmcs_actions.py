@@ -272,7 +272,8 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
                          owner_user_id=owner, address1=get["address1"], address2=get["address2"],
                          city=get["city"], state=get["state"], postcode=get["postcode"],
                          country=get["country"].upper(), phonenumber=get["phonenumber"],
-                         currency=to_int(form.get("currency"), 1), notes=form.get("notes") or "")
+                         currency=to_int(form.get("currency"), 1), groupid=to_int(form.get("groupid"), 0),
+                         notes=form.get("notes") or "")
     if not php_true(form.get("noemail")):
         emu.emails_sent.append(("Client Signup Email", get["email"]))
     return {"clientid": str(cid), "owner_user_id": owner}
@@ -363,8 +364,26 @@ def resetpassword(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]
     return {}
 
 
+def getcurrencies(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
+    """``currencies: {"currency": [...]}`` and a string ``totalresults``, as the docs' example
+    (WHMCS/developer-docs api-reference/getcurrencies.md) shows them."""
+    rows = [c.row() for c in sorted(emu.currencies.values(), key=lambda c: c.id)]
+    return {"totalresults": str(len(rows)), "currencies": {"currency": rows}}
+
+
+def getclientgroups(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
+    """``groups: {"group": [...]}`` (api-reference/getclientgroups.md); with no group WHMCS builds
+    no ``groups`` key at all (its rows are appended to it one by one), so none is sent."""
+    rows = [g.row() for g in sorted(emu.client_groups.values(), key=lambda g: g.id)]
+    out: dict[str, Any] = {"totalresults": str(len(rows))}
+    if rows:
+        out["groups"] = {"group": rows}
+    return out
+
+
 #: The actions by lower-cased name (WHMCS action names are case-insensitive).
 ACTIONS: Mapping[str, Callable[[WhmcsEmulator, Mapping[str, str]], dict[str, Any]]] = {
     f.__name__: f for f in (getclients, getclientsdetails, getusers, getadminusers, getadmindetails, whmcsdetails,
-                            addclient, updateclient, closeclient, deleteclient, adduser, updateuser, resetpassword)
+                            addclient, updateclient, closeclient, deleteclient, adduser, updateuser, resetpassword,
+                            getcurrencies, getclientgroups)
 }

@@ -204,6 +204,43 @@ class EmuAdmin:
 
 
 @dataclass
+class EmuCurrency:
+    """One currency (Configuration → System Settings → Currencies), as GetCurrencies lists it.
+
+    WHMCS/developer-docs ``api-reference/getcurrencies.md``: ``currencies[currency][n]`` rows of
+    ``id``, ``code``, ``prefix``, ``suffix``, ``format``, ``rate``, every value a string."""
+
+    id: int
+    code: str
+    prefix: str = ""
+    suffix: str = ""
+    format: int = 1
+    rate: str = "1.00000"
+
+    def row(self) -> dict[str, Any]:
+        return {"id": str(self.id), "code": self.code, "prefix": self.prefix, "suffix": self.suffix,
+                "format": str(self.format), "rate": self.rate}
+
+
+@dataclass
+class EmuClientGroup:
+    """One client group, as GetClientGroups lists it.
+
+    WHMCS/developer-docs ``api-reference/getclientgroups.md``: ``groups[group][n]`` rows of ``id``,
+    ``groupname``, ``groupcolour``, ``discountpercent``, ``susptermexempt``, ``separateinvoices``
+    (flags ``"on"`` or ``""``), every value a string."""
+
+    id: int
+    name: str
+    colour: str = "#FFFFFF"
+    discount: str = "0.00"
+
+    def row(self) -> dict[str, Any]:
+        return {"id": str(self.id), "groupname": self.name, "groupcolour": self.colour,
+                "discountpercent": self.discount, "susptermexempt": "", "separateinvoices": ""}
+
+
+@dataclass
 class Fault:
     """A planted fault: what it does (``kind``) and which calls it hits.
 

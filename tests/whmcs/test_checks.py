@@ -57,7 +57,10 @@ def test_an_unreachable_whmcs_fails_the_first_check_only(emulator: WhmcsEmulator
     emulator.stop()
     result = checks(emulator, loopback=True, url=url)
     assert list(result) == ["reachable"] and not result["reachable"].ok
-    assert "cannot connect" in result["reachable"].detail
+    refused = result["reachable"]
+    assert refused.detail.startswith("cannot reach WHMCS at ") and "the connection was refused" in refused.detail
+    assert "ConnectError" not in refused.detail and "Errno" not in refused.detail
+    assert "check the host and port in [whmcs] url" in refused.fix
 
 
 def test_the_maintenance_page_is_diagnosed(emulator: WhmcsEmulator) -> None:
@@ -172,3 +175,52 @@ def test_a_one_way_sync_to_wordpress_needs_no_whmcs_write(emulator: WhmcsEmulato
     assert "not needed" in result['API action "AddClient"'].detail
     assert failed(checks(emulator)) == ['API action "AddClient"', 'API action "UpdateClient"',
                                         'API action "UpdateUser"']
+
+
+# -- the currency and the client group of new clients (issue 11, item 11) -------------------------
+
+CURRENCY = "new clients' currency ([whmcs.new_clients] currency)"
+GROUP = "new clients' group ([whmcs.new_clients] group_id)"
+
+
+def test_the_configured_currency_must_exist(emulator: WhmcsEmulator) -> None:
+    assert checks(emulator)[CURRENCY].detail == "currency 1 (USD)"
+    assert GROUP not in checks(emulator)  # group_id 0: no group, nothing to check
+    euro = emulator.add_currency("EUR", "€")
+    assert checks(emulator, new_clients=NewClients(currency=euro))[CURRENCY].detail == f"currency {euro} (EUR)"
+    result = checks(emulator, new_clients=NewClients(currency=7))
+    assert failed(result) == [CURRENCY]
+    assert result[CURRENCY].detail == f"currency 7 does not exist in WHMCS (its currencies: 1 (USD), {euro} (EUR))"
+    assert "set [whmcs.new_clients] currency to the id of one of them" in result[CURRENCY].fix
+
+
+def test_the_configured_client_group_must_exist(emulator: WhmcsEmulator) -> None:
+    result = checks(emulator, new_clients=NewClients(group_id=2))
+    assert failed(result) == [GROUP]
+    assert result[GROUP].detail == "client group 2 does not exist in WHMCS (it has no client group)"
+    assert "group_id to the id of one of them" in result[GROUP].fix and "or to 0 for no group" in result[GROUP].fix
+    emulator.add_client_group("Resellers")
+    vip = emulator.add_client_group("VIP")
+    assert checks(emulator, new_clients=NewClients(group_id=vip))[GROUP].detail == f"client group {vip} (VIP)"
+    result = checks(emulator, new_clients=NewClients(group_id=9))
+    assert "(its client groups: 1 (Resellers), 2 (VIP))" in result[GROUP].detail
+
+
+def test_the_lists_need_their_api_actions(emulator: WhmcsEmulator) -> None:
+    emulator.deny("GetCurrencies", "GetClientGroups")
+    result = checks(emulator, new_clients=NewClients(group_id=1))
+    assert failed(result) == [CURRENCY, GROUP]
+    assert 'tick "GetCurrencies" in the API role' in result[CURRENCY].fix
+    assert 'tick "GetClientGroups" in the API role' in result[GROUP].fix
+
+
+def test_a_one_way_sync_to_wordpress_creates_no_client_and_checks_no_currency(emulator: WhmcsEmulator) -> None:
+    from syncd.config import SyncSettings
+    from syncd.model import Direction
+
+    emulator.deny("GetCurrencies")
+    settings = full_settings(whmcs_settings(new_clients=NewClients(currency=42))).model_copy(
+        update={"sync": SyncSettings(direction=Direction.WHMCS_TO_WP)})
+    result = {c.name: c for c in run(settings, transport=emulator.transport())}
+    assert result[CURRENCY].ok and "not used" in result[CURRENCY].detail
+    assert emulator.calls["GetCurrencies"] == 0

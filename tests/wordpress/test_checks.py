@@ -13,12 +13,24 @@ from pydantic import SecretStr
 
 from syncd.checks import Check
 from syncd.checks.wordpress import run
+from syncd.config import NewUsers, SyncSettings
 from syncd.emulators.wordpress import WordPressEmulator
+from syncd.model import Direction
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.conftest import Site, Sleeps, assert_no_secret, full_settings, unique, wordpress_settings
 from tests.wordpress.test_contract_real import real_site
 
 MakeSite = Callable[..., Site]
+
+
+ROLE = "new users' role ([wordpress.new_users] role)"
+
+
+def user_count(site: Site) -> int:
+    with site.client() as client:
+        response = client.get(site.rest_url("/users"), params={"context": "edit", "per_page": 1})
+        response.raise_for_status()
+        return int(response.headers["X-WP-Total"])
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
@@ -53,7 +65,7 @@ class CheckContract:
         assert failed(checks) == []
         assert [c.name for c in checks] == [
             "REST API reachable", "Application Passwords available", "application password accepted",
-            "list users with emails and roles (context=edit)", "create users", "edit users and their roles",
+            "list users with emails and roles (context=edit)", "create users", ROLE, "edit users and their roles",
             "company field",
         ]
         assert "/wp-json/" in by_name(checks)["REST API reachable"].detail
@@ -76,6 +88,29 @@ class CheckContract:
         assert "list_users" in listing.detail and "Administrator" in listing.fix
         assert "create_users" in by_name(checks)["create users"].detail
         assert "capabilities edit_users, promote_users" in by_name(checks)["edit users and their roles"].detail
+
+    def test_a_role_that_does_not_exist_is_named_with_the_roles_that_do(self, shared: Site) -> None:
+        before = user_count(shared)
+        custom = unique("member")
+        shared.add_role(custom, ["read"])
+        checks = self.check(shared, new_users=NewUsers(role="ghost-role"))
+        assert failed(checks) == [ROLE]
+        bad = by_name(checks)[ROLE]
+        assert bad.detail == ("the role 'ghost-role' does not exist on this site, so every user syncd creates "
+                              "there would fail")
+        assert bad.fix.startswith("set [wordpress.new_users] role to one that exists: subscriber, contributor, "
+                                  "author, editor")
+        assert "administrator" not in bad.fix
+        assert by_name(self.check(shared, new_users=NewUsers(role=custom)))[ROLE].ok
+        assert by_name(self.check(shared, new_users=NewUsers(role="editor")))[ROLE].detail == (
+            "'editor' exists and may be given (probed safely: nobody was created)")
+        assert user_count(shared) == before  # every probe was a create that could not succeed
+
+    def test_the_role_is_not_checked_when_no_user_is_created_there(self, shared: Site) -> None:
+        wordpress = wordpress_settings(shared, new_users=NewUsers(role="ghost-role"))
+        settings = full_settings(wordpress).model_copy(update={"sync": SyncSettings(direction=Direction.WP_TO_WHMCS)})
+        role = by_name(run(settings, sleep=Sleeps()))[ROLE]
+        assert role.ok and role.detail == "not used: direction wp_to_whmcs never creates WordPress users"
 
     def test_the_rest_api_disabled(self, make_site: MakeSite) -> None:
         checks = self.check(make_site(rest_disabled=True))
@@ -145,7 +180,9 @@ class TestChecksOnEmulator(CheckContract):
         site = Site("nowhere", f"http://127.0.0.1:{port}", "admin", "x" * 24, unused, unused, unused, unused)
         checks = self.check(site)
         assert failed(checks) == ["REST API reachable"]
-        assert "cannot connect" in checks[0].detail and "[wordpress] url" in checks[0].fix
+        assert checks[0].detail.startswith("cannot reach WordPress at ")
+        assert "the connection was refused" in checks[0].detail and "Errno" not in checks[0].detail
+        assert "check the host and port in [wordpress] url" in checks[0].fix
 
     def test_an_html_site_without_rest(self, make_site: MakeSite) -> None:
         site = make_site()
@@ -170,3 +207,10 @@ class TestChecksOnRealWordPress(CheckContract):
             return real_site(fresh_wordpress_site(**knobs))
 
         return make
+
+    def test_the_users_schema_lists_no_roles_so_the_role_is_probed(self, shared: Site) -> None:
+        """Why wordpress_roles probes with a create: the schema gives ``roles`` no enum to read."""
+        with shared.client() as client:
+            schema = client.options(shared.rest_url("/users")).json()["schema"]
+        assert schema["properties"]["roles"] == {"description": "Roles assigned to the user.", "type": "array",
+                                                 "items": {"type": "string"}, "context": ["edit"]}
