@@ -20,11 +20,11 @@ equal the base costs a few comparisons.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter
 
-from syncd.model import Link, Snapshot
+from syncd.model import Link, Snapshot, digest
 from syncd.sync.actions import (
     Action,
     Conflict,
@@ -74,6 +74,11 @@ class Plan:
     links: int
     deletions: int
     guard: str | None = None
+    kinds: Mapping[str, str] = field(default_factory=dict)  # the kinds of the mapped fields (DESIGN §9)
+
+    def digest(self, fields: Mapping[str, str]) -> str:
+        """The digest of one record's values over this plan's fields, mapped fields by their kind."""
+        return digest(fields, self.fields, self.kinds, self.policy.phone_region)
 
     @property
     def blocked(self) -> bool:
@@ -128,4 +133,5 @@ def plan(
         links=len(ordered),
         deletions=linked.deletions,
         guard=guard(whmcs, wp, links=len(ordered), live=linked.live, deletions=linked.deletions, policy=policy),
+        kinds=ctx.kinds,
     )
