@@ -102,9 +102,14 @@ class Context:
             return normalise(name, value)
         return normalise(name, value, kind, self.region(fields) if kind == "phone" else "")
 
-    def is_dummy(self, name: str, value: str | None) -> bool:
-        """True if ``value`` is the configured dummy of ``name`` (a WHMCS value standing for "empty")."""
+    def is_dummy(self, name: str, value: str | None, remembered: Set[str] = frozenset()) -> bool:
+        """True if ``value`` is the configured dummy of ``name`` (a WHMCS value standing for "empty").
+
+        A dummy country is a real country too ("US"): for a country field the value is a stand-in
+        only where syncd remembers writing it (``remembered``, the link's dummy fields)."""
         if name in self.kinds:
+            if self.kinds[name] == "country" and name not in remembered:
+                return False
             return value is not None and name in self.dummy and normalise(
                 name, value, self.kinds[name], self.policy.phone_region) == normalise(
                 name, self.dummy[name], self.kinds[name], self.policy.phone_region)

@@ -62,12 +62,13 @@ def as_wp_keeps(name: str, wp_value: str, *sources: str | None) -> str:
 
 
 def mapped_outcome(ctx: Context, name: str, base: Mapping[str, str] | None, whmcs: Record,
-                   wp: Record) -> tuple[FieldOutcome | None, bool]:
+                   wp: Record, remembered: frozenset[str] = _NONE) -> tuple[FieldOutcome | None, bool]:
     """One mapped field (DESIGN §9) through ``merge.merge_mapped``: its outcome, and whether the
-    WHMCS value is a stand-in (a dummy or the field's default). ``base`` None: no link yet."""
+    WHMCS value is a stand-in (a dummy or the field's default). ``base`` None: no link yet;
+    ``remembered``: the link's dummy fields."""
     rule = ctx.rules[name]
     wv = whmcs.fields.get(name)
-    is_dummy = ctx.is_dummy(name, wv)
+    is_dummy = ctx.is_dummy(name, wv, remembered)
     values = {Side.WHMCS: whmcs.fields, Side.WORDPRESS: wp.fields, None: base or {}}
 
     def norm(value: str, side: Side | None) -> str:

@@ -106,7 +106,7 @@ def decide(ctx: Context, index: Index, claims: Claims, link: Link, whmcs: Record
             skips += _in_transit(ctx, link, whmcs, wp, found)
             continue
         if ctx.optional(name):
-            mapped, is_dummy = mapped_outcome(ctx, name, base, whmcs, wp)
+            mapped, is_dummy = mapped_outcome(ctx, name, base, whmcs, wp, link.dummy_fields)
             if is_dummy:
                 dummy_now.add(name)
             elif name in link.dummy_fields and name in wf:
