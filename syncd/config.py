@@ -430,6 +430,28 @@ def _format_error(err: Mapping[str, Any]) -> str:
     return f"{where}: {msg}"
 
 
+def _raw_field_map_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The field map's problems when the rest of the configuration did not validate (what
+    ``Settings`` would give it, read from the raw tables as far as they can be)."""
+    tables = raw.get("fields", ())
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        return []  # already reported by the model
+    wordpress = raw.get("wordpress")
+    wordpress = wordpress if isinstance(wordpress, dict) else {}
+    sync = raw.get("sync")
+    try:
+        direction = Direction(sync.get("direction", "both")) if isinstance(sync, dict) else Direction.BOTH
+    except ValueError:
+        direction = Direction.BOTH  # a bad direction is reported on its own; no "wider than" besides
+    preset = wordpress.get("preset", "")
+    company = wordpress.get("company_meta_key", "")
+    _rules, found = fieldmap.resolve(tables, preset=preset if isinstance(preset, str) else "",
+                                     sync_direction=direction,
+                                     company_key=(company.strip() if isinstance(company, str) else "")
+                                     or "billing_company")
+    return found
+
+
 def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "", *,
           need_secrets: bool = True) -> Settings:
     """Validate a parsed TOML document; every problem in one ConfigError. ``need_secrets=False``
@@ -452,6 +474,7 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
     except ValidationError as exc:
         problems.extend(_format_error(e) for e in exc.errors())
         settings = None
+        problems += _raw_field_map_problems(raw)  # every problem together, the field map's too
     if settings is not None:
         role = settings.wordpress.new_users.role
         if role in settings.sync.exclude_wp_roles:
