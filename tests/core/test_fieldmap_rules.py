@@ -13,7 +13,9 @@ import pytest
 from syncd.fieldmap import FieldRule
 from syncd.model import DEFAULT_FIELDS, Direction, Record, Side, digest
 from syncd.render import plan_json
+from syncd.render.explain import explain_text
 from syncd.render.run import plan_text
+from syncd.sync.explain import explain
 from syncd.sync.plan import Plan
 from tests.core.memory import DUMMY
 from tests.core.scenario import P, Row, W, World, summary
@@ -350,6 +352,16 @@ def test_the_dry_run_shows_mapped_fields_before_and_after() -> None:
     [user] = plan_json(result)["users"]
     assert user["actions"][0]["changes"] == {"phonenumber": {"before": "503 555 1212", "after": "+1.5035550000"}}
     assert "phonenumber" in plan_json(result)["fields"]
+
+
+def test_explain_shows_mapped_fields_and_what_a_run_would_do() -> None:
+    w = world()
+    linked(w, {"phonenumber": "+1.5035550000"}, {"phonenumber": "503 555 1212"}, {"phonenumber": "503 555 1212"})
+    info = explain("ann@x.io", w.whmcs.snapshot(), w.wp.snapshot(), w.store.links(),
+                   w.policy(mapped=RULES, dummy_values=DUMMIES))
+    text = explain_text(info)
+    assert "phonenumber '+1.5035550000'" in text and "phonenumber '503 555 1212'" in text
+    assert "a run would update WordPress user ann@x.io (#101): phonenumber '503 555 1212' → '+1.5035550000'" in text
 
 
 def test_records_without_mapped_fields_plan_as_before() -> None:
