@@ -39,8 +39,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from syncd import mapping
-from syncd.fieldmap import FieldRule
 from syncd.errors import GuardTripped, Unreachable
+from syncd.fieldmap import FieldRule
 from syncd.model import Direction, Link, Side, normalise, normalise_email
 from syncd.render import report_json
 from syncd.sync import merge
