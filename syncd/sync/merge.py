@@ -8,6 +8,11 @@ both sides should hold, and which side, if any, must be written to get there.
 
 A WHMCS value that is the configured dummy (``whmcs_dummy``) carries no information: it
 never counts as a change and never wins.
+
+``merge_mapped`` is the same decision for a field of the field map (DESIGN §9), which differs
+in three ways: a value may be missing (not read in this run), an empty value never blanks a
+filled one at first contact whatever the direction, and a one-way source that never held a
+value blanks nothing.
 """
 
 from __future__ import annotations
