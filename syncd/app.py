@@ -61,6 +61,13 @@ def policy_of(
             "first_name": new_clients.dummy.firstname,
             "last_name": new_clients.dummy.lastname,
             "phone": new_clients.dummy.phonenumber,
+            # Mapped WHMCS fields (DESIGN §9) AddClient requires, under their WHMCS names.
+            "address1": new_clients.dummy.address1,
+            "city": new_clients.dummy.city,
+            "state": new_clients.dummy.state,
+            "postcode": new_clients.dummy.postcode,
+            "country": new_clients.dummy.country,
+            "phonenumber": new_clients.dummy.phonenumber,
         }
     return Policy(
         direction=direction or sync.direction,
@@ -73,6 +80,9 @@ def policy_of(
         full=full,
         dummy_values=dummy,
         new_user_role=settings.wordpress.new_users.role,
+        mapped=settings.field_rules(),
+        # A national phone number is read in the dummy country: set it to WHMCS's default country.
+        phone_region=new_clients.dummy.country,
     )
 
 

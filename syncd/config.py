@@ -28,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from syncd import fieldmap
 from syncd.errors import ConfigError
 from syncd.model import Direction, Side
 from syncd.state import url as state_url
@@ -195,6 +196,7 @@ class WordPressSettings(_Connection):
     page_size: Annotated[int, _between(1, 100)] = 100
     new_users: NewUsers = NewUsers()
     company_meta_key: str = ""
+    preset: str = ""  # "" | "woocommerce" (DESIGN §9; checked by syncd.fieldmap)
 
 
 class SyncSettings(_Strict):
@@ -291,7 +293,18 @@ class Settings(_Strict):
     sync: SyncSettings = SyncSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    # The [[fields]] tables of DESIGN §9, checked by syncd.fieldmap (which names each table in its messages).
+    fields: tuple[dict[str, Any], ...] = ()
     source: str = ""  # where the settings came from (a path), for messages
+
+    def field_rules(self) -> tuple[fieldmap.FieldRule, ...]:
+        """The field map: the preset's rules and the ``[[fields]]`` tables (validated by ``parse``)."""
+        rules, _problems = fieldmap.resolve(self.fields, preset=self.wordpress.preset,
+                                            sync_direction=self.sync.direction, company_key=self.company_key())
+        return rules
+
+    def company_key(self) -> str:
+        return self.wordpress.company_meta_key.strip() or "billing_company"
 
     @property
     def whmcs_secret(self) -> SecretStr:
@@ -446,6 +459,11 @@ def _resolve_secret(
 
 def _format_error(err: Mapping[str, Any]) -> str:
     loc = [str(p) for p in err["loc"]]
+    if loc[:1] == ["fields"]:
+        # [[fields]] tables are an array: name the table by its number, as syncd.fieldmap does.
+        where = f"[[fields]] #{int(loc[1]) + 1}" if len(loc) > 1 and loc[1].isdigit() else "[[fields]]"
+        return f"{where}: {str(err['msg']).removeprefix('Value error, ')}; each [[fields]] table holds whmcs, " \
+               "wordpress, kind, direction, apply and default"
     if err["type"] == "extra_forbidden":
         section = ".".join(loc[:-1])
         return f"[{section}] unknown key {loc[-1]!r}" if section else f"unknown section or key {loc[-1]!r}"
@@ -457,6 +475,28 @@ def _format_error(err: Mapping[str, Any]) -> str:
     where = f"[{section}] {loc[-1]}" if section else loc[-1]
     # Never echo the input value: it may be a secret.
     return f"{where}: {msg}"
+
+
+def _raw_field_map_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The field map's problems when the rest of the configuration did not validate (what
+    ``Settings`` would give it, read from the raw tables as far as they can be)."""
+    tables = raw.get("fields", ())
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        return []  # already reported by the model
+    wordpress = raw.get("wordpress")
+    wordpress = wordpress if isinstance(wordpress, dict) else {}
+    sync = raw.get("sync")
+    try:
+        direction = Direction(sync.get("direction", "both")) if isinstance(sync, dict) else Direction.BOTH
+    except ValueError:
+        direction = Direction.BOTH  # a bad direction is reported on its own; no "wider than" besides
+    preset = wordpress.get("preset", "")
+    company = wordpress.get("company_meta_key", "")
+    _rules, found = fieldmap.resolve(tables, preset=preset if isinstance(preset, str) else "",
+                                     sync_direction=direction,
+                                     company_key=(company.strip() if isinstance(company, str) else "")
+                                     or "billing_company")
+    return found
 
 
 def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "", *,
@@ -481,6 +521,7 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
     except ValidationError as exc:
         problems.extend(_format_error(e) for e in exc.errors())
         settings = None
+        problems += _raw_field_map_problems(raw)  # every problem together, the field map's too
     if settings is not None:
         role = settings.wordpress.new_users.role
         if role in settings.sync.exclude_wp_roles:
@@ -488,6 +529,10 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
                 f"[wordpress.new_users] role {role!r} is in [sync] exclude_wp_roles: "
                 "users created with it would never be synchronised"
             )
+        _rules, found = fieldmap.resolve(settings.fields, preset=settings.wordpress.preset,
+                                         sync_direction=settings.sync.direction,
+                                         company_key=settings.company_key())
+        problems += found
     if problems or settings is None:
         raise ConfigError(f"invalid configuration{f' in {source}' if source else ''}:", sorted(set(problems)))
     return settings

@@ -99,10 +99,18 @@ def normalise_phone(value: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalise(field_name: str, value: str | None) -> str:
-    """The comparable form of one field value. Values are never written in this form."""
+def normalise(field_name: str, value: str | None, kind: str | None = None, region: str = "") -> str:
+    """The comparable form of one field value. Values are never written in this form.
+
+    ``kind`` is a mapped field's kind (DESIGN §9; None for the core fields, compared as before):
+    ``phone`` in E.164 with ``region`` (the record's own country, else the default) as the
+    region of a national number, ``country`` and ``postcode`` trimmed and upper-cased (a country
+    name is not translated: WHMCS and WooCommerce both keep the ISO code), ``text`` NFC and trimmed.
+    """
     if value is None:
         return ""
+    if kind is not None:
+        return _normalise_kind(kind, value, region)
     if field_name == "email":
         return normalise_email(value)
     if field_name == "phone":
@@ -112,9 +120,35 @@ def normalise(field_name: str, value: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
-def digest(fields: Mapping[str, str], names: Iterable[str]) -> str:
-    """A stable hash of the normalised values of ``names``; equal digests mean nothing to do."""
-    body = {n: normalise(n, fields.get(n, "")) for n in sorted(names)}
+def _normalise_kind(kind: str, value: str, region: str) -> str:
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if kind == "phone":
+        return normalise_phone(text, phone_region(region))
+    if kind in ("country", "postcode"):
+        return text.upper()
+    return text
+
+
+def phone_region(country: str, default: str = "US") -> str:
+    """The region a national phone number is read in: ``country`` when it is a 2-letter code."""
+    code = country.strip().upper()
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else default
+
+
+def digest(fields: Mapping[str, str], names: Iterable[str], kinds: Mapping[str, str] | None = None,
+           region: str = "US") -> str:
+    """A stable hash of the normalised values of ``names``; equal digests mean nothing to do.
+
+    A mapped field (one of ``kinds``) absent from ``fields`` was not read (DESIGN §9): it is
+    left out, so that a record not read for it hashes unlike one read as empty. Without mapped
+    fields the hash is the one syncd has always stored."""
+    if not kinds:
+        body = {n: normalise(n, fields.get(n, "")) for n in sorted(names)}
+    else:
+        country = fields.get("country", "") if "country" in kinds else ""
+        local = phone_region(country, region)
+        body = {n: normalise(n, fields[n], kinds[n], local) if n in kinds else normalise(n, fields.get(n, ""))
+                for n in sorted(names) if n in fields or n not in kinds}
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(raw).hexdigest()[:32]
 

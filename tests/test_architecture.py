@@ -1,6 +1,6 @@
 """The import rules of DESIGN §4, as a test that can fail.
 
-- The core (``syncd/sync/``, ``model.py``, ``mapping.py``, ``usernames.py``) imports no IO
+- The core (``syncd/sync/``, ``model.py``, ``mapping.py``, ``usernames.py``, ``fieldmap.py``) imports no IO
   library, and of syncd's own modules only the core itself, ``errors`` and ``ports``: no
   adapter, store, service, configuration or CLI module.
 - Adapters import no store, engine, service, app or CLI module.
@@ -27,7 +27,8 @@ IO_LIBRARIES = {"httpx", "sqlmodel", "sqlalchemy", "alembic", "apscheduler", "cl
                 "psycopg", "orjson", "concurrent", "selectors", "ssl", "signal", "tempfile", "logging"}
 
 #: What the core may import of syncd: itself, the exception tree and the ports (Protocols only).
-CORE_MAY_IMPORT = ("syncd.sync", "syncd.model", "syncd.mapping", "syncd.usernames", "syncd.errors", "syncd.ports")
+CORE_MAY_IMPORT = ("syncd.sync", "syncd.model", "syncd.mapping", "syncd.usernames", "syncd.fieldmap", "syncd.errors",
+                   "syncd.ports")
 ADAPTERS_MAY_NOT = ("syncd.state", "syncd.sync", "syncd.service", "syncd.app", "syncd.cli", "syncd.demo")
 EMULATORS_MAY_NOT = ("syncd.adapters", "syncd.state", "syncd.sync", "syncd.service", "syncd.app", "syncd.cli")
 HTTPX_ALLOWED = {"adapters", "emulators", "checks", "demo.py", "service"}
@@ -67,7 +68,8 @@ def _under(name: str, prefixes: Iterable[str]) -> bool:
 
 
 def core_files(root: Path) -> list[Path]:
-    files = [root / "model.py", root / "mapping.py", root / "usernames.py", *(root / "sync").rglob("*.py")]
+    files = [root / "model.py", root / "mapping.py", root / "usernames.py", root / "fieldmap.py",
+             *(root / "sync").rglob("*.py")]
     return sorted(p for p in files if p.exists())
 
 
@@ -101,7 +103,8 @@ def test_syncd_keeps_its_import_rules() -> None:
 
 def test_every_core_module_is_checked() -> None:
     names = {module_name(p, ROOT) for p in core_files(ROOT)}
-    assert {"syncd.model", "syncd.mapping", "syncd.usernames", "syncd.sync.plan", "syncd.sync.engine"} <= names
+    assert {"syncd.model", "syncd.mapping", "syncd.usernames", "syncd.fieldmap", "syncd.sync.plan",
+            "syncd.sync.engine"} <= names
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -37,6 +37,9 @@ def explain_text(info: Explanation) -> str:
     return "\n".join(lines)
 
 
+_SHOWN = frozenset({"email", "first_name", "last_name", "company"})
+
+
 def _record_line(r: Record) -> str:
     names = " ".join(v for v in (r.fields.get("first_name", ""), r.fields.get("last_name", "")) if v)
     extra = []
@@ -47,6 +50,9 @@ def _record_line(r: Record) -> str:
     company = r.fields.get("company")
     if company:
         extra.append(f"company {company!r}")
+    # The mapped fields of the field map (DESIGN §9), by their common (WHMCS) name, as read.
+    extra += [f"{name} {value!r}" for name, value in sorted(r.fields.items())
+              if name not in _SHOWN and value]
     return f"#{r.remote_id} {names or '(no name)'} <{r.fields.get('email', '')}>" + (
         f" ({'; '.join(extra)})" if extra else ""
     )

@@ -32,7 +32,7 @@ from syncd.errors import (
     SyncdError,
     Transient,
 )
-from syncd.model import Link, Record, Side, digest, normalise_email
+from syncd.model import Link, Record, Side, normalise_email
 from syncd.ports import RunOutcome, SideAdapter, StateStore
 from syncd.sync.actions import (
     Action,
@@ -606,7 +606,7 @@ class _Execution:
             seen[result.side] = result
         digests = dict(link.digests)
         for side, record in seen.items():
-            digests[side.value] = digest(record.fields, self.plan.fields)
+            digests[side.value] = self.plan.digest(record.fields)
         return replace(link, digests=digests)
 
 

@@ -8,10 +8,16 @@ both sides should hold, and which side, if any, must be written to get there.
 
 A WHMCS value that is the configured dummy (``whmcs_dummy``) carries no information: it
 never counts as a change and never wins.
+
+``merge_mapped`` is the same decision for a field of the field map (DESIGN §9), which differs
+in three ways: a value may be missing (not read in this run), an empty value never blanks a
+filled one at first contact whatever the direction, and a one-way source that never held a
+value blanks nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from syncd.model import Direction, Side, normalise
@@ -104,4 +110,76 @@ def first_contact_field(
         filled = Side.WHMCS if nw else Side.WORDPRESS
         return FieldOutcome(name, whmcs if nw else wp, write=filled.other)
     win, lose = (whmcs, wp) if priority is Side.WHMCS else (wp, whmcs)
+    return FieldOutcome(name, win, write=priority.other, winner=priority, losing=lose)
+
+
+def merge_mapped(
+    name: str, base: str | None, whmcs: str | None, wp: str | None, *, direction: Direction, priority: Side,
+    norm: Callable[[str, Side | None], str], whmcs_dummy: bool = False,
+) -> FieldOutcome | None:
+    """The merge of one mapped field (DESIGN §9); None when nothing changes, not even the base.
+
+    ``direction`` is the field's own, already narrowed to the run's; ``norm(value, side)``
+    normalises a value by the field's kind (``side`` None for the base). A value that is None
+    was not read in this run (WHMCS lists no details): it is no change, never taken for empty,
+    and never written anywhere; a base that is None means first contact (a link made before
+    the field was mapped too).
+
+    First contact: an empty value never overwrites a filled one whatever the priority, the
+    filled one is copied to the empty side where the direction allows; otherwise the source
+    (one-way) or the priority (both) decides, as for the core fields. Linked: the three-way
+    merge of ``merge_field``, except that a one-way field whose source is empty and has never
+    held a value leaves the destination alone (an empty source carries nothing), while a source
+    emptied since the base is a change like any other. A WHMCS dummy or default stands for
+    "no value" at first contact and for the base afterwards: never a change, never copied.
+    """
+    if whmcs_dummy:
+        if base is None:
+            whmcs = ""
+        else:
+            outcome = merge_mapped(name, base, base, wp, direction=direction, priority=priority, norm=norm)
+            if outcome is None and norm(base, None) and direction.allows_write_to(Side.WHMCS):
+                return FieldOutcome(name, base, write=Side.WHMCS)  # a real value replaces the stand-in
+            return outcome
+    source = direction.source
+    if base is None:
+        if whmcs is None or wp is None:
+            return None  # settled once both sides are read
+        nw, np = norm(whmcs, Side.WHMCS), norm(wp, Side.WORDPRESS)
+        if nw == np:
+            return FieldOutcome(name, whmcs if (source or priority) is Side.WHMCS else wp)
+        if not nw or not np:
+            filled = Side.WHMCS if nw else Side.WORDPRESS
+            if direction.allows_write_to(filled.other):
+                return FieldOutcome(name, whmcs if nw else wp, write=filled.other)
+            return FieldOutcome(name, whmcs if source is Side.WHMCS else wp)  # the empty source's value
+        if source is not None:
+            return FieldOutcome(name, whmcs if source is Side.WHMCS else wp, write=source.other)
+        win, lose = (whmcs, wp) if priority is Side.WHMCS else (wp, whmcs)
+        return FieldOutcome(name, win, write=priority.other, winner=priority, losing=lose)
+    nb = norm(base, None)
+    if source is not None:
+        src = whmcs if source is Side.WHMCS else wp
+        dst = wp if source is Side.WHMCS else whmcs
+        if src is None:
+            return None  # the source was not read: a destination edit waits for its next read
+        nsrc = norm(src, source)
+        ndst = nb if dst is None else norm(dst, source.other)
+        if ndst == nsrc:
+            return None if nsrc == nb else FieldOutcome(name, src)
+        if not nsrc and not nb:
+            return None  # the source never held a value: it blanks nothing
+        return FieldOutcome(name, src, write=source.other)
+    changed_w = whmcs is not None and norm(whmcs, Side.WHMCS) != nb
+    changed_p = wp is not None and norm(wp, Side.WORDPRESS) != nb
+    if not changed_w and not changed_p:
+        return None
+    if whmcs is not None and changed_w and not changed_p:
+        return FieldOutcome(name, whmcs, write=Side.WORDPRESS)
+    if wp is not None and changed_p and not changed_w:
+        return FieldOutcome(name, wp, write=Side.WHMCS)
+    assert whmcs is not None and wp is not None  # both changed, so both were read
+    win, lose = (whmcs, wp) if priority is Side.WHMCS else (wp, whmcs)
+    if norm(whmcs, Side.WHMCS) == norm(wp, Side.WORDPRESS):
+        return FieldOutcome(name, win)
     return FieldOutcome(name, win, write=priority.other, winner=priority, losing=lose)

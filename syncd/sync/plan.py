@@ -20,11 +20,11 @@ equal the base costs a few comparisons.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter
 
-from syncd.model import Link, Side, Snapshot
+from syncd.model import Link, Side, Snapshot, digest
 from syncd.sync.actions import (
     Action,
     Conflict,
@@ -83,6 +83,11 @@ class Plan:
         Expected the first time syncd runs somewhere; after that, the sign of a state store
         lost or a ``state_url`` pointing at the wrong place."""
         return self.links == 0 and all(self.listed)
+    kinds: Mapping[str, str] = field(default_factory=dict)  # the kinds of the mapped fields (DESIGN §9)
+
+    def digest(self, fields: Mapping[str, str]) -> str:
+        """The digest of one record's values over this plan's fields, mapped fields by their kind."""
+        return digest(fields, self.fields, self.kinds, self.policy.phone_region)
 
     @property
     def blocked(self) -> bool:
@@ -138,4 +143,5 @@ def plan(
         deletions=linked.deletions,
         guard=guard(whmcs, wp, links=len(ordered), live=linked.live, deletions=linked.deletions, policy=policy),
         listed=(len(found.keys[Side.WHMCS]), len(found.keys[Side.WORDPRESS])),
+        kinds=ctx.kinds,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from syncd.fieldmap import FieldRule
 from syncd.model import DEFAULT_FIELDS, Direction, Side
 
 OnDelete = Literal["ignore", "deactivate"]
@@ -27,7 +28,9 @@ class Policy:
     ``fields`` are the configured common fields (each side's ``Snapshot.fields`` narrows
     them further). ``dummy_values`` maps a common field to the dummy sent to WHMCS when the
     value is empty (empty with ``missing_fields = "skip_validation"``). ``new_user_role`` is
-    what a re-activated WordPress user gets when its old roles are unknown.
+    what a re-activated WordPress user gets when its old roles are unknown. ``mapped`` are the
+    extra fields of the field map (DESIGN §9), each under its WHMCS name; ``phone_region`` the
+    country a national phone number is read in when the record has no country of its own.
     """
 
     direction: Direction = Direction.BOTH
@@ -41,6 +44,8 @@ class Policy:
     fields: tuple[str, ...] = DEFAULT_FIELDS
     dummy_values: Mapping[str, str] = field(default_factory=dict)
     new_user_role: str = "subscriber"
+    mapped: tuple[FieldRule, ...] = ()
+    phone_region: str = "US"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "exclude_roles", frozenset(self.exclude_roles) | ALWAYS_EXCLUDED_ROLES)

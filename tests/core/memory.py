@@ -87,6 +87,9 @@ class MemorySide:
         self.writes: list[tuple[str, int]] = []
         self.calls: Counter[str] = Counter()
         self.listing_error: SideError | None = None
+        #: Mapped fields this side's listing does not read (WHMCS's GetClients lists no details):
+        #: absent from its records, as DESIGN §9's "not read in this run".
+        self.unread: set[str] = set()
         self._failures: list[_Failure] = []
 
     # -- the environment (behind syncd's back; not counted) --------------------------------
@@ -244,14 +247,15 @@ class MemorySide:
             user.update({k: v for k, v in changes.items() if k in user})
 
     def _record(self, account: Account) -> Record:
+        fields = {k: v for k, v in account.fields.items() if k not in self.unread}
         if self.side is Side.WHMCS:
             return Record(
-                side=self.side, remote_id=account.remote_id, fields=dict(account.fields),
+                side=self.side, remote_id=account.remote_id, fields=fields,
                 active=account.status == "Active", closed=account.status == "Closed",
                 owner_user_id=account.owner_user_id, status=account.status,
             )
         return Record(
-            side=self.side, remote_id=account.remote_id, fields=dict(account.fields), active=bool(account.roles),
+            side=self.side, remote_id=account.remote_id, fields=fields, active=bool(account.roles),
             roles=tuple(account.roles), username=account.username,
         )
 

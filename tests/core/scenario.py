@@ -89,26 +89,28 @@ def now() -> datetime:
 class World:
     """Two sides, a store and a log; accounts are put with explicit ids so rows read plainly."""
 
-    def __init__(self, *, wp_fields: Sequence[str] = DEFAULT_FIELDS, missing_fields: str = "dummy") -> None:
-        self.whmcs = MemorySide(W, missing_fields="dummy" if missing_fields == "dummy" else "skip_validation")
+    def __init__(self, *, wp_fields: Sequence[str] = DEFAULT_FIELDS, missing_fields: str = "dummy",
+                 whmcs_fields: Sequence[str] = DEFAULT_FIELDS) -> None:
+        self.whmcs = MemorySide(W, fields=whmcs_fields,
+                                missing_fields="dummy" if missing_fields == "dummy" else "skip_validation")
         self.wp = MemorySide(P, fields=wp_fields)
         self.store = MemoryStore()
         self.logs: list[tuple[str, str]] = []
 
     def client(self, remote_id: int, email: str, first: str = "Ann", last: str = "Lee", company: str = "",
-               status: str = "Active") -> int:
-        fields = {"email": email, "first_name": first, "last_name": last, "company": company}
-        self.whmcs.accounts[remote_id] = Account(remote_id, {k: fields[k] for k in self.whmcs.fields},
+               status: str = "Active", **mapped: str) -> int:
+        fields = {"email": email, "first_name": first, "last_name": last, "company": company, **mapped}
+        self.whmcs.accounts[remote_id] = Account(remote_id, {k: fields.get(k, "") for k in self.whmcs.fields},
                                                  status=status, owner_user_id=5000 + remote_id)
         self.whmcs.owner_users[5000 + remote_id] = {"email": email, "first_name": first, "last_name": last}
         self.whmcs.next_id = max(self.whmcs.next_id, remote_id + 1)
         return remote_id
 
     def user(self, remote_id: int, email: str, first: str = "Ann", last: str = "Lee", company: str = "",
-             roles: Sequence[str] = ("subscriber",)) -> int:
-        fields = {"email": email, "first_name": first, "last_name": last, "company": company}
-        self.wp.accounts[remote_id] = Account(remote_id, {k: fields[k] for k in self.wp.fields}, roles=list(roles),
-                                              username=email.split("@")[0])
+             roles: Sequence[str] = ("subscriber",), **mapped: str) -> int:
+        fields = {"email": email, "first_name": first, "last_name": last, "company": company, **mapped}
+        self.wp.accounts[remote_id] = Account(remote_id, {k: fields.get(k, "") for k in self.wp.fields},
+                                              roles=list(roles), username=email.split("@")[0])
         self.wp.next_id = max(self.wp.next_id, remote_id + 1)
         return remote_id
 

@@ -18,6 +18,12 @@ its commit, the way a killed process does. After every clean run it checks:
 - a second run right after plans nothing and writes nothing, and no account is left on a
   temporary address.
 
+One mapped field of the field map (DESIGN §9), ``address2``, travels too, with its own rules in
+the model (an empty value never blanks a filled one at first contact; a one-way source that never
+held a value blanks nothing), and WHMCS's listing sometimes does not read it (``unread``, as
+GetClients lists no details): a WHMCS value not read is no change and is never overwritten unless
+WordPress changed the field.
+
 An outage must stop the run before planning, with nothing written.
 """
 
@@ -34,6 +40,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from syncd import mapping
 from syncd.errors import GuardTripped, Unreachable
+from syncd.fieldmap import FieldRule
 from syncd.model import Direction, Link, Side, normalise, normalise_email
 from syncd.render import report_json
 from syncd.sync import merge
@@ -54,6 +61,8 @@ NAMES = ("", "Ann", "Bob", "Zo\u00eb", "Zoe\u0308")  # the last two differ only 
 COMPANIES = ("", "Acme", "Initech")
 FIELDS = ("email", "first_name", "last_name", "company")
 EDITABLE = ("first_name", "last_name", "company")
+MAPPED = "address2"  # a mapped field (DESIGN §9), text, no dummy: MappedSyncMachine's
+RULES = (FieldRule(MAPPED, "meta.billing_address_2"),)
 DUMMY_N = {k: normalise(k, v) for k, v in DUMMY.items()}
 
 sides = st.sampled_from((W, P))
@@ -68,6 +77,7 @@ class World:
     wp: dict[int, Account]
     admins: set[str]
     links: dict[int, Link]  # by WHMCS id
+    unread: bool = False  # WHMCS's listing did not read the mapped field
 
 
 def _n(name: str, account: Account | None) -> str:
@@ -75,10 +85,13 @@ def _n(name: str, account: Account | None) -> str:
 
 
 class SyncMachine(RuleBasedStateMachine):
+    mapped: tuple[FieldRule, ...] = ()  # the field map's rules (MappedSyncMachine)
+
     def __init__(self) -> None:
         super().__init__()
-        self.whmcs = MemorySide(W)
-        self.wp = MemorySide(P)
+        extra = tuple(r.name for r in self.mapped)
+        self.whmcs = MemorySide(W, fields=(*FIELDS, *extra))
+        self.wp = MemorySide(P, fields=(*FIELDS, *extra))
         self.store = MemoryStore()
         self.on_delete = "ignore"
         self.agreed: dict[tuple[int, int], dict[str, str]] = {}  # the model: values agreed at the last check
@@ -223,7 +236,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def capture(self) -> World:
         return World(copy.deepcopy(self.whmcs.accounts), copy.deepcopy(self.wp.accounts), set(self.whmcs.admins),
-                     {link.whmcs_id: link for link in self.store.links()})
+                     {link.whmcs_id: link for link in self.store.links()}, MAPPED in self.whmcs.unread)
 
     def protected_keys(self, world: World) -> set[str]:
         return set(world.admins) | {a.key for a in world.wp.values() if "administrator" in a.roles}
@@ -234,7 +247,7 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(direction=st.sampled_from(tuple(Direction)), priority=st.sampled_from((W, P)))
     def run(self, direction: Direction, priority: Side) -> None:
         policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
-                        dummy_values=DUMMY)
+                        dummy_values=DUMMY, mapped=self.mapped)
         outage = self.whmcs.listing_error is not None or self.wp.listing_error is not None
         before = self.capture()
         self.whmcs.reset_counts()
@@ -252,7 +265,7 @@ class SyncMachine(RuleBasedStateMachine):
             assert self.whmcs.writes == [] and self.wp.writes == []
             assert {link.whmcs_id: link for link in self.store.links()} == before.links
             policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
-                            dummy_values=DUMMY, force=True)
+                            dummy_values=DUMMY, force=True, mapped=self.mapped)
             _plan, failed = self.sync(policy)  # the operator looked, and lets it through
         assert not outage
         self.check(policy, before, failed)
@@ -274,7 +287,7 @@ class SyncMachine(RuleBasedStateMachine):
         action's write and its commit); the next run, with the same policy and nothing edited in
         between, must still converge and lose nothing (checked by ``run``)."""
         policy = Policy(direction=direction, priority=priority, on_delete=self.on_delete,  # type: ignore[arg-type]
-                        dummy_values=DUMMY, force=True)
+                        dummy_values=DUMMY, force=True, mapped=self.mapped)
         try:
             # The run's own plan, made here first only to place the crash point on its actions.
             kinds = [a.kind for a in plan(self.whmcs.snapshot(), self.wp.snapshot(), self.store.links(), policy,
@@ -436,7 +449,71 @@ class SyncMachine(RuleBasedStateMachine):
                 expect == "" or (not may_write_whmcs and (was_dummy or pre_w is None)))
             assert got_w == expect or dummy_ok, f"lost update: {pair} {name} in WHMCS is {got_w!r}, expected {expect!r}"
             new_agreed[name] = expect
+        mapped = self.check_mapped(policy, before, (pre_w, pre_p), (w, p), agreed) if self.mapped else None
+        if mapped is not None:
+            new_agreed[MAPPED] = mapped
         self.agreed[pair] = new_agreed
+
+    def check_mapped(self, policy: Policy, before: World, pre: tuple[Account | None, Account | None],
+                     now: tuple[Account, Account], agreed: dict[str, str] | None) -> str | None:
+        """The mapped field of one linked pair after a clean run, against the model; the value
+        both sides now agree on, or None while they have agreed on none (not read yet)."""
+        pre_w, pre_p = pre
+        w, p = now
+        base = None if agreed is None else agreed.get(MAPPED)
+        wv = None if before.unread else _n(MAPPED, pre_w)  # None: WHMCS's value was not read
+        pv = _n(MAPPED, pre_p)
+        got_w, got_p = _n(MAPPED, w), _n(MAPPED, p)
+        unchanged_w = _n(MAPPED, pre_w)  # what WHMCS holds if nothing was written there
+        source = policy.source
+        if pre_w is None:  # created in WHMCS from WordPress
+            expect_w, expect_p, settled = pv, pv, pv
+        elif pre_p is None:  # created in WordPress from WHMCS: sent only if read
+            expect_w, expect_p, settled = unchanged_w, wv or "", wv
+        elif base is None:  # first contact for this field
+            if wv is None:
+                expect_w, expect_p, settled = unchanged_w, pv, None
+            elif wv == pv:
+                expect_w, expect_p, settled = wv, pv, pv
+            elif not wv or not pv:
+                filled = wv or pv
+                empty = W if not wv else P
+                if policy.may_write(empty):
+                    expect_w, expect_p, settled = filled, filled, filled
+                else:  # the empty side is the source: it blanks nothing
+                    expect_w, expect_p, settled = wv, pv, ""
+            else:
+                winner = source or policy.priority
+                value = wv if winner is W else pv
+                expect_w, expect_p, settled = value, value, value
+        else:
+            effective_w = base if wv is None else wv
+            if source is not None:
+                src = effective_w if source is W else pv
+                if source is W and wv is None:
+                    expect_w, expect_p, settled = unchanged_w, pv, base  # waits for WHMCS's read
+                elif (pv if source is W else effective_w) == src:
+                    expect_w, expect_p, settled = (unchanged_w if wv is None else src), pv, src
+                elif not src and not base:
+                    expect_w, expect_p, settled = unchanged_w, pv, base  # an empty source blanks nothing
+                else:
+                    expect_w, expect_p, settled = src, src, src
+            else:
+                changed_w, changed_p = effective_w != base, pv != base
+                if changed_w and changed_p:
+                    value = effective_w if policy.priority is W else pv
+                elif changed_p:
+                    value = pv
+                elif changed_w:
+                    value = effective_w
+                else:
+                    expect_w, expect_p, settled = unchanged_w, pv, base
+                    value = None
+                if value is not None:
+                    expect_w, expect_p, settled = value, value, value
+        assert got_p == expect_p, f"lost update: {MAPPED} in WordPress is {got_p!r}, expected {expect_p!r}"
+        assert got_w == expect_w, f"lost update: {MAPPED} in WHMCS is {got_w!r}, expected {expect_w!r}"
+        return settled
 
     @staticmethod
     def first_contact(name: str, wv: str, pv: str, whmcs_dummy: bool, policy: Policy) -> str:
@@ -503,6 +580,40 @@ TestSyncMachine = SyncMachine.TestCase
 # --- the machine must catch a wrong design, not only crashes ----------------------------------
 
 
+class MappedSyncMachine(SyncMachine):
+    """The machine with one mapped field, ``address2``, edited on either side and read by WHMCS's
+    listing only sometimes (a normal poll reads no details; a full pass does), and without email
+    swaps (``SyncMachine`` covers those; a second machine spends its steps on the field map)."""
+
+    mapped = RULES
+
+    @rule(side=sides, index=picks, value=st.sampled_from(NAMES + COMPANIES))
+    def edit_mapped(self, side: Side, index: int, value: str) -> None:
+        account = self.pick(side, index)
+        if account is not None:
+            self.side(side).external_edit(account.remote_id, **{MAPPED: value})
+
+    @rule(index=picks, whmcs=st.sampled_from(NAMES + COMPANIES), wp=st.sampled_from(NAMES + COMPANIES))
+    def edit_mapped_both(self, index: int, whmcs: str, wp: str) -> None:
+        links = sorted(self.store.links(), key=lambda li: li.whmcs_id)
+        link = links[index % len(links)] if links else None
+        if link is not None and link.whmcs_id in self.whmcs.accounts and link.wp_id in self.wp.accounts:
+            self.whmcs.external_edit(link.whmcs_id, **{MAPPED: whmcs})
+            self.wp.external_edit(link.wp_id, **{MAPPED: wp})
+
+    @rule(unread=st.booleans())
+    def read_details(self, unread: bool) -> None:
+        """WHMCS's next listings read the mapped field (a full pass) or not (a normal poll)."""
+        self.whmcs.unread = {MAPPED} if unread else set()
+
+    def swap_emails(self, side: Side, first: int, second: int, third: int | None) -> None:
+        """Not a rule here (a plain method hides the parent's rule)."""
+
+
+TestMappedSyncMachine = MappedSyncMachine.TestCase
+TestMappedSyncMachine.settings = machine_settings()
+
+
 _real_merge = merge.merge_field
 
 
@@ -537,6 +648,30 @@ def test_the_machine_catches_writes_that_echo_back(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Update, "link_after", keep_base)
     with pytest.raises(AssertionError):
         run_state_machine_as_test(SyncMachine, settings=BROKEN_SETTINGS)
+
+
+_real_merge_mapped = merge.merge_mapped
+
+
+def _mapped_empty_wins(name: str, base: str | None, whmcs: str | None, wp: str | None,
+                       **kw: Any) -> FieldOutcome | None:
+    """A broken mapped-field merge: at first contact an empty WHMCS value blanks WordPress."""
+    if base is None and whmcs == "" and wp and kw["direction"].allows_write_to(Side.WORDPRESS):
+        return FieldOutcome(name, "", write=Side.WORDPRESS)
+    return _real_merge_mapped(name, base, whmcs, wp, **kw)
+
+
+def _unread_is_empty(name: str, base: str | None, whmcs: str | None, wp: str | None,
+                     **kw: Any) -> FieldOutcome | None:
+    """A broken mapped-field merge that takes a WHMCS value not read for empty."""
+    return _real_merge_mapped(name, base, "" if whmcs is None else whmcs, wp, **kw)
+
+
+@pytest.mark.parametrize("broken", [_mapped_empty_wins, _unread_is_empty])
+def test_the_mapped_machine_catches_a_broken_mapped_merge(monkeypatch: pytest.MonkeyPatch, broken: Any) -> None:
+    monkeypatch.setattr(merge, "merge_mapped", broken)
+    with pytest.raises(AssertionError):  # a lost update, or a second run that still has work
+        run_state_machine_as_test(MappedSyncMachine, settings=BROKEN_SETTINGS)
 
 
 def test_a_small_example_by_hand() -> None:

@@ -59,7 +59,7 @@ def decide(ctx: Context, index: Index, claims: Claims, adopted: Adopted, link: L
         # The WordPress user is back while the client is Closed: linked again, gone from WHMCS,
         # nothing copied (as at first contact with a Closed client).
         _key, record = returning[Side.WORDPRESS]
-        base = {n: record.fields.get(n, "") for n in ctx.fields}
+        base = {n: record.fields.get(n, "") for n in ctx.fields if n in record.fields or not ctx.optional(n)}
         relink = Relink(user=user, key=record.key, link=link, whmcs=whmcs, wp=record, back=frozenset({Side.WORDPRESS}),
                         base=base, still_gone=frozenset({Side.WHMCS}))
         return Decision(actions=(relink,), users=1, adopts=adopts)

@@ -61,6 +61,25 @@ def as_wp_keeps(name: str, wp_value: str, *sources: str | None) -> str:
     return wp_value
 
 
+def mapped_outcome(ctx: Context, name: str, base: Mapping[str, str] | None, whmcs: Record,
+                   wp: Record, remembered: frozenset[str] = _NONE) -> tuple[FieldOutcome | None, bool]:
+    """One mapped field (DESIGN §9) through ``merge.merge_mapped``: its outcome, and whether the
+    WHMCS value is a stand-in (a dummy or the field's default). ``base`` None: no link yet;
+    ``remembered``: the link's dummy fields."""
+    rule = ctx.rules[name]
+    wv = whmcs.fields.get(name)
+    is_dummy = ctx.is_dummy(name, wv, remembered)
+    values = {Side.WHMCS: whmcs.fields, Side.WORDPRESS: wp.fields, None: base or {}}
+
+    def norm(value: str, side: Side | None) -> str:
+        return ctx.norm(name, value, values[side])
+
+    outcome = merge.merge_mapped(name, None if base is None else base.get(name), wv, wp.fields.get(name),
+                                 direction=rule.direction, priority=ctx.policy.priority, norm=norm,
+                                 whmcs_dummy=is_dummy)
+    return outcome, is_dummy
+
+
 def refusals(key: str, side: Side, values: Mapping[str, str]) -> list[Problem]:
     """What ``side`` would refuse of ``values``, each as a problem (empty when all may be written)."""
     return [Problem(key, side, name, f"{message}; not written to {side.display}")
@@ -90,8 +109,10 @@ def email_taken(key: str, record: Record, email: str, index: Index, claims: Clai
 
 
 def settle(ctx: Context, index: Index, claims: Claims, key: str, whmcs: Record, wp: Record,
-           outcomes: Sequence[FieldOutcome], *, first_contact: bool, dummy_fields: frozenset[str] = _NONE) -> Settled:
-    """Turn field outcomes into base values, writes and report items (see ``Settled``)."""
+           outcomes: Sequence[FieldOutcome], *, first_contact: bool, dummy_fields: frozenset[str] = _NONE,
+           base: Mapping[str, str] | None = None) -> Settled:
+    """Turn field outcomes into base values, writes and report items (see ``Settled``). ``base``:
+    the link's, shown as the "before" of a mapped field its target side did not read this run."""
     for outcome in outcomes:
         if outcome.write is not None:
             break
@@ -113,12 +134,15 @@ def settle(ctx: Context, index: Index, claims: Claims, key: str, whmcs: Record, 
         if target is None:
             base_now[name] = outcome.value
             continue
-        before = records[target].fields.get(name, "")
+        held = records[target].fields.get(name)
+        unread = held is None and ctx.optional(name)  # a mapped field not read on the target this run
+        before = (base or {}).get(name, "") if unread else (held or "")
         sent = outcome.value
         filled = False
         if target is Side.WHMCS and name in dummy and not sent.strip():
             sent, filled = dummy[name], True
-        if normalise(name, before) == normalise(name, sent):
+        if not unread and ctx.norm(name, before, records[target].fields) == ctx.norm(name, sent,
+                                                                                  records[target].fields):
             # The side already holds it (e.g. the dummy is there already): only the base moves.
             base_now[name] = outcome.value
             continue
@@ -156,6 +180,13 @@ def first_contact(ctx: Context, index: Index, claims: Claims, key: str, whmcs: R
     wf, pf = whmcs.fields, wp.fields
     dummy = ctx.dummy
     for name in ctx.fields:
+        if ctx.optional(name):
+            mapped, is_dummy = mapped_outcome(ctx, name, None, whmcs, wp)
+            if is_dummy and name in wf:
+                dummy_now.add(name)
+            if mapped is not None:
+                outcomes.append(mapped)
+            continue
         wv = wf.get(name, "")
         pv = pf.get(name, "")
         is_dummy = name in dummy and ctx.is_dummy(name, wv)  # the cheap test first: one pair per user

@@ -17,7 +17,7 @@ from syncd.sync import merge
 from syncd.sync.actions import Action, Reactivate, Rebase, Skip
 from syncd.sync.merge import FieldOutcome
 from syncd.sync.stages.common import Claims, Context, Decision, active
-from syncd.sync.stages.fields import as_wp_keeps, settle, updates
+from syncd.sync.stages.fields import as_wp_keeps, mapped_outcome, settle, updates
 from syncd.sync.stages.index import Index
 
 
@@ -105,6 +105,15 @@ def decide(ctx: Context, index: Index, claims: Claims, link: Link, whmcs: Record
             outcomes += found
             skips += _in_transit(ctx, link, whmcs, wp, found)
             continue
+        if ctx.optional(name):
+            mapped, is_dummy = mapped_outcome(ctx, name, base, whmcs, wp, link.dummy_fields)
+            if is_dummy:
+                dummy_now.add(name)
+            elif name in link.dummy_fields and name in wf:
+                stale_dummy.add(name)
+            if mapped is not None:
+                outcomes.append(mapped)
+            continue
         wv = wf.get(name, "")
         outcome, is_dummy = _merge(ctx, link, name, wv, as_wp_keeps(name, pf.get(name, ""), wv, base.get(name)))
         if is_dummy:
@@ -121,7 +130,7 @@ def decide(ctx: Context, index: Index, claims: Claims, link: Link, whmcs: Record
         moved = replace(whmcs if side is Side.WHMCS else wp, fields={**(wf if side is Side.WHMCS else pf),
                                                                       "email": address})
         whmcs, wp = (moved, wp) if side is Side.WHMCS else (whmcs, moved)
-    settled = settle(ctx, index, claims, key, whmcs, wp, outcomes, first_contact=False)
+    settled = settle(ctx, index, claims, key, whmcs, wp, outcomes, first_contact=False, base=base)
     rebase = {k: v for k, v in settled.base_now.items() if base.get(k) != v}
     stale_dummy -= settled.dummy_add | settled.dummy_drop
     reactivate, deactivated_drop, waits = reactivations(ctx, user, key, link, {Side.WHMCS: whmcs, Side.WORDPRESS: wp})

@@ -48,6 +48,7 @@ def plan_links(ctx: Context, index: Index, links: Sequence[Link]) -> LinksOutcom
     """Decide for every link (``links`` sorted by WHMCS id: the store keeps one link per client)."""
     by_w, by_p = index.by_id[Side.WHMCS], index.by_id[Side.WORDPRESS]
     fields = ctx.fields
+    optional = ctx.rules  # mapped fields: one a side did not read this run is no change
     gone_w = gone_p = 0
     changed: list[Link] = []
     for link in links:
@@ -64,7 +65,10 @@ def plan_links(ctx: Context, index: Index, links: Sequence[Link]) -> LinksOutcom
                 base, wf, pf = link.base, whmcs.fields, wp.fields
                 for name in fields:
                     value = base.get(name)
-                    if value is None or wf.get(name, "") != value or pf.get(name, "") != value:
+                    if value is None:
+                        break
+                    absent = value if name in optional else ""
+                    if wf.get(name, absent) != value or pf.get(name, absent) != value:
                         break
                 else:
                     continue

@@ -82,7 +82,7 @@ def plan_unlinked(ctx: Context, index: Index, claims: Claims, adopted: Mapping[S
             settled.add((settles, key))
         if whmcs.closed:
             # A Closed client is linked (DESIGN §5.8) but counts as gone: nothing is copied.
-            base = {n: wp.fields.get(n, "") for n in ctx.fields}
+            base = {n: wp.fields.get(n, "") for n in ctx.fields if n in wp.fields or not ctx.optional(n)}
             actions.append(LinkPair(user=user, key=key, whmcs=whmcs, wp=wp, base=base,
                                     gone=frozenset({Side.WHMCS}), settles=settles))
         else:
@@ -138,14 +138,34 @@ def _create(ctx: Context, index: Index, claims: Claims, key: str,
         return [Problem(key, target, "email", f"is already used by {target.account} {ids}, which is linked to "
                                               f"another account; {side.account} #{record.remote_id} is not "
                                               "created there")]
-    send = {name: record.fields.get(name, "") for name in ctx.fields}
-    base = dict(send)
+    send = {name: record.fields.get(name, "") for name in ctx.fields if not ctx.optional(name)}
+    send.update(_mapped_values(ctx, record))
+    # A field set only on create (``apply = "on_create"``) is never compared again: no base.
+    base = {name: value for name, value in send.items() if name in ctx.fields}
     dummy: frozenset[str] = frozenset()
     if target is Side.WHMCS:
+        for name, rule in ctx.rules.items():
+            if rule.required or rule.default:
+                send.setdefault(name, "")  # a required field not read still gets its default, then its dummy
         send, dummy = mapping.fill_dummies(send, ctx.dummy)
+    else:
+        stand_ins = frozenset(n for n in ctx.rules if ctx.is_dummy(n, send.get(n)))
+        for name in stand_ins:  # a WHMCS dummy or default stands for "no value": never copied to WordPress
+            send[name] = ""
+            if name in base:
+                base[name] = ""
+        dummy = stand_ins
     refused = refusals(key, target, send)
     if refused:
         return refused  # a refused field: the account would be incomplete, so it is not created
     pending = (target, key) in ctx.pending
     return Create(user=user, key=key, target=target, source=record, send=send, base=base, dummy_fields=dummy,
                   pending=pending)
+
+
+def _mapped_values(ctx: Context, record: Record) -> dict[str, str]:
+    """The mapped fields (DESIGN §9) a create sends from ``record``: those its side read in this
+    run and whose direction lets them reach the other side, ``on_create`` ones included."""
+    target = record.side.other
+    return {name: record.fields[name] for name, rule in ctx.rules.items()
+            if name in record.fields and rule.direction.allows_write_to(target)}
