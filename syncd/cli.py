@@ -77,6 +77,10 @@ class Context:
         """The configuration for commands that call neither side (``status``): no secret needed."""
         return load(self.config_path, os.environ, need_secrets=False)
 
+    def settings_for_check(self) -> Settings:
+        """``check-config``: every configured secret readable, a root-only credential file aside."""
+        return load(self.config_path, os.environ, need_secrets="check")
+
 
 def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
     from syncd.logs import setup_logging
@@ -178,6 +182,7 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
     from syncd import app, render
 
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, level="DEBUG" if verbose else None, libraries=False)
     if not settings.sync.enabled:
         click.echo(
@@ -260,6 +265,7 @@ def status(obj: Context, as_json: bool, as_check: bool) -> None:
     if as_check:
         _status_check(obj)
     settings = obj.settings_without_secrets()
+    become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     shown = app.status(settings)
     _show(render.status_text(shown), render.status_json(shown), as_json)
@@ -283,7 +289,10 @@ def check_config(obj: Context) -> None:
     from syncd.errors import ConfigError
     from syncd.state import url as state_url
 
-    settings = obj.settings()  # every value, the schedule, the metrics address, the secrets, the state directory
+    # Every value, the schedule, the metrics address, the secrets (a credential file only root may
+    # read is fine: systemd reads it for the service), the state directory, as the service's user.
+    settings = obj.settings_for_check()
+    become_state_owner(settings)
     problems = state_url.access_problems(settings.sync.state_url)
     for warning in settings.warnings():
         click.echo(f"warning: {warning}")
@@ -301,6 +310,7 @@ def _status_check(obj: Context) -> None:
 
     try:
         settings = obj.settings_without_secrets()
+        become_state_owner(settings, quiet=True)
         _setup_logging(settings, level="ERROR")
         shown = app.status(settings)
     except (SyncdError, OSError) as exc:
@@ -323,6 +333,7 @@ def explain(obj: Context, email: str, as_json: bool) -> None:
     from syncd import app, render
 
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     result = app.explain(settings, email)
     _show(render.explain_text(result), render.explain_json(result), as_json)
@@ -343,3 +354,14 @@ def demo(keep: bool) -> None:
 
     _setup_logging(None)
     sys.exit(run_demo(keep=keep, echo=click.echo))
+
+
+def become_state_owner(settings: Settings, *, quiet: bool = False) -> None:
+    """Root running a command beside the service: go on as the state directory's owner (said in one
+    line on stderr), so the store stays the service's. Call it after the settings (and the secrets)
+    are loaded and before the state store or the lock is opened."""
+    from syncd.service.privileges import become_state_owner as switch
+
+    switched = switch(settings.sync.state_url)
+    if switched.note and not quiet:
+        click.echo(f"syncd: note: {switched.note}", err=True)

@@ -4,8 +4,8 @@ Validated once, at start; every problem is reported together in one ``ConfigErro
 unknown keys are rejected. Secrets are ``SecretStr`` so they never appear in a repr, a
 log line or an error message; each is looked for inline, as ``*_file``, in the environment,
 as a systemd credential, then in the credential file beside the configuration file
-(``_resolve_secret``), and ``Settings.secret_sources`` says where it was found. Lookup order of the file: ``--config``, ``$SYNCD_CONFIG``,
-``./syncd.toml``, ``/etc/syncd/syncd.toml``.
+(``_resolve_secret``), and ``Settings.secret_sources`` says where it was found. Lookup order
+of the file: ``--config``, ``$SYNCD_CONFIG``, ``./syncd.toml``, ``/etc/syncd/syncd.toml``.
 """
 
 from __future__ import annotations
