@@ -74,15 +74,20 @@ def _libc_call(name: str, *args: object) -> None:
         raise OSError(errno, os.strerror(errno))
 
 
-def _reach(directory: Path, hidden: Path, fd: int) -> None:
+def _reach(directory: Path, hidden: Path) -> None:
     """Make ``directory`` reachable under its own path for a uid that cannot cross ``hidden``, in
     this process only, as systemd does for the service: a private mount namespace, a tmpfs over
-    ``hidden`` holding just the way down, and the directory (open as ``fd``) bound at its end."""
+    ``hidden`` holding just the way down, and the directory bound at its end."""
     _libc_call("unshare", _CLONE_NEWNS)
     _libc_call("mount", None, b"/", None, _MS_REC | _MS_PRIVATE, None)
-    _libc_call("mount", b"tmpfs", bytes(hidden), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, b"mode=0755")
-    directory.mkdir(mode=0o755, parents=True)
-    _libc_call("mount", f"/proc/self/fd/{fd}".encode(), bytes(directory), None, _MS_BIND, None)
+    # Opened inside the new namespace (a bind mount's source must be in it), before the tmpfs hides it.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _libc_call("mount", b"tmpfs", bytes(hidden), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, b"mode=0755")
+        directory.mkdir(mode=0o755, parents=True)
+        _libc_call("mount", f"/proc/self/fd/{fd}".encode(), bytes(directory), None, _MS_BIND, None)
+    finally:
+        os.close(fd)
 
 
 def become_state_owner(state_url: str, *, euid: Callable[[], int] = os.geteuid) -> Switched:
@@ -99,11 +104,10 @@ def become_state_owner(state_url: str, *, euid: Callable[[], int] = os.geteuid) 
     if owner.st_uid == 0:
         return Switched()
     uid, gid = owner.st_uid, owner.st_gid
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         hidden = _hidden_above(directory, uid, gid)
         if hidden is not None:
-            _reach(directory, hidden, fd)
+            _reach(directory, hidden)
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
@@ -113,7 +117,5 @@ def become_state_owner(state_url: str, *, euid: Callable[[], int] = os.geteuid) 
             f"the files it creates stay the service's, and could not: {exc.strerror or exc}. Run the command as "
             "that user instead (e.g. with systemd-run -p DynamicUser=yes), or where root may change its uid"
         ) from None
-    finally:
-        os.close(fd)
     return Switched(f"running as uid {uid}, gid {gid}, the owner of the state directory {directory}, so that "
                     "the state store stays the service's")
