@@ -223,7 +223,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
     """Check both sides and say, in plain words, what is wrong and how to fix it.
 
     Exit 0 if every check passed, 3 if one failed, 2 for a configuration error."""
-    from syncd.checks import checks_json
+    from syncd.checks import checks_json, secret_lines, secret_sources
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
@@ -233,6 +233,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
     if not as_json:
         for warning in warnings:
             click.echo(f"warning: {warning}")
+        click.echo(secret_lines(secret_sources(settings)))
     checks = []
     for module in (whmcs_checks, wp_checks):
         for check in module.run(settings):
@@ -241,7 +242,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
                 click.echo(check.line())
     failed = sum(1 for check in checks if not check.ok)
     if as_json:
-        _show("", checks_json(checks, warnings), True)
+        _show("", checks_json(checks, warnings, secret_sources(settings)), True)
     else:
         click.echo(f"{failed} check{'' if failed == 1 else 's'} failed." if failed else "All checks passed.")
     sys.exit(exits.of_checks(failed))

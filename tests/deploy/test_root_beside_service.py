@@ -8,27 +8,12 @@ directory owned by that uid, including the ones it creates (the database, -wal/-
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.deploy.proc import NOBODY, needs_root, syncd
+from tests.deploy.proc import NOBODY, syncd
 from tests.e2e.emulated import emulated
 
 SECRET = "whmcs-secret-for-the-root-test"
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    """A directory any uid may cross (pytest's own is root's, mode 0700), removed afterwards."""
-    needs_root()
-    path = Path(tempfile.mkdtemp(prefix="syncd-deploy-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def _owned_by_the_service(directory: Path) -> None:
