@@ -366,3 +366,25 @@ def become_state_owner(settings: Settings, *, quiet: bool = False) -> None:
     switched = switch(settings.sync.state_url)
     if switched.note and not quiet:
         click.echo(f"syncd: note: {switched.note}", err=True)
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["config", "unit"]))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Write DIR/syncd.toml (config) or DIR/syncd.service (unit), mode 0644, instead of printing it.")
+@click.option("--force", is_flag=True, help="With --out: replace a file that is already there.")
+@handles_errors
+def example(what: str, out: str | None, force: bool) -> None:
+    """Print the example configuration or the systemd unit that ship with syncd, or write it.
+
+    `syncd example config --out /etc/syncd` writes /etc/syncd/syncd.toml; `syncd example unit
+    --out /etc/systemd/system` writes the unit. An existing file is kept (exit 2) unless --force."""
+    from pathlib import Path
+
+    from syncd import examples
+
+    if out is None:
+        click.echo(examples.text_of(what), nl=False)
+        return
+    target = examples.write(what, Path(out), force=force)
+    click.echo(f"wrote {target}")
