@@ -311,8 +311,8 @@ def _whoami() -> str:
 def _unreadable(path: Path, origin: str, reason: str) -> ConfigError:
     return ConfigError(
         f"cannot read the configuration file {path}{origin}: {reason}. syncd runs as {_whoami()}: make the "
-        f"file and every directory above it readable by that user (e.g. chgrp and chmod 0640 the file, 0750 its "
-        "directory), or run the command as root or as the service's user"
+        f"file and every directory above it readable by that user (e.g. chmod 0644 the file and 0755 its "
+        "directory: the configuration holds no secret), or run the command as root or as the service's user"
     )
 
 
