@@ -363,7 +363,8 @@ CREDENTIAL_NAMES = {"secret": "whmcs_secret", "application_password": "wordpress
 
 #: What the secrets of the example and of the docs look like; never a real secret's shape.
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "todo", "xxx",
-                           "abcd efgh ijkl mnop qrst uvwx", "the-whmcs-secret", "the application password"})
+                           "abcd efgh ijkl mnop qrst uvwx", "the-whmcs-secret", "the whmcs api secret",
+                           "the application password"})
 
 
 def looks_like_placeholder(value: str) -> bool:
@@ -390,6 +391,10 @@ def _read_secret(path: Path, what: str, problems: list[str]) -> str | None:
         return None
     if not text:
         problems.append(f"{what}: the file is empty; put the secret in it (one line)")
+        return None
+    if looks_like_placeholder(text):
+        problems.append(f"{what}: holds a placeholder copied from an example, not a real secret; put the real "
+                        "one in it (one line)")
         return None
     return text
 

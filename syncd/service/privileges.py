@@ -114,8 +114,9 @@ def become_state_owner(state_url: str, *, euid: Callable[[], int] = os.geteuid) 
     except OSError as exc:
         raise StateError(
             f"running as root, syncd must become uid {uid} (the owner of the state directory {directory}) so that "
-            f"the files it creates stay the service's, and could not: {exc.strerror or exc}. Run the command as "
-            "that user instead (e.g. with systemd-run -p DynamicUser=yes), or where root may change its uid"
+            f"the files it creates stay the service's, and could not: {exc.strerror or exc}. Run the command where "
+            "root may change its uid (and, for a state directory behind one only root may cross, such as "
+            "/var/lib/private, make a mount namespace), e.g. on the host rather than in a restricted container"
         ) from None
     return Switched(f"running as uid {uid}, gid {gid}, the owner of the state directory {directory}, so that "
                     "the state store stays the service's")

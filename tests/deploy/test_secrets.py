@@ -128,3 +128,12 @@ def test_check_config_reports_a_secret_that_is_configured_but_empty_or_missing(b
         assert f"[whmcs] secret: the credential file {base / 'whmcs_secret'}: the file is empty" in done.stderr
         assert (f"[wordpress] application_password is required: put it in {base / 'wordpress_app_password'}"
                 in done.stderr)
+
+
+def test_a_credential_file_holding_the_readmes_placeholder_is_refused(base: Path) -> None:
+    with _site(base) as world:
+        _credential(base / "whmcs_secret", "the WHMCS API secret")  # the README's line, pasted as is
+        done = syncd("--config", str(world.config), "check-config")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert (f"[whmcs] secret: the credential file {base / 'whmcs_secret'}: holds a placeholder copied from an "
+                "example") in done.stderr
