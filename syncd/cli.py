@@ -80,6 +80,10 @@ class Context:
         """The configuration for commands that call neither side (``status``): no secret needed."""
         return load(self.config_path, os.environ, need_secrets=False)
 
+    def settings_for_check(self) -> Settings:
+        """``check-config``: every configured secret readable, a root-only credential file aside."""
+        return load(self.config_path, os.environ, need_secrets="check")
+
 
 def _setup_logging(settings: Settings | None, *, level: str | None = None, libraries: bool = True) -> None:
     from syncd.logs import setup_logging
@@ -213,6 +217,7 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
                                    "run everyone. Drop one of them.")
         _email_argument(click.get_current_context(), _USER_OPTION, user)
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, level="DEBUG" if verbose else None, libraries=False)
     if not settings.sync.enabled:
         click.echo(
@@ -298,6 +303,7 @@ def link_command(obj: Context, whmcs_client_id: int, wp_user_id: int, as_json: b
     from syncd import app, render
 
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, libraries=False)
     try:
         result = app.link(settings, whmcs_client_id, wp_user_id)
@@ -320,6 +326,7 @@ def unlink_command(obj: Context, email: str, as_json: bool) -> None:
     from syncd import app, render
 
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, libraries=False)
     try:
         result = app.unlink(settings, email.strip())
@@ -338,7 +345,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
     """Check both sides and say, in plain words, what is wrong and how to fix it.
 
     Exit 0 if every check passed, 3 if one failed, 2 for a configuration error."""
-    from syncd.checks import checks_json
+    from syncd.checks import checks_json, secret_lines, secret_sources
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
@@ -348,6 +355,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
     if not as_json:
         for warning in warnings:
             click.echo(f"warning: {warning}")
+        click.echo(secret_lines(secret_sources(settings)))
     checks = []
     for module in (whmcs_checks, wp_checks):
         for check in module.run(settings):
@@ -356,7 +364,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
                 click.echo(check.line())
     failed = sum(1 for check in checks if not check.ok)
     if as_json:
-        _show("", checks_json(checks, warnings), True)
+        _show("", checks_json(checks, warnings, secret_sources(settings)), True)
     else:
         click.echo(f"{failed} check{'' if failed == 1 else 's'} failed." if failed else "All checks passed.")
     sys.exit(exits.of_checks(failed))
@@ -380,6 +388,7 @@ def status(obj: Context, as_json: bool, as_check: bool) -> None:
     if as_check:
         _status_check(obj)
     settings = obj.settings_without_secrets()
+    become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     shown = app.status(settings)
     _show(render.status_text(shown), render.status_json(shown), as_json)
@@ -393,7 +402,10 @@ def check_config(obj: Context) -> None:
     from syncd.errors import ConfigError
     from syncd.state import url as state_url
 
-    settings = obj.settings()  # every value, the schedule, the metrics address, the secrets, the state directory
+    # Every value, the schedule, the metrics address, the secrets (a credential file only root may
+    # read is fine: systemd reads it for the service), the state directory, as the service's user.
+    settings = obj.settings_for_check()
+    become_state_owner(settings)
     problems = state_url.access_problems(settings.sync.state_url)
     for warning in settings.warnings():
         click.echo(f"warning: {warning}")
@@ -411,6 +423,7 @@ def _status_check(obj: Context) -> None:
 
     try:
         settings = obj.settings_without_secrets()
+        become_state_owner(settings, quiet=True)
         _setup_logging(settings, level="ERROR")
         shown = app.status(settings)
     except (SyncdError, OSError) as exc:
@@ -433,6 +446,7 @@ def explain(obj: Context, email: str, as_json: bool) -> None:
     from syncd import app, render
 
     settings = obj.settings()
+    become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     result = app.explain(settings, email)
     _show(render.explain_text(result), render.explain_json(result), as_json)
@@ -489,6 +503,7 @@ def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
     from syncd.state.store import SqlStateStore
 
     settings = obj.settings_without_secrets()
+    become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     url = settings.sync.state_url
     entries = []
@@ -500,3 +515,36 @@ def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
     _show(render.history_text(email, shown, limited=limited), render.history_json(email, shown, limited=limited),
           as_json)
     sys.exit(exits.of_history(bool(shown)))
+
+
+def become_state_owner(settings: Settings, *, quiet: bool = False) -> None:
+    """Root running a command beside the service: go on as the state directory's owner (said in one
+    line on stderr), so the store stays the service's. Call it after the settings (and the secrets)
+    are loaded and before the state store or the lock is opened."""
+    from syncd.service.privileges import become_state_owner as switch
+
+    switched = switch(settings.sync.state_url)
+    if switched.note and not quiet:
+        click.echo(f"syncd: note: {switched.note}", err=True)
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["config", "unit"]))
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Write DIR/syncd.toml (config) or DIR/syncd.service (unit), mode 0644, instead of printing it.")
+@click.option("--force", is_flag=True, help="With --out: replace a file that is already there.")
+@handles_errors
+def example(what: str, out: str | None, force: bool) -> None:
+    """Print the example configuration or the systemd unit that ship with syncd, or write it.
+
+    `syncd example config --out /etc/syncd` writes /etc/syncd/syncd.toml; `syncd example unit
+    --out /etc/systemd/system` writes the unit. An existing file is kept (exit 2) unless --force."""
+    from pathlib import Path
+
+    from syncd import examples
+
+    if out is None:
+        click.echo(examples.text_of(what), nl=False)
+        return
+    target = examples.write(what, Path(out), force=force)
+    click.echo(f"wrote {target}")

@@ -2,8 +2,10 @@
 
 Validated once, at start; every problem is reported together in one ``ConfigError``;
 unknown keys are rejected. Secrets are ``SecretStr`` so they never appear in a repr, a
-log line or an error message. Lookup order of the file: ``--config``, ``$SYNCD_CONFIG``,
-``./syncd.toml``, ``/etc/syncd/syncd.toml``.
+log line or an error message; each is looked for inline, as ``*_file``, in the environment,
+as a systemd credential, then in the credential file beside the configuration file
+(``_resolve_secret``), and ``Settings.secret_sources`` says where it was found. Lookup order
+of the file: ``--config``, ``$SYNCD_CONFIG``, ``./syncd.toml``, ``/etc/syncd/syncd.toml``.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def _number(value: float) -> str:
 
 
 def _between(low: float, high: float, unit: str = "") -> AfterValidator:
-    """A number's allowed range, said in the error with its unit (``conf/syncd.example.toml``
-    documents the same range beside each key)."""
+    """A number's allowed range, said in the error with its unit (the example configuration,
+    ``syncd example config``, documents the same range beside each key)."""
 
     def check(value: float) -> float:
         if not low <= value <= high:
@@ -84,7 +86,7 @@ def bounds_of(metadata: list[Any]) -> tuple[float, float] | None:
     return None
 
 
-#: DESIGN §3.2's numbers and their ranges (documented beside each key in conf/syncd.example.toml).
+#: DESIGN §3.2's numbers and their ranges (documented beside each key in the example configuration).
 Seconds = Annotated[float, _between(0.1, 600, " seconds")]
 Concurrency = Annotated[int, _between(1, 16)]
 Retries = Annotated[int, _between(0, 10)]
@@ -287,6 +289,15 @@ class MetricsSettings(_Strict):
         return text
 
 
+class SecretSources(_Strict):
+    """Where each secret was read from (``test-connection`` says it): ``inline in FILE``,
+    ``secret_file = PATH``, ``$SYNCD_WHMCS_SECRET``, ``systemd credential PATH``, ``credential file
+    beside the configuration, PATH``; empty where none was found. Never the value."""
+
+    whmcs: str = ""
+    wordpress: str = ""
+
+
 class Settings(_Strict):
     whmcs: WhmcsSettings
     wordpress: WordPressSettings
@@ -296,6 +307,7 @@ class Settings(_Strict):
     # The [[fields]] tables of DESIGN §9, checked by syncd.fieldmap (which names each table in its messages).
     fields: tuple[dict[str, Any], ...] = ()
     source: str = ""  # where the settings came from (a path), for messages
+    secret_sources: SecretSources = SecretSources()  # where each secret was read from, never its value
 
     def field_rules(self) -> tuple[fieldmap.FieldRule, ...]:
         """The field map: the preset's rules and the ``[[fields]]`` tables (validated by ``parse``)."""
@@ -359,8 +371,8 @@ def _whoami() -> str:
 def _unreadable(path: Path, origin: str, reason: str) -> ConfigError:
     return ConfigError(
         f"cannot read the configuration file {path}{origin}: {reason}. syncd runs as {_whoami()}: make the "
-        f"file and every directory above it readable by that user (e.g. chgrp and chmod 0640 the file, 0750 its "
-        "directory), or run the command as root or as the service's user"
+        f"file and every directory above it readable by that user (e.g. chmod 0644 the file and 0755 its "
+        "directory: the configuration holds no secret), or run the command as root or as the service's user"
     )
 
 
@@ -400,12 +412,26 @@ def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str])
     tried = ", ".join(str(p) for p in DEFAULT_LOCATIONS)
     raise ConfigError(
         f"no configuration found: give --config FILE, set $SYNCD_CONFIG, or create one of {tried} "
-        "(conf/syncd.example.toml is a commented template)"
+        "(`syncd example config --out /etc/syncd` writes a commented template)"
     )
 
 
-#: Names of the systemd credentials (``LoadCredential=``) read when nothing else gives a secret.
+#: Names of the systemd credentials (``LoadCredential=``) read when nothing else gives a secret:
+#: from ``$CREDENTIALS_DIRECTORY`` under systemd, and from the configuration file's directory
+#: otherwise (the very files the unit's LoadCredential= reads, so a root shell needs no copy).
 CREDENTIAL_NAMES = {"secret": "whmcs_secret", "application_password": "wordpress_app_password"}
+
+#: What the secrets of the example and of the docs look like; never a real secret's shape.
+_PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "todo", "xxx",
+                           "abcd efgh ijkl mnop qrst uvwx", "the-whmcs-secret", "the whmcs api secret",
+                           "the application password"})
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """True for a value copied from an example instead of a real secret (``your-api-secret``, ``...``)."""
+    text = value.strip().lower()
+    return (text in _PLACEHOLDERS or "..." in text or "…" in text or text.startswith(("your-", "your_", "your "))
+            or (text.startswith("<") and text.endswith(">")) or set(text) <= {"x", "*", "-"})
 
 
 def _read_secret(path: Path, what: str, problems: list[str]) -> str | None:
@@ -426,35 +452,74 @@ def _read_secret(path: Path, what: str, problems: list[str]) -> str | None:
     if not text:
         problems.append(f"{what}: the file is empty; put the secret in it (one line)")
         return None
+    if looks_like_placeholder(text):
+        problems.append(f"{what}: holds a placeholder copied from an example, not a real secret; put the real "
+                        "one in it (one line)")
+        return None
     return text
 
 
-def _resolve_secret(
-    section: dict[str, Any], key: str, env_name: str, env: Mapping[str, str], problems: list[str], where: str
-) -> None:
-    """Fill ``section[key]`` from inline, ``<key>_file``, the environment, or a systemd credential."""
+def _hidden(path: Path) -> bool:
+    """True if ``path`` exists (or may: a directory above it hides it) but this user cannot read it."""
+    try:
+        with path.open("rb"):
+            return False
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
+def _resolve_secret(section: dict[str, Any], key: str, env_name: str, env: Mapping[str, str],
+                    problems: list[str], where: str, *, source: str, hidden_ok: bool = False) -> str:
+    """Fill ``section[key]`` and return where it came from (never the value), looking in this order:
+    inline, ``<key>_file``, ``$env_name``, ``$CREDENTIALS_DIRECTORY/<credential>``, and the credential
+    file beside the configuration file. ``hidden_ok`` (``check-config``): a credential file beside the
+    configuration that exists but this user may not read is no problem (systemd reads it as root)."""
     file_key = f"{key}_file"
     inline = section.get(key)
     path = section.get(file_key)
+    name = CREDENTIAL_NAMES[key]
+    beside = Path(source).parent / name if source else None
     if inline and path:
         problems.append(f"[{where}] give {key} or {file_key}, not both")
-        return
+        return ""
+    if inline:
+        if isinstance(inline, str) and looks_like_placeholder(inline):
+            problems.append(f"[{where}] {key} looks like the example's placeholder, not a real secret: remove "
+                            f"the line and put the secret in {beside or name} (mode 0600; the unit hands it to "
+                            "the service as a systemd credential), or give the real one here")
+        return f"inline in {source or 'the configuration'}"
     if path:
         text = _read_secret(Path(str(path)), f"[{where}] {file_key} = {path}", problems)
-        if text is None:
-            return
-        section[key] = text
-    elif not inline and env.get(env_name):
+        if text is not None:
+            section[key] = text
+        return f"{file_key} = {path}"
+    if env.get(env_name):
         section[key] = env[env_name].strip()
-    elif not inline and env.get("CREDENTIALS_DIRECTORY"):
-        credential = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAMES[key]
+        return f"${env_name}"
+    if env.get("CREDENTIALS_DIRECTORY"):
+        credential = Path(env["CREDENTIALS_DIRECTORY"]) / name
         if credential.is_file():
             text = _read_secret(credential, f"[{where}] {key}: the systemd credential {credential}", problems)
-            if text is None:
-                return
-            section[key] = text
-    if not section.get(key):
-        problems.append(f"[{where}] {key} is required (inline, as {file_key}, or in ${env_name})")
+            if text is not None:
+                section[key] = text
+            return f"systemd credential {credential}"
+    if beside is not None:
+        if _hidden(beside):
+            if not hidden_ok:
+                problems.append(f"[{where}] {key} is required: the credential file {beside} is there but "
+                                f"{_whoami()} cannot read it; run the command as root (sudo), which reads it "
+                                "as the service's LoadCredential= does")
+            return f"credential file {beside} (not readable by {_whoami()}; systemd reads it as root)"
+        if beside.exists():
+            text = _read_secret(beside, f"[{where}] {key}: the credential file {beside}", problems)
+            if text is not None:
+                section[key] = text
+            return f"credential file beside the configuration, {beside}"
+    problems.append(f"[{where}] {key} is required: put it in {beside or name} (mode 0600, the unit's "
+                    f"LoadCredential=), or give it as {file_key}, inline, or in ${env_name}")
+    return ""
 
 
 def _format_error(err: Mapping[str, Any]) -> str:
@@ -499,25 +564,35 @@ def _raw_field_map_problems(raw: Mapping[str, Any]) -> list[str]:
     return found
 
 
+#: What ``need_secrets`` may say: every secret read (``True``), none needed (``False``, ``status``),
+#: or ``"check"`` (``check-config``): every configured secret read and checked, but a credential
+#: file only root may read is fine (the service gets it from systemd).
+NeedSecrets = bool | Literal["check"]
+
+
 def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "", *,
-          need_secrets: bool = True) -> Settings:
+          need_secrets: NeedSecrets = True) -> Settings:
     """Validate a parsed TOML document; every problem in one ConfigError. ``need_secrets=False``
-    (``syncd status``) leaves a secret that cannot be found unset instead of an error."""
+    (``syncd status``) leaves a secret that cannot be found unset instead of an error; ``"check"``:
+    see ``NeedSecrets``. ``source`` is the file's path: the credential files are looked for beside it."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     problems: list[str] = []
-    if "source" in raw:
-        problems.append("unknown section or key 'source'")
-        raw.pop("source")
-    whmcs = raw.get("whmcs")
-    if isinstance(whmcs, dict):
-        _resolve_secret(whmcs, "secret", ENV_WHMCS_SECRET, env, problems if need_secrets else [], "whmcs")
-    wordpress = raw.get("wordpress")
-    if isinstance(wordpress, dict):
-        _resolve_secret(wordpress, "application_password", ENV_WP_PASSWORD, env, problems if need_secrets else [],
-                        "wordpress")
+    for internal in ("source", "secret_sources"):
+        if internal in raw:
+            problems.append(f"unknown section or key {internal!r}")
+            raw.pop(internal)
+    sources: dict[str, str] = {}
+    secret_problems = problems if need_secrets else []
+    for side, key, env_name in (("whmcs", "secret", ENV_WHMCS_SECRET),
+                                ("wordpress", "application_password", ENV_WP_PASSWORD)):
+        section = raw.get(side)
+        if isinstance(section, dict):
+            raw[side] = section = dict(section)
+            sources[side] = _resolve_secret(section, key, env_name, env, secret_problems, side, source=source,
+                                            hidden_ok=need_secrets == "check")
     try:
-        settings = Settings.model_validate({**raw, "source": source})
+        settings = Settings.model_validate({**raw, "source": source, "secret_sources": sources})
     except ValidationError as exc:
         problems.extend(_format_error(e) for e in exc.errors())
         settings = None
@@ -539,7 +614,7 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
 
 
 def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
-         need_secrets: bool = True) -> Settings:
+         need_secrets: NeedSecrets = True) -> Settings:
     """Find, read and validate the configuration (``need_secrets``: see ``parse``)."""
     env = os.environ if env is None else env
     found = find_config(path, env)

@@ -19,8 +19,10 @@ MINIMAL = {
 
 
 def test_the_example_file_loads_and_documents_every_key() -> None:
-    # parse(), not load(): the example's state directory (/var/lib/syncd) need not exist here.
-    settings = config.parse(tomllib.loads((ROOT / "conf" / "syncd.example.toml").read_text()), env={})
+    # parse(), not load(): the example's state directory (/var/lib/syncd) need not exist here. Its
+    # secrets are commented out (the credential files are the recommended way): given by environment.
+    env = {config.ENV_WHMCS_SECRET: "w-secret", config.ENV_WP_PASSWORD: "wp pass"}
+    settings = config.parse(tomllib.loads((ROOT / "conf" / "syncd.example.toml").read_text()), env=env)
     assert settings.sync.direction is Direction.BOTH
     assert settings.sync.priority is Side.WHMCS
     text = (ROOT / "conf" / "syncd.example.toml").read_text()

@@ -207,7 +207,7 @@ def test_test_connection_passes_then_names_the_wrong_password(sides: Sides) -> N
     ok = sides.syncd("test-connection")
     assert ok.code == 0, ok.stdout + ok.stderr
     assert "All checks passed." in ok.stdout
-    text = sides.config.read_text().replace(sides.site.app_password, "abcd efgh ijkl mnop qrst uvwx")
+    text = sides.config.read_text().replace(sides.site.app_password, "wrng pass word abcd efgh ijkl")
     sides.config.write_text(text)
     bad = sides.syncd("test-connection")
     assert bad.code == 3

@@ -15,7 +15,7 @@ from types import TracebackType
 WAIT = 60.0
 
 SECRET = "s3cr3t-WHMCS+value/=xyz"
-APP_PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
+APP_PASSWORD = "bcde FGHI jklm NOPQ rstu VWXY"  # not the example placeholder (refused)
 ACCESS_KEY = "access-key-9f8e7d"
 
 

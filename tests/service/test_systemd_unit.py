@@ -123,3 +123,28 @@ def test_systemd_analyze_security_rates_it_well(systemd_analyze: str) -> None:
     exposure, rating = float(found.group(1)), found.group(2)
     assert exposure <= MAX_EXPOSURE, done.stdout
     assert rating in ("PERFECT", "SAFE", "OK")
+
+
+README = UNIT.parents[1] / "README.md"
+
+
+def test_the_readme_and_the_unit_agree() -> None:
+    """Item 10: one venv path, one /etc/syncd mode, one state directory, the same credential files."""
+    readme = README.read_text(encoding="utf-8")
+    text = UNIT.read_text(encoding="utf-8")
+    d = _directives(text)
+    # The venv and the link ExecStart runs: the README's commands and the unit's comment.
+    link = "ln -s /opt/syncd/venv/bin/syncd /usr/local/bin/syncd"
+    assert link in readme and link in text
+    assert "python3 -m venv /opt/syncd/venv\n" in readme
+    assert d["ExecStart"][0].startswith("/usr/local/bin/syncd ")
+    # /etc/syncd: readable by the dynamic user (the configuration holds no secret).
+    assert d["ConfigurationDirectoryMode"] == ["0755"]
+    assert "install -d -m 0755 /etc/syncd\n" in readme and "/etc/syncd mode 0755" in text
+    assert "0750" not in readme
+    # The state directory, made by hand with the unit's mode.
+    assert f"install -d -m {d['StateDirectoryMode'][0]} /var/lib/syncd " in readme
+    # Every LoadCredential source is a file the README installs, root's alone.
+    for value in d["LoadCredential"]:
+        _, _, path = value.partition(":")
+        assert f"install -m 0600 /dev/stdin {path} <<<" in readme, path
