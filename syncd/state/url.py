@@ -101,7 +101,7 @@ def directory_problems(url: str) -> list[str]:
                     "make it reachable by the user syncd runs as"]
         if not is_dir:
             return [f"the directory {directory} of the state database does not exist (a typo in state_url?). "
-                    f"syncd creates the database, never its directory: create it (install -d -m 0750 {directory}, "
+                    f"syncd creates the database, never its directory: create it (install -d -m 0700 {directory}, "
                     "owned by the user syncd runs as) or fix state_url"]
         if path.is_dir():
             return [f"{path} is a directory: state_url must name the database file, e.g. {path / 'state.db'}"]

@@ -178,7 +178,7 @@ def test_a_state_directory_that_does_not_exist_is_a_configuration_error_and_noth
         text = plain(run)
         assert run.code == 2, (command, text)
         assert f"the directory {missing} of the state database does not exist" in text, text
-        assert f"install -d -m 0750 {missing}" in text, text
+        assert f"install -d -m 0700 {missing}" in text, text
     assert not (tmp_path / "var").exists()
 
 
