@@ -158,7 +158,8 @@ def test_a_ca_file_that_cannot_serve_is_a_configuration_error(tmp_path: Path) ->
     ca = authority(tmp_path)
     not_pem = tmp_path / "not-a-cert.txt"
     not_pem.write_text("hello\n", encoding="utf-8")
-    sides = HttpsSides("https://127.0.0.1:9/", "https://127.0.0.1:9/", "Tls0nly4CaFileCheck0000X", tmp_path / "syncd.toml")
+    sides = HttpsSides("https://127.0.0.1:9/", "https://127.0.0.1:9/", "Tls0nly4CaFileCheck0000X",
+                       tmp_path / "syncd.toml")
     cases = {
         f'ca_file = "{tmp_path / "missing.pem"}"': "does not exist",
         f'ca_file = "{not_pem}"': "holds no PEM certificate",
