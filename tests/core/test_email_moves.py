@@ -99,6 +99,10 @@ ROWS = [
         ["update wordpress #101 email='ann@x.io'"]),
     Row("a parked account is never copied, even when the run may not write its side: it waits",
         lambda w: (people(w, ANN, BOB), emails_to(w, P, park(P, 101))), [], {"direction": "wp_to_whmcs"}),
+    Row("a user who comes back in the middle of a swap: the other one is parked, all lands in one run",
+        lambda w: (people(w, ANN, BOB), w.link(2, 102, gone=frozenset({W})), emails_to(w, W, BOB, ANN)),
+        ["park wordpress #101", "relink #2-#102 back=whmcs", "update wordpress #102 email='ann@x.io'",
+         "update wordpress #101 email='bob@x.io'", "conflict email whmcs first"]),
     Row("an unlinked account on a temporary address is never matched or created elsewhere",
         lambda w: w.user(105, park(P, 105)), []),
 ]

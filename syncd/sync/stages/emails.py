@@ -11,7 +11,11 @@ wants one email, so "X waits for H" makes chains and simple cycles (no other sha
   first, which frees its email; the cycle is then a chain, and the parked account gets its
   final email last, in the same run;
 - an account waiting for one that keeps its email (it does not change in this run, or it is
-  not linked) waits: the links stage reports it, and nothing is written until that changes.
+  not linked) waits: the links stage reports it, and nothing is written until that changes;
+- a user who comes back in this run (a link gone from a side whose account is there again,
+  re-linked by ``departures`` and settled as at first contact) takes part in the order with the
+  email first contact gives it, but is never the one parked: another account of its cycle is (a
+  cycle of returning users only waits, and the next run, with their links live, parks one).
 
 Crash-safe without any state of its own: every step is a write committed at once, a parked
 account is recognised by its address alone, which stands for the base (never an edit, never
@@ -28,8 +32,11 @@ from dataclasses import dataclass
 
 from syncd import mapping
 from syncd.model import Link, Record, Side, normalise_email
+from syncd.sync import merge
 from syncd.sync.actions import Park
+from syncd.sync.merge import FieldOutcome
 from syncd.sync.stages.common import SIDES, Context
+from syncd.sync.stages.fields import as_wp_keeps
 from syncd.sync.stages.index import Index
 from syncd.sync.stages.linked import email_outcomes
 
@@ -75,6 +82,18 @@ class _Move:
     other: Record
     email: str  # as it will be written
     wanted: str  # its key
+    comeback: bool = False  # of a link re-linked in this run: settled as at first contact, never parked
+
+
+def _comeback_email(ctx: Context, whmcs: Record, wp: Record) -> tuple[FieldOutcome, ...]:
+    """The email outcome of a user who came back (``departures._relink`` settles it as at first
+    contact), as far as the order of moves needs it; an account in transit is left to the re-link."""
+    wv, pv = whmcs.email, wp.email
+    if mapping.is_transit_email(wv) or mapping.is_transit_email(pv) or normalise_email(wv) == normalise_email(pv):
+        return ()
+    policy = ctx.policy
+    return (merge.first_contact_field("email", wv, as_wp_keeps("email", pv, wv), direction=policy.direction,
+                                      priority=policy.priority),)
 
 
 def plan_moves(ctx: Context, index: Index, links: Sequence[Link]) -> Moves:
@@ -85,17 +104,21 @@ def plan_moves(ctx: Context, index: Index, links: Sequence[Link]) -> Moves:
     held = False
     for position, link in enumerate(links):
         whmcs, wp = by_w.get(link.whmcs_id), by_p.get(link.wp_id)
-        if (whmcs is None or wp is None or whmcs.closed or link.gone or index.untouchable(whmcs)
-                or index.untouchable(wp)):
+        if whmcs is None or wp is None or whmcs.closed or index.untouchable(whmcs) or index.untouchable(wp):
             continue  # not a live link: its rules write no email change
-        for outcome in email_outcomes(ctx, link, whmcs, wp):
+        # A link gone from a side whose account is there again is re-linked (``departures``), its
+        # email settled as at first contact: its move takes part in the order, but is never parked.
+        comeback = bool(link.gone)
+        found = _comeback_email(ctx, whmcs, wp) if comeback else email_outcomes(ctx, link, whmcs, wp)
+        for outcome in found:
             if outcome.write is None:
                 continue
             record, other = (whmcs, wp) if outcome.write is Side.WHMCS else (wp, whmcs)
             wanted = normalise_email(outcome.value)
             if wanted == record.key or mapping.problems(record.side, {"email": outcome.value}):
                 continue  # no change of key, or a refused email: no move
-            moves[record.side][record.remote_id] = _Move(position, link, record, other, outcome.value, wanted)
+            moves[record.side][record.remote_id] = _Move(position, link, record, other, outcome.value, wanted,
+                                                         comeback)
             held = held or any(r is not record for r in index.holders(record.side, wanted))
     if not held:
         return Moves({}, ())  # the common case: nobody takes an email another account holds
@@ -132,7 +155,13 @@ def _rank_side(index: Index, side: Side, moves: Mapping[int, _Move], rank: dict[
             current = waits[current]
         if current >= 0 and current in on_path:
             cycle = path[path.index(current):]
-            first = min(cycle, key=lambda i: moves[i].position)
+            parkable = [i for i in cycle if not moves[i].comeback]
+            if not parkable:  # only users coming back: each waits (reported), the next run parks one
+                for account in cycle:
+                    waits[account] = _KEPT
+                done.update(path)
+                continue
+            first = min(parkable, key=lambda i: moves[i].position)
             # The account waiting for the parked one finds its email free: the cycle is a chain.
             waits[cycle[cycle.index(first) - 1]] = _PARKED
             move = moves[first]
