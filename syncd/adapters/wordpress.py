@@ -26,7 +26,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net, paging, wordpress_roles
+from syncd.adapters import net, paging, wordpress_companion, wordpress_roles
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.adapters.wordpress_users import (
     USER_FIELDS,
@@ -207,6 +207,11 @@ class WordPressAdapter:
     def role_answer(self, role: str) -> wordpress_roles.RoleAnswer:
         """Whether ``role`` exists and this account may give it (``wordpress_roles``: nobody is created)."""
         return wordpress_roles.probe(self._rest, self.verify(), role)
+
+    def companion(self) -> wordpress_companion.Companion | None:
+        """The syncd companion plugin's own account of itself, or None when it is not installed."""
+        self.verify()
+        return wordpress_companion.read(self._rest)
 
     def roles_held(self) -> list[str]:
         """Roles that the site's first users hold (roles that exist), for a suggestion."""

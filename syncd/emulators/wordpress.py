@@ -87,6 +87,13 @@ class InjectedFault:
     retry_after: float | None
 
 
+#: The companion's default SYNCD_META_KEYS: WooCommerce's billing keys (companions/wordpress).
+COMPANION_DEFAULT_KEYS: tuple[str, ...] = (
+    "billing_first_name", "billing_last_name", "billing_company", "billing_address_1", "billing_address_2",
+    "billing_city", "billing_state", "billing_postcode", "billing_country", "billing_email", "billing_phone",
+)
+
+
 class WordPressEmulator(Served):
     """The WordPress users REST API in memory, with switches for faults.
 
@@ -114,6 +121,8 @@ class WordPressEmulator(Served):
                                                                  "billing_company": "string"}
         )
         self.readonly_meta = set(readonly_meta)
+        #: The syncd companion plugin, once ``install_companion`` ran: its version and SYNCD_META_KEYS.
+        self.companion: tuple[str, tuple[str, ...]] | None = None
         self.roles: dict[str, tuple[str, ...]] = dict(CORE_ROLES)
         self.users: dict[int, EmuUser] = {}
         self.calls: Counter[str] = Counter()
@@ -173,6 +182,14 @@ class WordPressEmulator(Served):
                 user.meta["billing_company"] = company
             user.meta.update(meta or {})
             return user.id
+
+    def install_companion(self, meta_keys: Sequence[str] = COMPANION_DEFAULT_KEYS, version: str = "0.1.0") -> None:
+        """Act as the syncd companion plugin does once installed: register ``meta_keys`` (its
+        SYNCD_META_KEYS) as string meta for REST, and answer ``GET /syncd/v1/companion``."""
+        with self._lock:
+            for key in meta_keys:
+                self.registered_meta.setdefault(key, "string")
+            self.companion = (version, tuple(meta_keys))
 
     def add_users(self, rows: Iterable[Mapping[str, Any]]) -> list[int]:
         """Insert many subscribers at once (benchmarks seed 100,000); their ids.

@@ -109,7 +109,8 @@ def index_document(emu: WordPressEmulator, site: str, pretty: bool) -> dict[str,
     }
     return {
         "name": emu.site_name, "description": "", "url": site, "home": site, "gmt_offset": "0",
-        "timezone_string": "", "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1", "wp-block-editor/v1"],
+        "timezone_string": "", "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1", "wp-block-editor/v1",
+                                                *(["syncd/v1"] if emu.companion is not None else [])],
         "authentication": auth, "routes": routes, "site_logo": 0, "site_icon": 0, "site_icon_url": "",
         "_links": {"help": [{"href": "https://developer.wordpress.org/rest-api/"}]},
     }
