@@ -122,7 +122,10 @@ class WordPressEmulator(Served):
         )
         self.readonly_meta = set(readonly_meta)
         #: The syncd companion plugin, once ``install_companion`` ran: its version and SYNCD_META_KEYS.
-        self.companion: tuple[str, tuple[str, ...]] | None = None
+        #: (version, SYNCD_META_KEYS, the keys it registered itself: those nothing else had).
+        self.companion: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        #: Meta shown in the ``edit`` context only (the companion's keys), not in ``view``.
+        self.edit_only_meta: set[str] = set()
         self.roles: dict[str, tuple[str, ...]] = dict(CORE_ROLES)
         self.users: dict[int, EmuUser] = {}
         self.calls: Counter[str] = Counter()
@@ -184,12 +187,15 @@ class WordPressEmulator(Served):
             return user.id
 
     def install_companion(self, meta_keys: Sequence[str] = COMPANION_DEFAULT_KEYS, version: str = "0.1.0") -> None:
-        """Act as the syncd companion plugin does once installed: register ``meta_keys`` (its
-        SYNCD_META_KEYS) as string meta for REST, and answer ``GET /syncd/v1/companion``."""
+        """Act as the syncd companion plugin does once installed: register each key of ``meta_keys``
+        (its SYNCD_META_KEYS) that nothing registered yet, as string meta shown in the ``edit``
+        context only, and answer ``GET /syncd/v1/companion``."""
         with self._lock:
-            for key in meta_keys:
-                self.registered_meta.setdefault(key, "string")
-            self.companion = (version, tuple(meta_keys))
+            own = tuple(k for k in meta_keys if k not in self.registered_meta)  # it leaves others' keys alone
+            for key in own:
+                self.registered_meta[key] = "string"
+            self.edit_only_meta.update(own)
+            self.companion = (version, tuple(meta_keys), own)
 
     def add_users(self, rows: Iterable[Mapping[str, Any]]) -> list[int]:
         """Insert many subscribers at once (benchmarks seed 100,000); their ids.

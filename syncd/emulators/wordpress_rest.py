@@ -250,9 +250,8 @@ def _dispatch(
         if not can(emu, actor, "list_users"):
             raise ApiError(401 if actor is None else 403, "rest_forbidden",
                            "Sorry, you are not allowed to do that.")
-        version, configured = emu.companion
-        registered = [k for k in configured if k in emu.registered_meta]
-        return 200, {"version": version, "meta_keys": registered, "configured_meta_keys": list(configured)}, []
+        version, configured, own = emu.companion
+        return 200, {"version": version, "meta_keys": list(own), "configured_meta_keys": list(configured)}, []
     if route == "/wp/v2/users":
         if method in ("GET", "HEAD"):
             return list_users(emu, query, query_order, actor, site, pretty)

@@ -15,8 +15,6 @@ the real planner and engine against the real WordPress adapter.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +33,8 @@ from syncd.sync.policy import Policy
 from tests.core.memory import DUMMY, MemorySide, MemoryStore
 from tests.core.scenario import now
 from tests.e2e.harness import WHMCS_SECRET, Sides
-from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
+from tests.fixtures_wordpress import WordPressSite
+from tests.wordpress.companion_site import companion_site, fresh_wordpress_site  # noqa: F401 (fixtures, by name)
 
 RULES = tuple(FieldRule(w, p, kind) for w, p, kind in WOOCOMMERCE)
 NAMES = tuple(r.name for r in RULES)
@@ -43,40 +42,13 @@ MISSING = ("billing_address_1", "billing_address_2", "billing_city", "billing_st
            "billing_country", "billing_phone")
 
 
-@pytest.fixture(scope="module")
-def fresh_wordpress_site() -> Iterator[WordPressSiteFactory]:
-    from tests.fixtures_wordpress import _start_for_test, stop_wordpress
-
-    started: list[WordPressSite] = []
-
-    def factory(**knobs: object) -> WordPressSite:
-        started.append(_start_for_test(**knobs))
-        return started[-1]
-
-    try:
-        yield factory  # type: ignore[misc]
-    finally:
-        for wp in started:
-            stop_wordpress(wp)
-
-
-@pytest.fixture(scope="module")
-def companion_site(fresh_wordpress_site: WordPressSiteFactory) -> WordPressSite:
-    """A WordPress with no meta registered but by the companion, installed as the README says."""
-    wp = fresh_wordpress_site(user_meta=False)
-    mu = wp.dir / "wp" / "wp-content" / "mu-plugins"
-    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return wp
-
-
 @pytest.fixture
-def companion_sides(companion_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    companion_site.reset()
+def companion_sides(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sides]:
+    site: WordPressSite = request.getfixturevalue("companion_site")
+    site.reset()
     whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
     with whmcs.serve() as url:
-        yield Sides(whmcs=whmcs, whmcs_url=url, site=companion_site, tmp=tmp_path)
+        yield Sides(whmcs=whmcs, whmcs_url=url, site=site, tmp=tmp_path)
 
 
 def with_preset(sides: Sides, **sync: object) -> None:
