@@ -202,6 +202,13 @@ class WordPressAdapter:
                 "(register it with register_meta(..., show_in_rest => true); see the README)",
                 key=self.company_key,
             )
+        missing = [r for r in self.mapped if r.meta_key is not None and r.meta_key not in account.meta_keys]
+        if missing:
+            logger.warning(
+                "WordPress does not expose the user meta {keys} in its REST API: {names} not synchronised "
+                "(install the syncd companion or register the meta; syncd test-connection says how)",
+                keys=", ".join(r.meta_key or "" for r in missing), names=", ".join(r.name for r in missing),
+            )
         return account
 
     def role_answer(self, role: str) -> wordpress_roles.RoleAnswer:

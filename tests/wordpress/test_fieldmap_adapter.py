@@ -6,6 +6,7 @@ failing that user with the field named."""
 from __future__ import annotations
 
 import pytest
+from loguru import logger
 from pydantic import SecretStr
 
 from syncd.adapters.wordpress import WordPressAdapter
@@ -51,7 +52,13 @@ def test_unexposed_meta_is_neither_a_field_nor_read_nor_written() -> None:
     emu = site(registered={"billing_city": "string"})
     uid = emu.add_user("bob", "bob@example.test", meta={"billing_city": "Rome", "billing_phone": "123"})
     wp = adapter(emu)
-    snap = wp.snapshot()
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(str(m)), level="WARNING")
+    try:
+        snap = wp.snapshot()
+    finally:
+        logger.remove(sink)
+    assert any("billing_phone" in line and "phonenumber" in line and "companion" in line for line in said)
     assert "city" in snap.fields and "phonenumber" not in snap.fields
     bob = next(r for r in snap.records if r.remote_id == uid)
     assert "phonenumber" not in bob.fields
