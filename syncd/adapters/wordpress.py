@@ -26,7 +26,7 @@ import httpx
 from loguru import logger
 from pydantic import SecretStr
 
-from syncd.adapters import net, paging, wordpress_roles
+from syncd.adapters import net, paging, wordpress_companion, wordpress_roles
 from syncd.adapters.wordpress_http import SIDE, Reply, RestClient, RestInfo, SiteProbe
 from syncd.adapters.wordpress_users import (
     USER_FIELDS,
@@ -55,6 +55,7 @@ from syncd.errors import (
     Transient,
     Unreachable,
 )
+from syncd.fieldmap import FieldRule
 from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
 from syncd.usernames import MAX_EMAIL, base_username, candidates
 
@@ -90,10 +91,16 @@ class WordPressAdapter:
         password: SecretStr,
         *,
         exclude_roles: Sequence[str],
+        mapped: Sequence[FieldRule] = (),
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
+        # The field map (DESIGN §9): each rule's WordPress field or meta key, read into and written
+        # from Record.fields[rule.name] (its WHMCS name), where this site can store it.
+        self.mapped = tuple(mapped)
+        extra = sorted({r.wordpress for r in self.mapped if r.meta_key is None})
+        self._user_fields = ",".join([USER_FIELDS, *extra])
         # Administrators are excluded whatever the configuration says (DESIGN §1, §5.6).
         self.exclude_roles = frozenset(r.strip() for r in exclude_roles if r.strip()) | {"administrator"}
         self.company_key = settings.company_meta_key.strip() or DEFAULT_COMPANY_KEY
@@ -124,6 +131,7 @@ class WordPressAdapter:
             settings.wordpress,
             settings.wordpress_password,
             exclude_roles=settings.sync.exclude_wp_roles,
+            mapped=settings.field_rules(),
             transport=transport,
             sleep=sleep,
         )
@@ -194,11 +202,23 @@ class WordPressAdapter:
                 "(register it with register_meta(..., show_in_rest => true); see the README)",
                 key=self.company_key,
             )
+        missing = [r for r in self.mapped if r.meta_key is not None and r.meta_key not in account.meta_keys]
+        if missing:
+            logger.warning(
+                "WordPress does not expose the user meta {keys} in its REST API: {names} not synchronised "
+                "(install the syncd companion or register the meta; syncd test-connection says how)",
+                keys=", ".join(r.meta_key or "" for r in missing), names=", ".join(r.name for r in missing),
+            )
         return account
 
     def role_answer(self, role: str) -> wordpress_roles.RoleAnswer:
         """Whether ``role`` exists and this account may give it (``wordpress_roles``: nobody is created)."""
         return wordpress_roles.probe(self._rest, self.verify(), role)
+
+    def companion(self) -> wordpress_companion.Companion | None:
+        """The syncd companion plugin's own account of itself, or None when it is not installed."""
+        self.verify()
+        return wordpress_companion.read(self._rest)
 
     def roles_held(self) -> list[str]:
         """Roles that the site's first users hold (roles that exist), for a suggestion."""
@@ -210,9 +230,23 @@ class WordPressAdapter:
         return self.company_key in self.verify().meta_keys
 
     @property
+    def storable_rules(self) -> tuple[FieldRule, ...]:
+        """The mapped fields this site can store: a user field always, a meta key only when the REST
+        API exposes it (registered with show_in_rest; unregistered meta is dropped silently)."""
+        exposed = self.verify().meta_keys
+        return tuple(r for r in self.mapped if r.meta_key is None or r.meta_key in exposed)
+
+    @property
+    def missing_meta(self) -> tuple[FieldRule, ...]:
+        """The mapped fields whose meta key the REST API does not expose (never read nor written)."""
+        exposed = self.verify().meta_keys
+        return tuple(r for r in self.mapped if r.meta_key is not None and r.meta_key not in exposed)
+
+    @property
     def fields(self) -> tuple[str, ...]:
-        """The common fields this site can store."""
-        return (*CORE_FIELDS, "company") if self.supports_company else CORE_FIELDS
+        """The common fields this site can store, mapped ones under their common (WHMCS) name."""
+        core = (*CORE_FIELDS, "company") if self.supports_company else CORE_FIELDS
+        return (*core, *(r.name for r in self.storable_rules))
 
     def count_users(self) -> int:
         """How many users the account can list with context=edit (one small request)."""
@@ -233,6 +267,7 @@ class WordPressAdapter:
         half of syncd's CPU per page."""
         account = self.verify()
         key = self.company_key if self.company_key in account.meta_keys else None
+        rules = self.storable_rules
         own, excluded = account.id, self.exclude_roles
         records: list[Record] = []
         protected: set[str] = set()
@@ -251,6 +286,8 @@ class WordPressAdapter:
             if key is not None:
                 meta = user.get("meta")
                 fields["company"] = as_text(meta.get(key)) if isinstance(meta, dict) else ""
+            for rule in rules:
+                fields[rule.name] = self._mapped_value(user, rule)
             role_names = tuple(map(str, roles))
             role_names = shared.setdefault(role_names, role_names)  # one tuple per role set: less to keep and scan
             username = user.get("username")
@@ -266,6 +303,45 @@ class WordPressAdapter:
                           or admin_powers(user.get("capabilities"))):
                 protected.add(normalise_email(email))
         return tuple(records), frozenset(protected)
+
+    @staticmethod
+    def _mapped_value(user: Mapping[str, Any], rule: FieldRule) -> str:
+        """A mapped field's value in a user object: its meta key, or its user field (kses-encoded
+        like the names, so read back the same way)."""
+        if rule.meta_key is not None:
+            meta = user.get("meta")
+            return as_text(meta.get(rule.meta_key)) if isinstance(meta, dict) else ""
+        return as_name(user.get(rule.wordpress))
+
+    def _mapped_body(self, values: Mapping[str, str], body: dict[str, Any]) -> list[FieldRule]:
+        """Put the mapped ``values`` (by common name) this site can store into a write's ``body``:
+        meta in its ``meta`` object, user fields at the top; the rules written."""
+        written: list[FieldRule] = []
+        for rule in self.storable_rules:
+            if rule.name not in values:
+                continue
+            value = values[rule.name]
+            if rule.meta_key is not None:
+                body.setdefault("meta", {})[rule.meta_key] = value
+            else:
+                body[rule.wordpress] = value
+            written.append(rule)
+        return written
+
+    @staticmethod
+    def _dropped(data: Any, rules: Sequence[FieldRule]) -> list[FieldRule]:
+        """The meta of ``rules`` the write's answer does not show: WordPress answers 200/201 and
+        silently drops meta that is not registered for REST (reference/wordpress.md)."""
+        meta = data.get("meta") if isinstance(data, dict) else None
+        shown = meta if isinstance(meta, dict) else {}
+        return [r for r in rules if r.meta_key is not None and r.meta_key not in shown]
+
+    @staticmethod
+    def _dropped_message(rules: Sequence[FieldRule]) -> str:
+        names = ", ".join(f"{r.name} (meta {r.meta_key!r})" for r in rules)
+        return (f"WordPress did not store {names}: the meta is not registered for its REST API; install the "
+                "syncd companion (syncd companion wordpress --out DIR) or register the meta with show_in_rest, "
+                "then run syncd test-connection")
 
     def protection(self, data: Mapping[str, Any]) -> str:
         """Why syncd must never write to this user ("" if it may), from its current roles and caps."""
@@ -294,7 +370,7 @@ class WordPressAdapter:
     def _page(self, page: int) -> Reply:
         params = {
             "context": "edit", "per_page": self.settings.page_size, "page": page, "orderby": "id", "order": "asc",
-            "_fields": USER_FIELDS,
+            "_fields": self._user_fields,
         }
         try:
             return self._rest.call("list_page", "GET", USERS, params=params)
@@ -384,7 +460,7 @@ class WordPressAdapter:
         while True:
             # A term with "@" searches the email column only (WordPress 6.1).
             params = {"context": "edit", "search": term, "per_page": 100, "page": page, "orderby": "id",
-                      "_fields": USER_FIELDS}
+                      "_fields": self._user_fields}
             reply = self._rest.call("search", "GET", USERS, params=params, who=term)
             if not isinstance(reply.data, list):
                 raise NotAnApi("WordPress answered a user search with something other than a list", side=SIDE)
@@ -459,6 +535,9 @@ class WordPressAdapter:
         """Name WordPress's meta field by its common name (``meta.billing_company`` → ``company``)."""
         if exc.field in (f"meta.{self.company_key}", "meta"):
             return InvalidRecord(exc.message, user=exc.user, field="company")
+        for rule in self.mapped:
+            if exc.field in (rule.wordpress, f"meta.{rule.meta_key}"):
+                return InvalidRecord(exc.message, user=exc.user, field=rule.name)
         return exc
 
     def create(self, fields: Mapping[str, str]) -> Record:
@@ -487,6 +566,8 @@ class WordPressAdapter:
         company = fields.get("company") or ""
         if company and self.supports_company:
             body["meta"] = {self.company_key: company}
+        # Empty mapped values are left out: WordPress's own default (an empty meta) is the same.
+        written = self._mapped_body({k: v for k, v in fields.items() if v}, body)
         base = base_username(self.settings.new_users.username, email, first, last)
         with self._claiming(base):  # creates run at once: never two trying the same login
             for login in candidates(base, self.USERNAME_ATTEMPTS):
@@ -510,6 +591,10 @@ class WordPressAdapter:
                 except NotAnApi as exc:
                     raise OutcomeUnknown(f"WordPress answered the create of {who} without the new user; it may "
                                          "exist now", side=SIDE) from exc
+                dropped = self._dropped(reply.data, written)
+                if dropped:
+                    # The user exists: the lookup of the next run links it, and the fields are retried then.
+                    raise OutcomeUnknown(f"WordPress created {who} but {self._dropped_message(dropped)}", side=SIDE)
                 logger.debug("created WordPress user #{id} {login} for {email}", id=record.remote_id,
                              login=record.username, email=who)
                 if self.settings.new_users.send_password_reset:
@@ -532,7 +617,8 @@ class WordPressAdapter:
 
     def _after_insert(self, exc: InvalidRecord, who: str) -> SyncdError:
         error = self._field_error(exc)
-        if error.field == "company" or error.field.startswith("meta"):
+        if error.field == "company" or error.field.startswith("meta") or any(
+                error.field == r.name and r.meta_key is not None for r in self.mapped):
             return OutcomeUnknown(f"WordPress created {who} but refused its meta: {exc}", side=SIDE)
         return error
 
@@ -551,6 +637,10 @@ class WordPressAdapter:
         return sent
 
     def _write(self, record: Record, body: Mapping[str, Any], what: str) -> Record:
+        return self._write_answer(record, body, what)[0]
+
+    def _write_answer(self, record: Record, body: Mapping[str, Any], what: str) -> tuple[Record, Any]:
+        """The write's record and WordPress's answer as it came (to see what meta it stored)."""
         try:
             reply = self._rest.call("update", "POST", f"{USERS}/{record.remote_id}", body=body,
                                     retry="idempotent", who=record.label())
@@ -558,19 +648,26 @@ class WordPressAdapter:
             raise self._field_error(exc) from exc
         updated = self._record(reply.data, f"the {what} of {record.label()}")
         logger.debug("{what} WordPress user #{id} {email}", what=what, id=record.remote_id, email=record.label())
-        return updated
+        return updated, reply.data
 
     def update(self, record: Record, changes: Mapping[str, str]) -> Record:
-        """Write changed names, email and company; other keys (fields this site cannot store) are skipped."""
+        """Write changed names, email, company and mapped fields; other keys (fields this site cannot
+        store) are skipped. Mapped meta that WordPress drops fails the update, naming the field."""
         current = self._guard(record, "update")
         body: dict[str, Any] = {}
+        mapped = {r.name for r in self.mapped}
+        written = self._mapped_body({k: v for k, v in changes.items() if k in mapped}, body)
         for name, value in changes.items():
+            if name in mapped:
+                if not any(r.name == name for r in written):
+                    logger.debug("WordPress cannot store {field}; not written", field=name)
+                continue
             if name == "email":
                 body["email"] = self._check_email(value, record.label())
             elif name in ("first_name", "last_name"):
                 body[name] = value
             elif name == "company" and self.supports_company:
-                body["meta"] = {self.company_key: value}
+                body.setdefault("meta", {})[self.company_key] = value
             else:
                 logger.debug("WordPress cannot store {field}; not written", field=name)
         if not body:
@@ -591,7 +688,11 @@ class WordPressAdapter:
                 shown = " ".join(p for p in (first, last) if p)
                 if shown:
                     body["name"] = shown
-        updated = self._write(record, body, "updated")
+        updated, answer = self._write_answer(record, body, "updated")
+        dropped = self._dropped(answer, written)
+        if dropped:
+            raise RemoteRejected(f"{record.label()}: {self._dropped_message(dropped)}", side=SIDE,
+                                 code="meta_not_stored")
         if "email" in body and normalise_email(updated.email) != normalise_email(body["email"]):
             # Seen on 6.1: an update WordPress cannot store still answers 200 with the old email.
             raise RemoteRejected(f"WordPress kept {updated.email} instead of the new email of {record.label()}",

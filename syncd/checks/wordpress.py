@@ -183,6 +183,41 @@ def _company(adapter: WordPressAdapter, settings: Settings) -> Check:
     return _check(name, True, detail + f" (to synchronise it: {fix})")
 
 
+def _mapped(adapter: WordPressAdapter) -> Check | None:
+    """The field map's WordPress side: every mapped meta key exposed by the REST API (None without a map).
+
+    Unregistered meta is neither listed nor stored by WordPress (a write of it still answers 200),
+    so a key that is not exposed would never be carried: named here with its fix, which depends on
+    whether the companion plugin is installed and which keys it was told to register."""
+    if not adapter.mapped:
+        return None
+    name = "mapped fields ([[fields]], preset)"
+    companion = adapter.companion()
+    has = f"the syncd companion {companion.version} is installed" if companion is not None else ""
+    missing = adapter.missing_meta
+    if not missing:
+        stored = ", ".join(f"{r.name} ↔ {r.wordpress}" for r in adapter.mapped)
+        return _check(name, True, stored + (f" ({has})" if has else ""))
+    keys = ", ".join(r.meta_key or "" for r in missing)
+    detail = (f"WordPress does not expose the user meta {keys} in its REST API, so "
+              f"{', '.join(r.name for r in missing)} cannot be read or written there")
+    register = ("or register each key yourself for REST: register_meta('user', KEY, ['show_in_rest' => true, "
+                "'single' => true, 'type' => 'string', 'auth_callback' => fn() => current_user_can('edit_users')])")
+    if companion is None:
+        fix = ("install the syncd companion plugin: syncd companion wordpress --out DIR, then copy "
+               "syncd-companion.php into wp-content/mu-plugins/ (or upload and activate it as a plugin); it "
+               "registers WooCommerce's billing keys, and other keys once listed in "
+               f"define('SYNCD_META_KEYS', '...') in wp-config.php; {register}")
+        return _check(name, False, detail, fix)
+    unlisted = [r.meta_key or "" for r in missing if r.meta_key not in companion.configured]
+    detail += f" ({has}"
+    detail += f"; not in its SYNCD_META_KEYS: {', '.join(unlisted)})" if unlisted else ")"
+    keys_all = ",".join(sorted(companion.configured | {r.meta_key or "" for r in missing}))
+    fix = (f"add them to SYNCD_META_KEYS in wp-config.php: define('SYNCD_META_KEYS', '{keys_all}'); "
+           if unlisted else "another plugin may register these keys without show_in_rest; ") + register
+    return _check(name, False, detail, fix)
+
+
 def run(
     settings: Settings,
     *,
@@ -193,7 +228,7 @@ def run(
     # Fail fast at setup: one retry at most, so a dead host does not take minutes.
     quick = settings.wordpress.model_copy(update={"retries": min(settings.wordpress.retries, 1)})
     adapter = WordPressAdapter(quick, settings.wordpress_password, exclude_roles=settings.sync.exclude_wp_roles,
-                               transport=transport, sleep=sleep)
+                               mapped=settings.field_rules(), transport=transport, sleep=sleep)
     try:
         probe = adapter.probe()
         reachable = _reachability(probe, settings.wordpress.url)
@@ -221,6 +256,9 @@ def run(
                         "syncd updates names and emails and deactivates users by taking their role"),
             _company(adapter, settings),
         ]
+        mapped = _mapped(adapter)
+        if mapped is not None:
+            checks.append(mapped)
         return checks
     finally:
         adapter.close()

@@ -87,6 +87,13 @@ class InjectedFault:
     retry_after: float | None
 
 
+#: The companion's default SYNCD_META_KEYS: WooCommerce's billing keys (companions/wordpress).
+COMPANION_DEFAULT_KEYS: tuple[str, ...] = (
+    "billing_first_name", "billing_last_name", "billing_company", "billing_address_1", "billing_address_2",
+    "billing_city", "billing_state", "billing_postcode", "billing_country", "billing_email", "billing_phone",
+)
+
+
 class WordPressEmulator(Served):
     """The WordPress users REST API in memory, with switches for faults.
 
@@ -114,6 +121,11 @@ class WordPressEmulator(Served):
                                                                  "billing_company": "string"}
         )
         self.readonly_meta = set(readonly_meta)
+        #: The syncd companion plugin, once ``install_companion`` ran: its version and SYNCD_META_KEYS.
+        #: (version, SYNCD_META_KEYS, the keys it registered itself: those nothing else had).
+        self.companion: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        #: Meta shown in the ``edit`` context only (the companion's keys), not in ``view``.
+        self.edit_only_meta: set[str] = set()
         self.roles: dict[str, tuple[str, ...]] = dict(CORE_ROLES)
         self.users: dict[int, EmuUser] = {}
         self.calls: Counter[str] = Counter()
@@ -173,6 +185,17 @@ class WordPressEmulator(Served):
                 user.meta["billing_company"] = company
             user.meta.update(meta or {})
             return user.id
+
+    def install_companion(self, meta_keys: Sequence[str] = COMPANION_DEFAULT_KEYS, version: str = "0.1.0") -> None:
+        """Act as the syncd companion plugin does once installed: register each key of ``meta_keys``
+        (its SYNCD_META_KEYS) that nothing registered yet, as string meta shown in the ``edit``
+        context only, and answer ``GET /syncd/v1/companion``."""
+        with self._lock:
+            own = tuple(k for k in meta_keys if k not in self.registered_meta)  # it leaves others' keys alone
+            for key in own:
+                self.registered_meta[key] = "string"
+            self.edit_only_meta.update(own)
+            self.companion = (version, tuple(meta_keys), own)
 
     def add_users(self, rows: Iterable[Mapping[str, Any]]) -> list[int]:
         """Insert many subscribers at once (benchmarks seed 100,000); their ids.

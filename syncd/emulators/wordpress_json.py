@@ -39,6 +39,8 @@ def rest_url(site: str, route: str, pretty: bool) -> str:
 def _meta_out(emu: WordPressEmulator, user: EmuUser, context: str) -> dict[str, Any]:
     out: dict[str, Any] = {"persisted_preferences": []} if context == "edit" else {}
     for key, kind in emu.registered_meta.items():
+        if context != "edit" and key in emu.edit_only_meta:
+            continue
         default: Any = 0 if kind == "integer" else ""
         out[key] = user.meta.get(key, default)
     return out
@@ -109,7 +111,8 @@ def index_document(emu: WordPressEmulator, site: str, pretty: bool) -> dict[str,
     }
     return {
         "name": emu.site_name, "description": "", "url": site, "home": site, "gmt_offset": "0",
-        "timezone_string": "", "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1", "wp-block-editor/v1"],
+        "timezone_string": "", "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1", "wp-block-editor/v1",
+                                                *(["syncd/v1"] if emu.companion is not None else [])],
         "authentication": auth, "routes": routes, "site_logo": 0, "site_icon": 0, "site_icon_url": "",
         "_links": {"help": [{"href": "https://developer.wordpress.org/rest-api/"}]},
     }
@@ -119,7 +122,8 @@ def schema_document(emu: WordPressEmulator) -> dict[str, Any]:
     def prop(kind: str | list[str], contexts: list[str], **more: Any) -> dict[str, Any]:
         return {"type": kind, "context": contexts, **more}
 
-    meta_props = {k: {"type": v, "context": ["view", "edit"]} for k, v in emu.registered_meta.items()}
+    meta_props = {k: {"type": v, "context": ["edit"] if k in emu.edit_only_meta else ["view", "edit"]}
+                  for k, v in emu.registered_meta.items()}
     return {
         "$schema": "http://json-schema.org/draft-04/schema#", "title": "user", "type": "object",
         "properties": {
@@ -150,7 +154,7 @@ def render_listing(emu: WordPressEmulator, users: Sequence[EmuUser], context: st
     serialising 100 users (capabilities, avatar hashes, json) for every page made a page of
     a large site cost 5-8 ms of the emulator's time; reused, it is a fraction of one."""
     shape = (context, site, pretty, spec.fields if spec else None, emu.admin_id,
-             tuple(emu.registered_meta.items()), tuple(emu.roles.items()))
+             tuple(emu.registered_meta.items()), tuple(sorted(emu.edit_only_meta)), tuple(emu.roles.items()))
     cache = emu._rendered.get(shape)
     if cache is None:
         if len(emu._rendered) >= 4:  # bounded: a run lists in one or two shapes

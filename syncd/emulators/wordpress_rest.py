@@ -23,7 +23,7 @@ from syncd.emulators.wordpress_fields import requested_fields, trim_user
 from syncd.emulators.wordpress_json import Raw, index_document, options_document
 from syncd.emulators.wordpress_listing import list_users
 from syncd.emulators.wordpress_text import normalise_app_password, php_json
-from syncd.emulators.wordpress_users import EmuUser, by_email, by_login
+from syncd.emulators.wordpress_users import EmuUser, by_email, by_login, can
 from syncd.emulators.wordpress_writes import app_passwords, create_user, delete_user, get_user, update_user
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ def _kind(emu: WordPressEmulator, method: str, route: str, query: Mapping[str, s
         return "options"
     if route.endswith("/application-passwords"):
         return "app_password"
+    if route.startswith("/syncd/"):
+        return "companion"
     if route == "/wp/v2/users":
         if method == "POST":
             return "create"
@@ -244,6 +246,12 @@ def _dispatch(
         if method not in ("GET", "HEAD"):
             raise no_route()
         return 200, index_document(emu, site, pretty), [("Allow", "GET")]
+    if route == "/syncd/v1/companion" and emu.companion is not None and method in ("GET", "HEAD"):
+        if not can(emu, actor, "list_users"):
+            raise ApiError(401 if actor is None else 403, "rest_forbidden",
+                           "Sorry, you are not allowed to do that.")
+        version, configured, own = emu.companion
+        return 200, {"version": version, "meta_keys": list(own), "configured_meta_keys": list(configured)}, []
     if route == "/wp/v2/users":
         if method in ("GET", "HEAD"):
             return list_users(emu, query, query_order, actor, site, pretty)
