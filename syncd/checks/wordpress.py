@@ -26,6 +26,7 @@ from syncd.checks import Check
 from syncd.config import FORBIDDEN_ROLES, Settings
 from syncd.errors import BadCredentials, PermissionDenied, SyncdError
 from syncd.model import Side
+from syncd.render.items import plural
 
 SIDE = "wordpress"
 
@@ -122,7 +123,7 @@ def _listing(adapter: WordPressAdapter, account: Account) -> Check:
         return _check(name, False, str(exc), f"give {account.username!r} the Administrator role")
     except SyncdError as exc:
         return _check(name, False, str(exc), "see the message; then run test-connection again")
-    return _check(name, True, f"{total} users")
+    return _check(name, True, plural(total, "user"))
 
 
 def _role(adapter: WordPressAdapter, account: Account, settings: Settings) -> Check | None:

@@ -449,7 +449,12 @@ class SyncMachine(RuleBasedStateMachine):
                 expect == "" or (not may_write_whmcs and (was_dummy or pre_w is None)))
             assert got_w == expect or dummy_ok, f"lost update: {pair} {name} in WHMCS is {got_w!r}, expected {expect!r}"
             new_agreed[name] = expect
-        mapped = self.check_mapped(policy, before, (pre_w, pre_p), (w, p), agreed) if self.mapped else None
+        mapped_agreed = agreed
+        if mapped_agreed is None and old is not None and old.wp_id == link.wp_id and not old.gone \
+                and MAPPED in old.base:
+            # A link a crashed run committed (a create): the model never saw it settle, the store did.
+            mapped_agreed = {MAPPED: old.base[MAPPED]}
+        mapped = self.check_mapped(policy, before, (pre_w, pre_p), (w, p), mapped_agreed) if self.mapped else None
         if mapped is not None:
             new_agreed[MAPPED] = mapped
         self.agreed[pair] = new_agreed
