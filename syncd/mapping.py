@@ -16,7 +16,7 @@ from html.entities import name2codepoint
 from typing import Literal
 
 from syncd.errors import InvalidRecord
-from syncd.model import Side, normalise
+from syncd.model import DEFAULT_FIELDS, Side, normalise
 from syncd.usernames import MAX_LOGIN, base_username, candidates, is_valid_login
 
 __all__ = [
@@ -204,6 +204,27 @@ def _control_chars(value: str) -> list[str]:
     return sorted({f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) == "Cc"})
 
 
+#: What WordPress strips from a mapped field as it stores it (the companion sanitises meta with
+#: ``sanitize_text_field``, as WooCommerce does): tags, a lone ``<`` (kept as ``&lt;``), and ``%``
+#: with two hex digits.
+_TAG = re.compile(r"<")
+_PERCENT_OCTET = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _stripped_from_meta(value: str) -> str:
+    """Why a mapped value would not come back from WordPress as sent (so it would be rewritten at
+    every run), or "" when it would."""
+    tag = _TAG.search(value)
+    if tag:
+        return (f"contains markup or a '<' ({value[tag.start():tag.start() + 12]!r}), which WordPress strips or "
+                "rewrites in this field; remove it where the value comes from")
+    octet = _PERCENT_OCTET.search(value)
+    if octet:
+        return (f"contains {octet.group()!r}, which WordPress strips from this field as an encoded character; "
+                "write it another way where the value comes from")
+    return ""
+
+
 def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
     """What stops ``fields`` from being written to ``side``: ``(field, message)`` pairs, empty if none.
 
@@ -229,6 +250,10 @@ def problems(side: Side, fields: Mapping[str, str]) -> list[tuple[str, str]]:
                 length, counted = wordpress[0], " as WordPress stores it"
         if length > limit:
             found.append((name, f"has {length} characters{counted}; {side.display} stores at most {limit}"))
+        if side is Side.WORDPRESS and name not in DEFAULT_FIELDS:
+            stripped = _stripped_from_meta(value)
+            if stripped:
+                found.append((name, stripped))
         bad = _control_chars(value.strip())  # a tab or newline around a value is whitespace, trimmed everywhere
         if bad:
             found.append((name, f"contains control characters ({', '.join(bad)})"))

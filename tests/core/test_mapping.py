@@ -96,3 +96,22 @@ def test_usernames_are_always_valid_and_free(scheme: str, first: str, last: str,
                                     taken)
     assert mapping.is_valid_login(login) and len(login) <= mapping.MAX_LOGIN
     assert login.lower() not in taken
+
+
+@pytest.mark.parametrize(("value", "said"), [
+    ("<b>1</b> Road", "contains markup"),
+    ("Flat 2 </br>", "contains markup"),
+    ("50%20off Street", "'%20'"),
+    ("1 < 2 Road", "contains markup or a '<'"),  # kept as '&lt;' by sanitize_text_field
+])
+def test_a_mapped_wordpress_field_refuses_what_wordpress_would_strip(value: str, said: str) -> None:
+    """The companion stores meta as WooCommerce does (sanitize_text_field): a value that would come
+    back changed is refused, naming the field, instead of being rewritten at every run."""
+    found = mapping.problems(Side.WORDPRESS, {"address1": value})
+    assert [name for name, _ in found] == ["address1"] and said in found[0][1], found
+    assert mapping.problems(Side.WHMCS, {"address1": value}) == []  # WHMCS keeps it as sent
+
+
+@pytest.mark.parametrize("value", ["100% Street", "Smith & Sons", "a>b", "Flat 2, 1 Road"])
+def test_a_mapped_wordpress_field_takes_what_comes_back_unchanged(value: str) -> None:
+    assert mapping.problems(Side.WORDPRESS, {"address1": value}) == []

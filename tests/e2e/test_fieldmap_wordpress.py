@@ -179,12 +179,31 @@ def test_odd_values_in_mapped_fields_are_written_as_they_are_and_settle(companio
     assert counts == [1, 0], counts
 
 
-@pytest.mark.xfail(strict=True, reason="the companion stores meta as WooCommerce does (tags stripped); the "
-                   "core's mapping.as_stored predicts that rewrite for names only, so a mapped value with "
-                   "markup is rewritten on every WHMCS → WordPress run (for the lead: extend as_stored, or "
-                   "problems(), to mapped WordPress fields)")
-def test_markup_in_a_mapped_field_settles(companion_sides: Sides) -> None:
+def test_markup_in_a_mapped_field_is_refused_naming_the_field_not_rewritten_every_run(
+        companion_sides: Sides) -> None:
+    """WordPress (the companion, as WooCommerce) strips tags from meta: a value with markup would
+    come back changed and be written again at every run. It is refused, naming the user and the
+    field, and nothing is written until the value is fixed at its source; then it lands once."""
     site = companion_sides.site
-    counts, uid = two_runs(site, {"address1": "<b>1</b> Road"})
-    assert meta(site, uid, "billing_address_1") == "1 Road"
-    assert counts == [1, 0], counts
+    whmcs = MemorySide(Side.WHMCS, fields=(*DEFAULT_FIELDS, *NAMES))
+    cid = whmcs.external_add("markup@example.com", "Mark", "Up")
+    whmcs.external_edit(cid, address1="<b>1</b> Road", city="Hull")
+    store = MemoryStore()
+    policy = Policy(direction=Direction.WHMCS_TO_WP, dummy_values=DUMMY, mapped=RULES)
+
+    def one_run() -> tuple[int, list[str]]:
+        with adapter(site) as wp:
+            decided = plan(whmcs.snapshot(), wp.snapshot(), store.links(), policy)
+            run_id = store.begin_run(direction=policy.direction.value, full=False)
+            execute(decided, whmcs=whmcs, wp=wp, store=store, run_id=run_id, log=lambda _level, _msg: None, now=now)
+        return len(decided.actions), [f"{p.key} {p.field}: {p.message}" for p in decided.problems]
+
+    for _ in range(2):
+        actions, refused = one_run()
+        assert actions == 0 and len(refused) == 1, refused
+        assert refused[0].startswith("markup@example.com address1: contains markup"), refused
+    whmcs.external_edit(cid, address1="1 Road")  # fixed where it comes from
+    assert one_run() == (1, [])
+    assert one_run() == (0, [])
+    uid = store.links()[0].wp_id
+    assert meta(site, uid, "billing_address_1") == "1 Road" and meta(site, uid, "billing_city") == "Hull"
