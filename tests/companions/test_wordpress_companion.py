@@ -18,6 +18,7 @@ import pytest
 
 from syncd import companions
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
+from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
 FILE = Path(companions.__file__).parent / "wordpress" / "syncd-companion.php"
 WOO_KEYS = ["billing_first_name", "billing_last_name", "billing_company", "billing_address_1", "billing_address_2",
@@ -83,24 +84,6 @@ def site(request: pytest.FixtureRequest) -> Iterator[WordPressSite]:
                        "echo is_wp_error($r) ? $r->get_error_message() : 'active';")
     assert activated.strip() == "active"
     yield wp
-
-
-# The module's site comes from the function-scoped factory: keep it for the whole module.
-@pytest.fixture(scope="module")
-def fresh_wordpress_site() -> Iterator[WordPressSiteFactory]:
-    from tests.fixtures_wordpress import _start_for_test, stop_wordpress
-
-    started: list[WordPressSite] = []
-
-    def factory(**knobs: object) -> WordPressSite:
-        started.append(_start_for_test(**knobs))
-        return started[-1]
-
-    try:
-        yield factory  # type: ignore[misc]
-    finally:
-        for wp in started:
-            stop_wordpress(wp)
 
 
 def _client(wp: WordPressSite, auth: tuple[str, str] | None) -> httpx.Client:
