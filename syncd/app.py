@@ -23,7 +23,7 @@ from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
-from syncd.ports import Change, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.ports import Change, HistoryEntry, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
@@ -352,6 +352,20 @@ def explain(settings: Settings, email: str, *, adapters: AdapterFactory | None =
         return explain_plan(email, whmcs, wp, links, policy, pending)
     finally:
         store.close()
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def history(settings: Settings, email: str, *, limit: int) -> tuple[list[HistoryEntry], bool]:
+    """What syncd changed for the person with ``email`` (current or past), newest first: at most
+    ``limit`` entries, and whether there were more. Read-only, no lock; no store yet: nothing."""
+    url = settings.sync.state_url
+    if not SqlStateStore.exists(url):  # nothing was ever changed here, and no store is created
+        return [], False
+    with SqlStateStore.open(url, create=False, read_only=True) as store:
+        entries = store.history(email, limit=limit + 1)  # one more, to tell the reader the list was cut
+    return entries[:limit], len(entries) > limit
 
 
 # --- status ----------------------------------------------------------------------------------

@@ -499,19 +499,12 @@ def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
 
     EMAIL may be the person's current email or any earlier one. Read-only, takes no lock, needs
     no secret. Exit 1 when syncd has recorded no change for that email."""
-    from syncd import render
-    from syncd.state.store import SqlStateStore
+    from syncd import app, render
 
     settings = obj.settings_without_secrets()
     become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
-    url = settings.sync.state_url
-    entries = []
-    if SqlStateStore.exists(url):  # no store yet: nothing was ever changed, and none is created
-        with SqlStateStore.open(url, create=False, read_only=True) as store:
-            entries = store.history(email, limit=limit + 1)  # one more, to tell the reader the list was cut
-    limited = len(entries) > limit
-    shown = entries[:limit]
+    shown, limited = app.history(settings, email, limit=limit)
     _show(render.history_text(email, shown, limited=limited), render.history_json(email, shown, limited=limited),
           as_json)
     sys.exit(exits.of_history(bool(shown)))
