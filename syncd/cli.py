@@ -237,10 +237,7 @@ def sync(obj: Context, full: bool, dry_run: bool, direction: str | None, force: 
             progress=not as_json and sys.stderr.isatty(),
         )
     except (SyncdError, KeyboardInterrupt) as exc:
-        if as_json:  # stdout still carries one JSON object: the outcome and the message
-            from syncd.logs import redact_text
-
-            _show("", render.failure_json(exc, redact_text(str(exc) or "interrupted"), int(exits.of_error(exc))), True)
+        _failure_json(exc, as_json)
         raise
     if result.dry_run:
         from loguru import logger
