@@ -153,6 +153,7 @@ class WordPressSiteFactory(Protocol):
         user_meta: bool = True,
         workers: int = 4,
         debug: bool = False,
+        defines: Mapping[str, str | int | bool] | None = None,
     ) -> WordPressSite: ...
 
 
@@ -256,8 +257,12 @@ def start_wordpress(
     workers: int = 4,
     owner_pid: int | None = None,
     debug: bool = False,
+    defines: Mapping[str, str | int | bool] | None = None,
 ) -> WordPressSite:
     """Bring up a site in a new directory under ``base_dir`` (default: /dev/shm or the temp dir).
+
+    ``defines``: more constants for wp-config.php (e.g. the companion's SYNCD_INTAKE_URL), set before
+    the server starts, as an admin would set them.
 
     ``owner_pid`` (default: this process) gets a watchdog that tears the site down if that process
     dies without doing it (kill -9, a crashed worker). Raises ``WordPressUnavailable`` when
@@ -276,6 +281,8 @@ def start_wordpress(
         "WP_DEBUG": "1" if debug else "0",  # on: WP_DEBUG, notices logged to DIR/logs/debug.log
         "WP_OWNER_PID": str(owner_pid if owner_pid is not None else os.getpid()),
     }
+    if defines:
+        knobs["WP_DEFINES"] = json.dumps(dict(defines))
     site_dir = Path(tempfile.mkdtemp(prefix="wps-", dir=base_dir or _base_dir()))
     proc = _run(["up", str(site_dir)], env=_script_env(knobs))
     if proc.returncode != 0:
@@ -386,9 +393,11 @@ def fresh_wordpress_site() -> Iterator[WordPressSiteFactory]:
         user_meta: bool = True,
         workers: int = 4,
         debug: bool = False,
+        defines: Mapping[str, str | int | bool] | None = None,
     ) -> WordPressSite:
         site = _start_for_test(environment_type=environment_type, permalinks=permalinks,
-                               rest_disabled=rest_disabled, user_meta=user_meta, workers=workers, debug=debug)
+                               rest_disabled=rest_disabled, user_meta=user_meta, workers=workers, debug=debug,
+                               defines=defines)
         started.append(site)
         return site
 

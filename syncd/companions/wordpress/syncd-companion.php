@@ -1,8 +1,8 @@
 <?php
 /**
  * Plugin Name:       syncd companion
- * Description:       Lets syncd (the WHMCS ⇄ WordPress user synchroniser) read and write the user meta it maps, such as WooCommerce's billing address and phone, through the REST API — only for users who can edit users.
- * Version:           0.1.0
+ * Description:       Lets syncd (the WHMCS ⇄ WordPress user synchroniser) read and write the user meta it maps, such as WooCommerce's billing address and phone, through the REST API — only for users who can edit users — and tells syncd's intake at once when a user changes.
+ * Version:           0.2.0
  * Requires at least: 6.1
  * Requires PHP:      8.1
  * License:           MIT
@@ -10,19 +10,33 @@
  * Install: copy this one file into wp-content/plugins/ and activate it, or drop it into
  * wp-content/mu-plugins/ (it then needs no activation). Written by `syncd companion wordpress --out DIR`.
  *
- * Configure in wp-config.php (optional):
+ * Configure in wp-config.php (each optional):
  *   define('SYNCD_META_KEYS', 'billing_phone,billing_address_1');   // default: WooCommerce's billing keys
+ *   define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');     // syncd's [intake]; events are off without it
+ *   define('SYNCD_INTAKE_SECRET', 'the [intake] secret of syncd');    // ... and without this
  *
  * What it does: registers each meta key of SYNCD_META_KEYS for users, as a single string shown in the
  * REST API's `meta` (/wp/v2/users) in the `edit` context only, readable and writable only by a user who
  * can edit users; values are sanitised the way WooCommerce stores them. A key something else already
  * registered is left as it is. GET /wp-json/syncd/v1/companion tells syncd (as a user who can list
- * users) this file's version and the keys it registered. It decides nothing and sends nothing.
+ * users) this file's version and the keys it registered.
+ *
+ * Events (DESIGN §10), when both SYNCD_INTAKE_URL and SYNCD_INTAKE_SECRET are set: a user created,
+ * updated, deleted, given or losing a role, or one of the SYNCD_META_KEYS (or first/last name, nickname,
+ * description) written on its own, is reported to POST {SYNCD_INTAKE_URL}/v1/events as
+ * {"side":"wordpress","event":"changed"|"deleted","id":USER_ID,"email":"..."}, signed with
+ * X-Syncd-Timestamp and X-Syncd-Signature (hex HMAC-SHA256 of "TIMESTAMP.BODY" keyed with the secret).
+ * One event per user per request ("deleted" wins), sent when the request ends (after the response
+ * where PHP-FPM or LiteSpeed allows it), 2 s timeout. What syncd did not take because it was down or
+ * failing (no answer, 408, 429, 5xx) is kept (500 users at most) and retried every minute from WP-Cron;
+ * what it refused (another 4xx: a wrong secret, a clock off by minutes, a wrong URL) is dropped and
+ * shown in Site Health. An event only says "look at this user now": syncd decides.
  *
  * It must never break a page: nothing here runs outside WordPress, and a second copy (installed both
  * as a plugin and as a mu-plugin) does nothing. Everything is declared inside the `if` below, so PHP
  * binds it only when the block runs: a top-level declaration would be bound when the file is compiled,
- * and a second copy would stop the page with "Cannot redeclare".
+ * and a second copy would stop the page with "Cannot redeclare". Sending catches everything and prints
+ * nothing; its errors go to debug.log only with WP_DEBUG_LOG, and never carry the secret.
  */
 
 if (!defined('ABSPATH')) {
@@ -30,7 +44,7 @@ if (!defined('ABSPATH')) {
 }
 
 if (!defined('SYNCD_COMPANION_VERSION')) {
-    define('SYNCD_COMPANION_VERSION', '0.1.0');
+    define('SYNCD_COMPANION_VERSION', '0.2.0');
 
     final class Syncd_Companion
     {
@@ -170,5 +184,457 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
         }
     }
 
+    /**
+     * Tells syncd's intake which users changed (DESIGN §10). Collects during the request, one event per
+     * user; sends when the request ends; keeps what could not be sent in an option, retried from WP-Cron.
+     * deliver() is the one function that sends a payload: password events (issue 14) will go through it,
+     * never through the queue, so that no password is ever stored in the database.
+     */
+    final class Syncd_Companion_Events
+    {
+        public const SENT = 'sent';
+        public const RETRY = 'retry';      // syncd down or failing: keep it and try again
+        public const REFUSED = 'refused';  // syncd said no (a configuration problem): do not try again
+
+        public const RETRY_HOOK = 'syncd_companion_retry';
+        public const RETRY_SCHEDULE = 'syncd_companion_every_minute';
+        public const RETRY_SECONDS = 60;
+        public const QUEUE_OPTION = 'syncd_companion_pending';
+        public const REFUSED_OPTION = 'syncd_companion_refused';
+        /** Users kept at most: beyond, the oldest are dropped (syncd's next poll still finds them). */
+        public const QUEUE_LIMIT = 500;
+        public const TIMEOUT_SECONDS = 2;
+        /** The time a page request may spend sending, then the rest is queued: a bulk edit of 200
+         *  users with syncd hanging would otherwise cost 200 × the timeout. The first failure also
+         *  stops sending, for the same reason. */
+        public const REQUEST_BUDGET_SECONDS = 5;
+        public const CRON_BUDGET_SECONDS = 30;
+        /** A refusal is logged again after this long, not at every event. */
+        public const REFUSAL_LOG_SECONDS = 3600;
+
+        /** Profile fields kept in user meta that a plugin may write without wp_update_user(). */
+        private const CORE_META_KEYS = ['first_name', 'last_name', 'nickname', 'description'];
+
+        /** @var array<int, array{event: string, email: string}> this request's events, by user id */
+        private static array $events = [];
+
+        /** @var array<string, bool>|null */
+        private static ?array $watched = null;
+
+        public static function boot(): void
+        {
+            foreach (['user_register', 'profile_update', 'set_user_role', 'add_user_role', 'remove_user_role'] as $hook) {
+                add_action($hook, [self::class, 'changed'], 10, 1);
+            }
+            // Before the user is gone: the email is read then (delete_user runs before the rows go).
+            add_action('delete_user', [self::class, 'deleted'], 10, 1);
+            add_action('wpmu_delete_user', [self::class, 'deleted'], 10, 1);
+            // WooCommerce saves billing fields with update_user_meta(), which fires no profile_update.
+            foreach (['added_user_meta', 'updated_user_meta', 'deleted_user_meta'] as $hook) {
+                add_action($hook, [self::class, 'meta_changed'], 10, 3);
+            }
+            // Late, after whatever else prints at shutdown: flush() may end the response first.
+            add_action('shutdown', [self::class, 'flush'], 1000);
+            add_filter('cron_schedules', [self::class, 'schedules']);
+            add_action(self::RETRY_HOOK, [self::class, 'retry']);
+            add_filter('site_status_tests', [self::class, 'site_health_tests']);
+            register_deactivation_hook(__FILE__, [self::class, 'deactivate']);
+        }
+
+        public static function url(): string
+        {
+            $url = defined('SYNCD_INTAKE_URL') ? constant('SYNCD_INTAKE_URL') : '';
+            return is_string($url) ? trim($url) : '';
+        }
+
+        private static function secret(): string
+        {
+            $secret = defined('SYNCD_INTAKE_SECRET') ? constant('SYNCD_INTAKE_SECRET') : '';
+            return is_string($secret) ? $secret : '';
+        }
+
+        /** Events are on only with both constants set: without the secret syncd would refuse them all. */
+        public static function configured(): bool
+        {
+            return self::url() !== '' && self::secret() !== '';
+        }
+
+        public static function endpoint(): string
+        {
+            return rtrim(self::url(), '/') . '/v1/events';
+        }
+
+        /** Hooked to the user actions: only the user id (their first argument) matters. */
+        public static function changed($user_id = 0): void
+        {
+            try {
+                self::record((int) $user_id, 'changed');
+            } catch (\Throwable $e) {
+                self::log('could not note a change of user ' . (int) $user_id . ': ' . $e->getMessage());
+            }
+        }
+
+        public static function deleted($user_id = 0): void
+        {
+            try {
+                self::record((int) $user_id, 'deleted');
+            } catch (\Throwable $e) {
+                self::log('could not note the deletion of user ' . (int) $user_id . ': ' . $e->getMessage());
+            }
+        }
+
+        public static function meta_changed($meta_ids = null, $user_id = 0, $meta_key = ''): void
+        {
+            if (is_string($meta_key) && isset(self::watched()[$meta_key])) {
+                self::changed($user_id);
+            }
+        }
+
+        /** @return array<string, bool> */
+        private static function watched(): array
+        {
+            if (self::$watched === null) {
+                self::$watched = array_fill_keys(array_merge(self::CORE_META_KEYS, Syncd_Companion::meta_keys()), true);
+            }
+            return self::$watched;
+        }
+
+        private static function record(int $id, string $event): void
+        {
+            if ($id <= 0 || !self::configured()) {
+                return;
+            }
+            $had = self::$events[$id] ?? null;
+            if ($had !== null && $had['event'] === 'deleted') {
+                return; // "deleted" wins over whatever else this request did to the user
+            }
+            // Read now, while the user exists: a "deleted" event carries the email it had.
+            $user = get_userdata($id);
+            $email = $user instanceof WP_User ? (string) $user->user_email : ($had['email'] ?? '');
+            self::$events[$id] = ['event' => $event, 'email' => $email];
+        }
+
+        /** The wire payload; a "changed" user's email is read again, as it is when the event leaves.
+         *  @return array{side: string, event: string, id: int, email: string} */
+        private static function payload(int $id, string $event, string $email): array
+        {
+            if ($event === 'changed') {
+                $user = get_userdata($id);
+                if ($user instanceof WP_User) {
+                    $email = (string) $user->user_email;
+                }
+            }
+            return ['side' => 'wordpress', 'event' => $event, 'id' => $id, 'email' => $email];
+        }
+
+        /** At shutdown: send this request's events, keep what could not be sent. */
+        public static function flush(): void
+        {
+            if (self::$events === []) {
+                return;
+            }
+            try {
+                $events = self::$events;
+                self::$events = [];
+                if (!self::configured()) {
+                    return;
+                }
+                $payloads = [];
+                foreach ($events as $id => $e) {
+                    $payloads[$id] = self::payload($id, $e['event'], $e['email']);
+                }
+                self::finish_response();
+                $left = self::send_all($payloads, self::REQUEST_BUDGET_SECONDS);
+                if ($left !== []) {
+                    self::enqueue($left);
+                }
+            } catch (\Throwable $e) {
+                self::log('could not send or keep the events of this request: ' . $e->getMessage());
+            }
+        }
+
+        /** The visitor gets the whole response before anything is sent, where the server allows it. */
+        private static function finish_response(): void
+        {
+            if (function_exists('ignore_user_abort')) {
+                ignore_user_abort(true); // a visitor closing the tab must not cut a send in half
+            }
+            if (function_exists('fastcgi_finish_request')) {
+                fastcgi_finish_request();
+            } elseif (function_exists('litespeed_finish_request')) {
+                litespeed_finish_request();
+            }
+            // Apache mod_php and the others: sent before the response ends, bounded by the timeout.
+        }
+
+        /**
+         * Sends in order until the budget is spent or syncd fails once (then it is down, or hanging:
+         * each further try would cost the timeout again).
+         *
+         * @param array<int, array{side: string, event: string, id: int, email: string}> $payloads
+         * @return array<int, array{side: string, event: string, id: int, email: string}> what to try again
+         */
+        private static function send_all(array $payloads, int $budget): array
+        {
+            $start = microtime(true);
+            $left = [];
+            $stopped = false;
+            foreach ($payloads as $id => $payload) {
+                if ($stopped || microtime(true) - $start > $budget) {
+                    $left[$id] = $payload;
+                    continue;
+                }
+                if (self::deliver($payload) === self::RETRY) {
+                    $left[$id] = $payload;
+                    $stopped = true;
+                }
+            }
+            return $left;
+        }
+
+        /**
+         * POST one payload to the intake, signed. Returns SENT (2xx), RETRY (no answer, 408, 429, 5xx,
+         * a redirect is not followed: see below) or REFUSED (any other answer). Never throws.
+         *
+         * @param array<string, mixed> $payload
+         */
+        public static function deliver(array $payload): string
+        {
+            try {
+                $body = wp_json_encode($payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+                if (!is_string($body)) {
+                    self::log('an event of user ' . (int) ($payload['id'] ?? 0) . ' cannot be written as JSON; dropped');
+                    return self::REFUSED;
+                }
+                $timestamp = (string) time();
+                $reply = wp_remote_post(self::endpoint(), [
+                    'timeout' => self::TIMEOUT_SECONDS,
+                    'redirection' => 0,
+                    'user-agent' => 'syncd-companion/' . SYNCD_COMPANION_VERSION,
+                    'headers' => [
+                        'Content-Type' => 'application/json',
+                        'X-Syncd-Timestamp' => $timestamp,
+                        'X-Syncd-Signature' => hash_hmac('sha256', $timestamp . '.' . $body, self::secret()),
+                    ],
+                    'body' => $body,
+                ]);
+                if (is_wp_error($reply)) {
+                    self::log('syncd\'s intake at ' . self::endpoint() . ' did not answer (' . $reply->get_error_message()
+                        . '); the event is kept and retried from WP-Cron. Is syncd running with [intake] on, '
+                        . 'and is SYNCD_INTAKE_URL its address?');
+                    return self::RETRY;
+                }
+                $status = (int) wp_remote_retrieve_response_code($reply);
+                if ($status >= 200 && $status < 300) {
+                    if (get_option(self::REFUSED_OPTION, false) !== false) {
+                        delete_option(self::REFUSED_OPTION); // it works again: Site Health stops warning
+                    }
+                    return self::SENT;
+                }
+                if ($status === 408 || $status === 429 || $status >= 500) {
+                    self::log('syncd\'s intake at ' . self::endpoint() . " answered HTTP $status; the event is kept and "
+                        . 'retried from WP-Cron (see syncd\'s log)');
+                    return self::RETRY;
+                }
+                self::refused($status);
+                return self::REFUSED;
+            } catch (\Throwable $e) {
+                self::log('sending an event failed: ' . $e->getMessage() . '; it is kept and retried from WP-Cron');
+                return self::RETRY;
+            }
+        }
+
+        /** What an answer the intake would not take means, and what to do about it. */
+        public static function refusal_advice(int $status): string
+        {
+            switch ($status) {
+                case 401:
+                    return 'SYNCD_INTAKE_SECRET in wp-config.php must be the same as syncd\'s [intake] secret, and this '
+                        . 'server\'s clock must be right (within 5 minutes)';
+                case 403:
+                    return 'syncd refused the event for how it arrived; see syncd\'s log';
+                case 404:
+                case 405:
+                    return 'SYNCD_INTAKE_URL must be the base address of syncd\'s intake (the companion adds /v1/events)';
+                case 400:
+                case 413:
+                    return 'syncd did not understand the event: use the companion of the same version as syncd '
+                        . '(syncd companion wordpress --out DIR)';
+            }
+            if ($status >= 300 && $status < 400) {
+                return 'SYNCD_INTAKE_URL redirects (e.g. http:// to https://): give the address it redirects to';
+            }
+            return 'see syncd\'s log';
+        }
+
+        /** Remember the refusal (Site Health shows it); log it once an hour at most, not at every event. */
+        private static function refused(int $status): void
+        {
+            $last = get_option(self::REFUSED_OPTION, false);
+            $again = !is_array($last) || ($last['status'] ?? 0) !== $status
+                || time() - (int) ($last['time'] ?? 0) >= self::REFUSAL_LOG_SECONDS;
+            if (!$again) {
+                return;
+            }
+            update_option(self::REFUSED_OPTION, ['status' => $status, 'time' => time()], true);
+            self::log('syncd\'s intake at ' . self::endpoint() . " refused an event with HTTP $status, so events are "
+                . 'dropped, not retried (syncd\'s polling still finds the changes): ' . self::refusal_advice($status));
+        }
+
+        /**
+         * The kept events, by user id. Whatever the option holds that is not such an entry is ignored.
+         *
+         * @return array<int, array{event: string, email: string, since: int}>
+         */
+        public static function pending(): array
+        {
+            $raw = get_option(self::QUEUE_OPTION, []);
+            $queue = [];
+            if (!is_array($raw)) {
+                return $queue;
+            }
+            foreach ($raw as $id => $item) {
+                if (is_int($id) && $id > 0 && is_array($item) && in_array($item['event'] ?? null, ['changed', 'deleted'], true)) {
+                    $queue[$id] = ['event' => (string) $item['event'], 'email' => (string) ($item['email'] ?? ''),
+                                   'since' => (int) ($item['since'] ?? 0)];
+                }
+            }
+            return $queue;
+        }
+
+        /** @param array<int, array{event: string, email: string, since: int}> $queue */
+        private static function save(array $queue): void
+        {
+            if ($queue === []) {
+                delete_option(self::QUEUE_OPTION);
+                wp_clear_scheduled_hook(self::RETRY_HOOK);
+                return;
+            }
+            // Not autoloaded: only the failure path and the cron run read it, never an ordinary page.
+            update_option(self::QUEUE_OPTION, $queue, false);
+            if (wp_next_scheduled(self::RETRY_HOOK) === false) {
+                wp_schedule_event(time() + self::RETRY_SECONDS, self::RETRY_SCHEDULE, self::RETRY_HOOK);
+            }
+        }
+
+        /** @param array<int, array{side: string, event: string, id: int, email: string}> $payloads */
+        private static function enqueue(array $payloads): void
+        {
+            $queue = self::pending();
+            foreach ($payloads as $id => $payload) {
+                $had = $queue[$id] ?? null;
+                $event = ($had !== null && $had['event'] === 'deleted') ? 'deleted' : $payload['event'];
+                $queue[$id] = ['event' => $event, 'email' => $payload['email'], 'since' => $had['since'] ?? time()];
+            }
+            $over = count($queue) - self::QUEUE_LIMIT;
+            if ($over > 0) {
+                uasort($queue, static fn (array $a, array $b): int => $a['since'] <=> $b['since']);
+                $queue = array_slice($queue, $over, null, true);
+                self::log("$over waiting events were dropped (more than " . self::QUEUE_LIMIT . ' users wait); '
+                    . 'syncd\'s next poll finds those changes');
+            }
+            self::save($queue);
+        }
+
+        /** WP-Cron: send what is kept. Entries another request changed meanwhile stay for the next run. */
+        public static function retry(): void
+        {
+            try {
+                $queue = self::pending();
+                if ($queue === [] || !self::configured()) {
+                    // Nothing to do; without the constants nothing can be sent: the next event schedules it again.
+                    wp_clear_scheduled_hook(self::RETRY_HOOK);
+                    return;
+                }
+                uasort($queue, static fn (array $a, array $b): int => $a['since'] <=> $b['since']);
+                $payloads = [];
+                foreach ($queue as $id => $item) {
+                    $payloads[$id] = self::payload($id, $item['event'], $item['email']);
+                }
+                $left = self::send_all($payloads, self::CRON_BUDGET_SECONDS);
+                wp_cache_delete(self::QUEUE_OPTION, 'options');
+                $now = self::pending();
+                foreach ($queue as $id => $item) {
+                    if (!isset($left[$id]) && isset($now[$id]) && $now[$id] === $item) {
+                        unset($now[$id]);
+                    }
+                }
+                self::save($now);
+            } catch (\Throwable $e) {
+                self::log('retrying the kept events failed: ' . $e->getMessage());
+            }
+        }
+
+        /** @param array<string, mixed> $schedules */
+        public static function schedules($schedules): array
+        {
+            $schedules = is_array($schedules) ? $schedules : [];
+            $schedules[self::RETRY_SCHEDULE] = ['interval' => self::RETRY_SECONDS,
+                                                'display' => 'Every minute (syncd companion)'];
+            return $schedules;
+        }
+
+        /** As a plugin, deactivated: nothing is retried any more, and nothing is kept for it. */
+        public static function deactivate(): void
+        {
+            wp_clear_scheduled_hook(self::RETRY_HOOK);
+            delete_option(self::QUEUE_OPTION);
+            delete_option(self::REFUSED_OPTION);
+        }
+
+        /** @param array<string, mixed> $tests */
+        public static function site_health_tests($tests): array
+        {
+            $tests = is_array($tests) ? $tests : [];
+            if (self::url() !== '' || self::secret() !== '') {
+                $tests['direct']['syncd_companion_events'] = ['label' => 'syncd events',
+                                                              'test' => [self::class, 'site_health']];
+            }
+            return $tests;
+        }
+
+        /** Site Health (Tools → Site Health): whether the events reach syncd, and what to do if not.
+         *  @return array<string, mixed> */
+        public static function site_health(): array
+        {
+            $result = ['label' => 'Changes to users reach syncd at once', 'status' => 'good',
+                       'badge' => ['label' => 'syncd', 'color' => 'blue'], 'actions' => '',
+                       'test' => 'syncd_companion_events',
+                       'description' => '<p>' . esc_html('Events are sent to ' . self::endpoint() . '.') . '</p>'];
+            $refused = get_option(self::REFUSED_OPTION, false);
+            $pending = self::pending();
+            if (self::url() === '' || self::secret() === '') {
+                $missing = self::url() === '' ? 'SYNCD_INTAKE_URL' : 'SYNCD_INTAKE_SECRET';
+                $result['status'] = 'critical';
+                $result['label'] = "syncd events are off: $missing is not set";
+                $result['description'] = '<p>' . esc_html("Define $missing in wp-config.php (SYNCD_INTAKE_SECRET "
+                    . 'is the same as syncd\'s [intake] secret), or remove both constants to leave events off; '
+                    . 'syncd then finds changes by polling only.') . '</p>';
+            } elseif (is_array($refused)) {
+                $status = (int) ($refused['status'] ?? 0);
+                $result['status'] = 'critical';
+                $result['label'] = "syncd's intake refuses the events (HTTP $status)";
+                $result['description'] = '<p>' . esc_html('Last at ' . gmdate('Y-m-d H:i', (int) ($refused['time'] ?? 0))
+                    . ' UTC. ' . self::refusal_advice($status) . '.') . '</p>';
+            } elseif ($pending !== []) {
+                $since = min(array_column($pending, 'since'));
+                $result['status'] = 'recommended';
+                $result['label'] = count($pending) . ' user changes wait to be sent to syncd';
+                $result['description'] = '<p>' . esc_html('syncd\'s intake at ' . self::endpoint() . ' has not taken '
+                    . 'them since ' . gmdate('Y-m-d H:i', $since) . ' UTC; they are retried every minute from WP-Cron. '
+                    . 'Check that syncd runs with [intake] on and that WP-Cron runs.') . '</p>';
+            }
+            return $result;
+        }
+
+        private static function log(string $message): void
+        {
+            if (defined('WP_DEBUG') && WP_DEBUG && defined('WP_DEBUG_LOG') && WP_DEBUG_LOG) {
+                error_log('syncd companion: ' . $message);
+            }
+        }
+    }
+
     Syncd_Companion::boot();
+    Syncd_Companion_Events::boot();
 }
