@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from syncd import companions
+from tests.companions.intake_capture import IntakeCapture
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -56,12 +57,17 @@ def test_outside_wordpress_and_loaded_twice_it_does_nothing(tmp_path: Path) -> N
         "<?php define('ABSPATH', '/'); $hooks = [];\n"
         "function add_action(...$a) { global $hooks; $hooks[] = $a[0]; }\n"
         "function add_filter(...$a) { global $hooks; $hooks[] = $a[0]; }\n"
+        "function register_deactivation_hook(...$a) { global $hooks; $hooks[] = 'deactivate'; }\n"
         f"require {json.dumps(str(FILE))}; require {json.dumps(str(copy))};\n"
         "echo json_encode($hooks);\n", encoding="utf-8")
     twice = subprocess.run([_php(), "-d", "error_reporting=-1", "-d", "display_errors=1", str(script)],
                            capture_output=True, text=True, timeout=60)
     assert twice.returncode == 0, twice.stdout + twice.stderr
-    assert json.loads(twice.stdout) == ["init", "rest_prepare_user", "rest_api_init"]  # hooked once
+    assert json.loads(twice.stdout) == [  # hooked once
+        "init", "rest_prepare_user", "rest_api_init",
+        "user_register", "profile_update", "set_user_role", "add_user_role", "remove_user_role", "delete_user",
+        "wpmu_delete_user", "added_user_meta", "updated_user_meta", "deleted_user_meta", "shutdown",
+        "cron_schedules", "syncd_companion_retry", "site_status_tests", "deactivate"]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +127,7 @@ def test_the_companion_says_its_version_and_keys_to_an_admin_only(site: WordPres
     with _client(site, site.auth) as http:
         about = http.get(site.url + "/wp-json/syncd/v1/companion")
     assert about.status_code == 200, about.text
-    assert about.json() == {"version": "0.1.0", "meta_keys": WOO_KEYS, "configured_meta_keys": WOO_KEYS}
+    assert about.json() == {"version": "0.2.0", "meta_keys": WOO_KEYS, "configured_meta_keys": WOO_KEYS}
     password = site.add_user("nosy", "subscriber")
     with _client(site, ("nosy", password)) as http:
         refused = http.get(site.url + "/wp-json/syncd/v1/companion")
@@ -164,6 +170,29 @@ def test_syncd_meta_keys_chooses_the_keys_and_drops_what_is_not_a_key_name(site:
     given_as_array = site.php("define('SYNCD_META_KEYS', ['a', 3, 'b']); "
                               "echo json_encode(Syncd_Companion::meta_keys());")
     assert json.loads(given_as_array) == ["a", "b"]
+
+
+def test_events_need_both_the_url_and_the_secret(site: WordPressSite) -> None:
+    """This site's wp-config.php sets neither constant: events are off. With SYNCD_INTAKE_URL alone
+    nothing is sent either (syncd would refuse it unsigned); with both, the same change is sent."""
+    intake = IntakeCapture()
+    intake.start()
+    try:
+        site.add_user("quiet", "subscriber")
+        uid = int(site.php("echo get_user_by('login', 'quiet')->ID;"))
+        change = f"update_user_meta({uid}, 'billing_city', 'Ely'); wp_update_user(['ID' => {uid}, 'first_name' => 'Q']);"
+        site.php(change)
+        site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); define('SYNCD_INTAKE_SECRET', ''); " + change)
+        site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); " + change)
+        assert json.loads(site.php("echo json_encode([Syncd_Companion_Events::configured(), "
+                                   "get_option('syncd_companion_pending', null)]);")) == [False, None]
+        site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); define('SYNCD_INTAKE_SECRET', 'k'); " + change)
+        got = intake.wait_for(1)
+        assert [g.json() for g in got] == [{"side": "wordpress", "event": "changed", "id": uid,
+                                            "email": "quiet@example.test"}]  # only the last process sent
+        assert got[0].signed_with("k")
+    finally:
+        intake.stop()
 
 
 def test_no_notice_from_the_companion_with_wp_debug_on(site: WordPressSite) -> None:

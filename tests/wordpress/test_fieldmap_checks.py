@@ -50,10 +50,10 @@ def test_without_the_companion_each_missing_key_is_named_with_the_install_fix() 
 
 def test_with_the_companion_all_keys_exposed_is_ok_and_names_its_version() -> None:
     emu = WordPressEmulator()
-    emu.install_companion(version="0.1.0")
+    emu.install_companion(version="0.2.0")
     check = checks(emu)[NAME]
     assert check.ok, check.line()
-    assert "companion 0.1.0" in check.detail and "phonenumber" in check.detail
+    assert "companion 0.2.0" in check.detail and "phonenumber" in check.detail
 
 
 def test_a_key_not_in_syncd_meta_keys_says_so() -> None:
