@@ -60,7 +60,7 @@ class IntakeCapture:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 capture._record(Captured(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
@@ -78,7 +78,7 @@ class IntakeCapture:
                 except OSError:
                     pass  # after a hang: the companion gave up waiting and closed the connection
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

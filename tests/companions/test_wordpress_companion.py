@@ -180,7 +180,8 @@ def test_events_need_both_the_url_and_the_secret(site: WordPressSite) -> None:
     try:
         site.add_user("quiet", "subscriber")
         uid = int(site.php("echo get_user_by('login', 'quiet')->ID;"))
-        change = f"update_user_meta({uid}, 'billing_city', 'Ely'); wp_update_user(['ID' => {uid}, 'first_name' => 'Q']);"
+        change = (f"update_user_meta({uid}, 'billing_city', 'Ely'); "
+                  f"wp_update_user(['ID' => {uid}, 'first_name' => 'Q']);")
         site.php(change)
         site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); define('SYNCD_INTAKE_SECRET', ''); " + change)
         site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); " + change)
