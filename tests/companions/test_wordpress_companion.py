@@ -70,6 +70,35 @@ def test_outside_wordpress_and_loaded_twice_it_does_nothing(tmp_path: Path) -> N
         "cron_schedules", "syncd_companion_retry", "site_status_tests", "deactivate"]
 
 
+def test_under_php_fpm_the_response_is_finished_before_anything_is_sent(tmp_path: Path) -> None:
+    """PHP-FPM's fastcgi_finish_request() (absent from the test site's `php -s`) runs first, at shutdown:
+    the visitor has the whole page before the event leaves. WordPress's functions are stand-ins here."""
+    script = tmp_path / "fpm.php"
+    script.write_text(
+        "<?php define('ABSPATH', '/'); define('SYNCD_INTAKE_URL', 'https://sync.example.com/');\n"
+        "define('SYNCD_INTAKE_SECRET', 'k'); $calls = []; $hooks = [];\n"
+        "class WP_User { public $user_email = 'u@example.com'; }\n"
+        "function add_action($h, $f) { global $hooks; $hooks[$h] = $f; }\n"
+        "function add_filter($h, $f) { }\n function register_deactivation_hook($f, $c) { }\n"
+        "function get_userdata($id) { return new WP_User(); }\n"
+        "function wp_json_encode($v, $o) { return json_encode($v, $o); }\n"
+        "function fastcgi_finish_request() { global $calls; $calls[] = 'finish'; return true; }\n"
+        "function wp_remote_post($url, $args) { global $calls; $calls[] = [$url, $args['body'], $args['timeout']];"
+        " return ['response' => ['code' => 202]]; }\n"
+        "function is_wp_error($r) { return false; }\n"
+        "function wp_remote_retrieve_response_code($r) { return $r['response']['code']; }\n"
+        "function get_option($n, $d = false) { return $d; }\n"
+        f"require {json.dumps(str(FILE))};\n"
+        "call_user_func($hooks['profile_update'], 7); call_user_func($hooks['shutdown']);\n"
+        "echo json_encode($calls);\n", encoding="utf-8")
+    run = subprocess.run([_php(), "-d", "error_reporting=-1", "-d", "display_errors=1", str(script)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stdout + run.stderr
+    assert json.loads(run.stdout) == [
+        "finish", ["https://sync.example.com/v1/events",
+                   '{"side":"wordpress","event":"changed","id":7,"email":"u@example.com"}', 2]]
+
+
 @pytest.fixture(scope="module")
 def site(request: pytest.FixtureRequest) -> Iterator[WordPressSite]:
     """A WordPress with WP_DEBUG on and no meta registered but by the companion, installed both as a
