@@ -13,6 +13,10 @@ INSTALL = {
         "It registers the user meta syncd maps for the REST API (default: WooCommerce's billing_* keys;\n"
         "set others in wp-config.php: define('SYNCD_META_KEYS', 'billing_phone,billing_city');),\n"
         "readable and writable only by users who can edit users.\n"
+        "To have it tell syncd at once which users changed, add to wp-config.php the intake's address and\n"
+        "the same secret as syncd's [intake] (see the README, \"The WordPress companion\"):\n"
+        "  define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');\n"
+        "  define('SYNCD_INTAKE_SECRET', '...');\n"
         "To see it is active: GET /wp-json/syncd/v1/companion as an administrator (e.g. with syncd's\n"
         "Application Password) answers with its version and the keys it registered."
     ),

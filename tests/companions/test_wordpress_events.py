@@ -50,6 +50,8 @@ def site(fresh_wordpress_site: WordPressSiteFactory, intake: IntakeCapture) -> W
     out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+    # What it says to the admin names the two constants that turn events on.
+    assert "define('SYNCD_INTAKE_URL'," in out.stdout and "define('SYNCD_INTAKE_SECRET'," in out.stdout
     return wp
 
 
