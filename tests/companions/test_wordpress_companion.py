@@ -216,6 +216,13 @@ def test_events_need_both_the_url_and_the_secret(site: WordPressSite) -> None:
         site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); " + change)
         assert json.loads(site.php("echo json_encode([Syncd_Companion_Events::configured(), "
                                    "get_option('syncd_companion_pending', null)]);")) == [False, None]
+        health = json.loads(site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); "
+                                     "echo json_encode(Syncd_Companion_Events::site_health());"))
+        assert health["status"] == "critical"
+        assert health["label"] == "syncd events are off: SYNCD_INTAKE_SECRET is not set"
+        assert "Define SYNCD_INTAKE_SECRET in wp-config.php" in health["description"]
+        assert json.loads(site.php("echo json_encode(apply_filters('site_status_tests', ['direct' => []]));")) \
+            == {"direct": []}  # neither constant: no Site Health test at all
         site.php(f"define('SYNCD_INTAKE_URL', '{intake.url}'); define('SYNCD_INTAKE_SECRET', 'k'); " + change)
         got = intake.wait_for(1)
         assert [g.json() for g in got] == [{"side": "wordpress", "event": "changed", "id": uid,

@@ -420,8 +420,8 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
                 ]);
                 if (is_wp_error($reply)) {
                     self::log('syncd\'s intake at ' . self::endpoint() . ' did not answer (' . $reply->get_error_message()
-                        . '); the event is kept and retried from WP-Cron. Is syncd running with [intake] on, '
-                        . 'and is SYNCD_INTAKE_URL its address?');
+                        . '); the event is kept and retried from WP-Cron. Check that syncd runs with [intake] on, '
+                        . 'that SYNCD_INTAKE_URL is its address, and that this server trusts its TLS certificate');
                     return self::RETRY;
                 }
                 $status = (int) wp_remote_retrieve_response_code($reply);
