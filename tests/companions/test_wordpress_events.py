@@ -88,6 +88,7 @@ def event(request: Captured) -> dict[str, Any]:
     assert abs(int(request.headers["x-syncd-timestamp"]) - time.time()) < 120
     assert request.signed_with(SECRET), "X-Syncd-Signature is not HMAC-SHA256(secret, timestamp.body)"
     assert not request.signed_with(SECRET + "x")  # the check itself can fail
+    assert SECRET.encode() not in request.body and not any(SECRET in v for v in request.headers.values())
     body: dict[str, Any] = request.json()
     assert list(body) == ["side", "event", "id", "email"] and isinstance(body["id"], int)
     return body
