@@ -92,7 +92,8 @@ def _setup_logging(settings: Settings | None, *, level: str | None = None, libra
     fmt = "text"
     lvl = level or "INFO"
     if settings is not None:
-        for secret in (settings.whmcs.secret, settings.wordpress.application_password, settings.whmcs.access_key):
+        for secret in (settings.whmcs.secret, settings.wordpress.application_password, settings.whmcs.access_key,
+                       settings.intake_secret):
             if secret is not None:  # None where a command needs no secret (status)
                 secrets.append(secret.get_secret_value())
         fmt = settings.log.format
@@ -179,7 +180,7 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job, source=settings.source).run()
+    code = Daemon(load_settings, app.daemon_job, source=settings.source, event_job=app.event_job).run()
     sys.exit(code)
 
 
