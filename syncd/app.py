@@ -24,6 +24,7 @@ from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
 from syncd.ports import Change, HistoryEntry, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.service import intake_stats
 from syncd.service.events import Pending
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
@@ -395,6 +396,22 @@ class Status:
     issues: Sequence[UserIssue] = ()
     last_success: datetime | None = None  # of a run over every user
     last_whole_run: RunSummary | None = None  # the latest finished run over every user
+    intake: IntakeView | None = None  # None: the intake is off ([intake] listen is empty)
+
+
+@dataclass(frozen=True)
+class IntakeView:
+    """The event intake as ``syncd status`` sees it: where it listens, and the running daemon's last
+    report (``syncd.service.intake_stats``; None when no daemon has written one)."""
+
+    listen: str
+    report: Mapping[str, object] | None
+
+
+def _intake_view(settings: Settings) -> IntakeView | None:
+    if not settings.intake.enabled:
+        return None
+    return IntakeView(settings.intake.listen, intake_stats.read(intake_stats.path_for(settings.sync.state_url)))
 
 
 def status(settings: Settings) -> Status:
@@ -403,9 +420,10 @@ def status(settings: Settings) -> Status:
     store = _read_only_store(url)
     if isinstance(store, _NoStore):
         # location() drops a password a PostgreSQL URL may carry.
-        return Status(location=state_url.location(state_url.parse(url)), exists=False)
+        return Status(location=state_url.location(state_url.parse(url)), exists=False,
+                      intake=_intake_view(settings))
     try:
-        return read_status(store)
+        return replace(read_status(store), intake=_intake_view(settings))
     finally:
         store.close()
 

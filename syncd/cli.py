@@ -344,6 +344,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
 
     Exit 0 if every check passed, 3 if one failed, 2 for a configuration error."""
     from syncd.checks import checks_json, secret_lines, secret_sources
+    from syncd.checks import intake as intake_checks
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
@@ -355,7 +356,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
             click.echo(f"warning: {warning}")
         click.echo(secret_lines(secret_sources(settings)))
     checks = []
-    for module in (whmcs_checks, wp_checks):
+    for module in (whmcs_checks, wp_checks, intake_checks):
         for check in module.run(settings):
             checks.append(check)
             if not as_json:
