@@ -53,6 +53,7 @@ class EventWorker:
         request_poll: Callable[[], None],
         report_path: Callable[[], Path | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
+        first_pause_seconds: float = 1.0,
     ) -> None:
         self._queue = queue
         self._job = job
@@ -63,6 +64,7 @@ class EventWorker:
         self._request_poll = request_poll
         self._report_path = report_path
         self._clock = clock
+        self._first_pause = first_pause_seconds
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._runs = 0
         self._last_report: tuple[object, ...] | None = None
@@ -136,7 +138,7 @@ class EventWorker:
             logger.warning("intake: gave up on {} after {} tries ({}); the next poll looks at it",
                            entry.label(), entry.attempts, first)
             return
-        pause = min(MAX_PAUSE_SECONDS, 2.0 ** (entry.attempts - 1))
+        pause = min(MAX_PAUSE_SECONDS, self._first_pause * 2.0 ** (entry.attempts - 1))
         logger.info("intake: the one-user run for {} could not be made now ({}); trying again in {:g} s",
                     entry.label(), first, pause)
         self._queue.retry(entry)
