@@ -127,6 +127,10 @@ def test_an_event_reaches_the_other_side_within_seconds_and_sigterm_stops_cleanl
                       "password": PASSWORD})
     assert r.status_code == 202
     _wait(lambda: world.wp.users[_wp_id(world, "bob@example.com")].first_name == "Robert", "bob's update")
+    # The password reached no file syncd writes: not the state store, not the intake's report.
+    for path in world.tmp.iterdir():
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path
     # status: the event runs are recorded as such, and the intake's report is there.
     def reported() -> bool:
         intake = running.status()["intake"]
@@ -210,3 +214,18 @@ def test_hostile_requests_and_a_flood_write_nothing_and_the_daemon_keeps_syncing
         assert needle not in err
     refused_lines = [ln for ln in err.splitlines() if "refused a request" in ln]
     assert 0 < len(refused_lines) <= 40, len(refused_lines)  # rate-limited, not one per request
+
+
+def test_a_lock_held_by_another_process_delays_the_event_run_without_losing_it(running: Running) -> None:
+    from syncd.service.lock import run_lock
+
+    world = running.world
+    ann_wp = _wp_id(world, "ann@example.com")
+    state_url = f"sqlite:///{world.tmp / 'state.db'}"
+    with run_lock(state_url, wait_seconds=5):  # a manual run, or the other host, holds it
+        world.wp.users[ann_wp].last_name = "Held-Then-Synced"
+        assert running.post({"side": "wordpress", "event": "changed", "id": ann_wp}).status_code == 202
+        _wait(lambda: "could not be made now" in running.stderr(), "the event run to find the lock held")
+        assert _client(world, "ann@example.com").lastname == "Archer"  # type: ignore[attr-defined]
+    _wait(lambda: _client(world, "ann@example.com").lastname == "Held-Then-Synced",  # type: ignore[attr-defined]
+          "the event run once the lock is free")
