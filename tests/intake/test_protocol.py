@@ -298,3 +298,17 @@ def test_the_intake_serves_tls_with_its_certificate(tmp_path: object) -> None:
             assert plain.status_code >= 400
         assert len(s.queue) == 1
         assert "Traceback" not in "\n".join(s.logs)
+
+
+def test_an_unknown_key_is_refused_without_naming_it_in_the_log(intake: Served) -> None:
+    body = body_of({"side": "whmcs", "event": "changed", "id": 1, "leaky_key_name_xyz": "value-xyz"})
+    r = _post(intake, body)
+    assert r.status_code == 400 and "unknown key" in r.json()["error"]
+    _clean(intake, "leaky_key_name_xyz", "value-xyz")
+
+
+def test_loopback_includes_ipv4_mapped_addresses() -> None:
+    from syncd.service.intake import _is_loopback
+
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("::ffff:127.0.0.1")
+    assert not _is_loopback("203.0.113.9") and not _is_loopback("::ffff:203.0.113.9") and not _is_loopback("")
