@@ -312,3 +312,17 @@ def test_loopback_includes_ipv4_mapped_addresses() -> None:
 
     assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("::ffff:127.0.0.1")
     assert not _is_loopback("203.0.113.9") and not _is_loopback("::ffff:203.0.113.9") and not _is_loopback("")
+
+
+@pytest.mark.parametrize("garbage", [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
+                                     b"GET\r\n\r\n", b"POST /v1/events HTTP/9.9\r\n\r\n",
+                                     b"POST /v1/events HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                                     b"POST /v1/events HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])
+def test_garbage_on_the_wire_gets_no_traceback_and_the_server_goes_on(intake: Served, garbage: bytes) -> None:
+    answer = _raw(intake, garbage, read_timeout=5)
+    if answer:  # refused by cheroot itself (400, 505...) or cut off; never accepted, never a crash (500)
+        code = int(answer.split()[1])
+        assert 400 <= code < 600 and code != 500, answer
+    body = body_of({"side": "whmcs", "event": "changed", "id": 1})
+    assert _post(intake, body).status_code == 202
+    assert "Traceback" not in "\n".join(intake.logs)
