@@ -458,7 +458,7 @@ class Daemon:
         self._worker = EventWorker(
             self.events, self._event_job, settings=lambda: self.settings, run_mutex=self._run_mutex,
             metrics=self._metrics, stop=self._stop, request_poll=self._poll_soon,
-            report_path=self._report_path)
+            report_path=self._report_path, running=self._running)
         self._worker.start()
 
     def _report_path(self) -> Path | None:

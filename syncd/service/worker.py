@@ -19,7 +19,7 @@ from pathlib import Path
 from loguru import logger
 
 from syncd.config import Settings
-from syncd.errors import LockHeld, SyncdError
+from syncd.errors import SyncdError
 from syncd.service import intake_stats
 from syncd.service.events import EventQueue, Pending
 from syncd.service.metrics import SyncMetrics
@@ -54,6 +54,7 @@ class EventWorker:
         report_path: Callable[[], Path | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         first_pause_seconds: float = 1.0,
+        running: threading.Event | None = None,
     ) -> None:
         self._queue = queue
         self._job = job
@@ -65,6 +66,7 @@ class EventWorker:
         self._report_path = report_path
         self._clock = clock
         self._first_pause = first_pause_seconds
+        self._running = running  # set while an event run is in flight (the daemon's stop line says so)
         self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._runs = 0
         self._last_report: tuple[object, ...] | None = None
@@ -111,12 +113,12 @@ class EventWorker:
             if self._stop.is_set():
                 return  # stopping: the next poll finds the change
             entry.attempts += 1
+            if self._running is not None:
+                self._running.set()
             try:
                 self._job(settings, entry, self._stop.is_set)
-            except LockHeld as exc:
+            except SyncdError as exc:  # LockHeld (another process runs), a side down, the store busy
                 failure: SyncdError | None = exc
-            except SyncdError as exc:
-                failure = exc
             except Exception as exc:  # a bug in one run: that user is left to the poll
                 logger.error("intake: the one-user run for {} failed with an unexpected error: {}: {}; the next "
                              "poll looks at it (traceback at DEBUG)", entry.label(), type(exc).__name__, exc)
@@ -124,6 +126,9 @@ class EventWorker:
                 return
             else:
                 failure = None
+            finally:
+                if self._running is not None:
+                    self._running.clear()
         if failure is None:
             self._runs += 1
             latency = max(0.0, self._clock() - entry.received)
