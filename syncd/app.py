@@ -24,6 +24,8 @@ from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
 from syncd.ports import Change, HistoryEntry, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.service import intake_stats
+from syncd.service.events import Pending
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
@@ -340,6 +342,15 @@ def daemon_job(settings: Settings, full: bool, should_stop: Callable[[], bool]) 
     return result.report
 
 
+def event_job(settings: Settings, pending: Pending, should_stop: Callable[[], bool]) -> RunReport:
+    """The daemon's event worker's job (DESIGN §10): the one-user run an event asks for, by the ids
+    and email the events named, recorded with the note "event run" so ``status`` tells it apart."""
+    result = sync_user(settings, email=pending.email or None, whmcs_id=pending.whmcs_id, wp_id=pending.wp_id,
+                       should_stop=should_stop, note=f"event run ({pending.label()})")
+    assert result.report is not None
+    return result.report
+
+
 # --- explain ---------------------------------------------------------------------------------
 
 
@@ -385,6 +396,22 @@ class Status:
     issues: Sequence[UserIssue] = ()
     last_success: datetime | None = None  # of a run over every user
     last_whole_run: RunSummary | None = None  # the latest finished run over every user
+    intake: IntakeView | None = None  # None: the intake is off ([intake] listen is empty)
+
+
+@dataclass(frozen=True)
+class IntakeView:
+    """The event intake as ``syncd status`` sees it: where it listens, and the running daemon's last
+    report (``syncd.service.intake_stats``; None when no daemon has written one)."""
+
+    listen: str
+    report: Mapping[str, object] | None
+
+
+def _intake_view(settings: Settings) -> IntakeView | None:
+    if not settings.intake.enabled:
+        return None
+    return IntakeView(settings.intake.listen, intake_stats.read(intake_stats.path_for(settings.sync.state_url)))
 
 
 def status(settings: Settings) -> Status:
@@ -393,9 +420,10 @@ def status(settings: Settings) -> Status:
     store = _read_only_store(url)
     if isinstance(store, _NoStore):
         # location() drops a password a PostgreSQL URL may carry.
-        return Status(location=state_url.location(state_url.parse(url)), exists=False)
+        return Status(location=state_url.location(state_url.parse(url)), exists=False,
+                      intake=_intake_view(settings))
     try:
-        return read_status(store)
+        return replace(read_status(store), intake=_intake_view(settings))
     finally:
         store.close()
 
@@ -507,11 +535,13 @@ def sync_user(
     should_stop: Callable[[], bool] = _never,
     adapters: AdapterFactory | None = None,
     store: StoreFactory | None = None,
+    note: str = "",
 ) -> UserSyncResult:
     """A one-user run (DESIGN §3.1 ``sync --user``, §10): the user named by ``email`` and/or its
     account ids (the event intake knows an id), by link then by key on both sides, planned by the
     same planner and executed by the same engine under the same lock as any run — but it never
-    deletes nor deactivates anyone (``syncd.sync.scope``). A dry run writes nothing and takes no lock."""
+    deletes nor deactivates anyone (``syncd.sync.scope``). A dry run writes nothing and takes no lock.
+    ``note`` goes first in the run's recorded message (an event run says so: ``event_job``)."""
     if email is None and whmcs_id is None and wp_id is None:
         raise ValueError("sync_user needs an email or an account id")
     label = _user_label(email, whmcs_id, wp_id)
@@ -537,7 +567,7 @@ def sync_user(
                                                         wp_id=wp_id))
         sides = (_Listed(whmcs, lambda: scoped.gathered().whmcs), _Listed(wp, lambda: scoped.gathered().wp))
         the_plan, report = run_sync(whmcs=sides[0], wp=sides[1], store=scoped, policy=policy, log=_log, now=_now,
-                                    should_stop=should_stop, user=label)
+                                    should_stop=should_stop, user=label, note=note)
         notes = left_to_full_run(the_plan)
         return UserSyncResult(user=label, scope=scoped.gathered(), plan=the_plan, report=report, dry_run=False,
                               notes=notes)

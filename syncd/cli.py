@@ -92,7 +92,8 @@ def _setup_logging(settings: Settings | None, *, level: str | None = None, libra
     fmt = "text"
     lvl = level or "INFO"
     if settings is not None:
-        for secret in (settings.whmcs.secret, settings.wordpress.application_password, settings.whmcs.access_key):
+        for secret in (settings.whmcs.secret, settings.wordpress.application_password, settings.whmcs.access_key,
+                       settings.intake_secret):
             if secret is not None:  # None where a command needs no secret (status)
                 secrets.append(secret.get_secret_value())
         fmt = settings.log.format
@@ -179,7 +180,7 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job, source=settings.source).run()
+    code = Daemon(load_settings, app.daemon_job, source=settings.source, event_job=app.event_job).run()
     sys.exit(code)
 
 
@@ -343,6 +344,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
 
     Exit 0 if every check passed, 3 if one failed, 2 for a configuration error."""
     from syncd.checks import checks_json, secret_lines, secret_sources
+    from syncd.checks import intake as intake_checks
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
@@ -354,7 +356,7 @@ def test_connection(obj: Context, as_json: bool) -> None:
             click.echo(f"warning: {warning}")
         click.echo(secret_lines(secret_sources(settings)))
     checks = []
-    for module in (whmcs_checks, wp_checks):
+    for module in (whmcs_checks, wp_checks, intake_checks):
         for check in module.run(settings):
             checks.append(check)
             if not as_json:

@@ -53,6 +53,10 @@ FORBIDDEN_ROLES = frozenset({"administrator", "super_admin"})
 
 ENV_WHMCS_SECRET = "SYNCD_WHMCS_SECRET"
 ENV_WP_PASSWORD = "SYNCD_WORDPRESS_APPLICATION_PASSWORD"
+ENV_INTAKE_SECRET = "SYNCD_INTAKE_SECRET"
+
+#: The shortest intake secret accepted: the HMAC key both companions sign events with.
+INTAKE_SECRET_MIN_LENGTH = 16
 
 
 class _Strict(BaseModel):
@@ -262,6 +266,38 @@ class LogSettings(_Strict):
         return v.strip().upper() if isinstance(v, str) else v
 
 
+def listen_problem(text: str, *, example_port: int, empty: str) -> str | None:
+    """Why ``text`` is not a "host:port" address to listen on (None when it is one); ``empty`` says
+    what an empty value does, ``example_port`` is the port the examples in the message use."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip()
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    good = bool(sep) and port.isdigit() and int(port) <= 65535
+    if good and host and host != "localhost":
+        try:
+            ip_address(host)
+        except ValueError:
+            good = False
+    if good and ":" in host and not bracketed:
+        good = False  # an IPv6 address needs brackets: [::1]:9464
+    if good:
+        return None
+    return (f"give an address and a port (0-65535, 0 picks a free one): 127.0.0.1:{example_port}, "
+            f"[::1]:{example_port}, localhost:{example_port}, or :{example_port} for every address; {empty}")
+
+
+def is_loopback_listen(text: str) -> bool:
+    """Whether a valid ``listen`` address is a loopback one (``:PORT``, every address, is not)."""
+    host = text.strip().rpartition(":")[0].strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MetricsSettings(_Strict):
     listen: str = ""  # e.g. "127.0.0.1:9464"; empty = no Prometheus endpoint
 
@@ -271,22 +307,86 @@ class MetricsSettings(_Strict):
         text = v.strip()
         if not text:
             return ""
-        host, sep, port = text.rpartition(":")
-        host = host.strip()
-        bracketed = host.startswith("[") and host.endswith("]")
-        host = host[1:-1] if bracketed else host
-        good = bool(sep) and port.isdigit() and int(port) <= 65535
-        if good and host and host != "localhost":
-            try:
-                ip_address(host)
-            except ValueError:
-                good = False
-        if good and ":" in host and not bracketed:
-            good = False  # an IPv6 address needs brackets: [::1]:9464
-        if not good:
-            raise ValueError("give an address and a port (0-65535, 0 picks a free one): 127.0.0.1:9464, "
-                             "[::1]:9464, localhost:9464, or :9464 for every address; empty disables the endpoint")
+        problem = listen_problem(text, example_port=9464, empty="empty disables the endpoint")
+        if problem:
+            raise ValueError(problem)
         return text
+
+
+class IntakeSettings(_Strict):
+    """``[intake]`` (DESIGN §10): where ``syncd run`` takes the companions' signed events. Off
+    (``listen = ""``) by default; the secret is looked for like the sides' (``_resolve_secret``)."""
+
+    listen: str = ""  # e.g. "127.0.0.1:8787"; a non-loopback address needs tls_cert and tls_key
+    secret: SecretStr | None = None
+    secret_file: Path | None = None
+    tls_cert: str = ""  # PEM certificate (chain) the intake serves HTTPS with
+    tls_key: str = ""  # its PEM private key
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        text = v.strip()
+        if not text:
+            return ""
+        problem = listen_problem(text, example_port=8787, empty="empty turns the intake off")
+        if problem:
+            raise ValueError(problem)
+        return text
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        return v.strip()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    def problems(self) -> list[str]:
+        """What keeps this ``[intake]`` from serving (beyond each value's own check): TLS off loopback,
+        a certificate without its key, files that do not load, a secret too short."""
+        out: list[str] = []
+        if bool(self.tls_cert) != bool(self.tls_key):
+            given, missing = ("tls_cert", "tls_key") if self.tls_cert else ("tls_key", "tls_cert")
+            out.append(f"[intake] {given} is set but {missing} is not: give both (the certificate and its private "
+                       "key, PEM files), or neither")
+        if not self.enabled:
+            return out
+        if not is_loopback_listen(self.listen) and not self.tls:
+            out.append(f"[intake] listen = {self.listen!r} is not a loopback address, and tls_cert/tls_key are not "
+                       "set: events (and, later, passwords) would cross the network in clear. Set tls_cert and "
+                       "tls_key, or listen on 127.0.0.1 behind your TLS proxy (nginx, caddy; see the README)")
+        if self.tls:
+            out += _tls_problems(self.tls_cert, self.tls_key)
+        if self.secret is not None:
+            n = len(self.secret.get_secret_value())
+            if 0 < n < INTAKE_SECRET_MIN_LENGTH:
+                out.append(f"[intake] secret is too short ({n} characters): use at least {INTAKE_SECRET_MIN_LENGTH} "
+                           "random characters, e.g. the output of `openssl rand -hex 32`, in both companions too")
+        return out
+
+
+def _tls_problems(cert: str, key: str) -> list[str]:
+    """Why the intake could not serve TLS with this certificate and key; [] when it can."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        return [f"[intake] tls_cert/tls_key: {exc.filename or 'a file'} does not exist: give the PEM files of the "
+                "intake's certificate and private key"]
+    except PermissionError as exc:
+        return [f"[intake] tls_cert/tls_key: cannot read {exc.filename or 'a file'} (permission denied for "
+                f"{_whoami()}): make it readable by the service's user"]
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        return [f"[intake] tls_cert = {cert!r}, tls_key = {key!r}: not a certificate and its matching private key "
+                f"in PEM form ({reason}); check that tls_key is the key of tls_cert"]
+    return []
 
 
 class SecretSources(_Strict):
@@ -296,6 +396,7 @@ class SecretSources(_Strict):
 
     whmcs: str = ""
     wordpress: str = ""
+    intake: str = ""  # only when [intake] listen is set
 
 
 class Settings(_Strict):
@@ -304,6 +405,7 @@ class Settings(_Strict):
     sync: SyncSettings = SyncSettings()
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    intake: IntakeSettings = IntakeSettings()
     # The [[fields]] tables of DESIGN §9, checked by syncd.fieldmap (which names each table in its messages).
     fields: tuple[dict[str, Any], ...] = ()
     source: str = ""  # where the settings came from (a path), for messages
@@ -327,6 +429,11 @@ class Settings(_Strict):
     def wordpress_password(self) -> SecretStr:
         assert self.wordpress.application_password is not None  # resolved by load()
         return self.wordpress.application_password
+
+    @property
+    def intake_secret(self) -> SecretStr | None:
+        """The intake's shared secret (None where the intake is off, or for ``status``)."""
+        return self.intake.secret
 
     def warnings(self) -> list[str]:
         out = []
@@ -420,6 +527,8 @@ def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str])
 #: from ``$CREDENTIALS_DIRECTORY`` under systemd, and from the configuration file's directory
 #: otherwise (the very files the unit's LoadCredential= reads, so a root shell needs no copy).
 CREDENTIAL_NAMES = {"secret": "whmcs_secret", "application_password": "wordpress_app_password"}
+#: The intake's secret has its own credential name (its key, ``secret``, is WHMCS's too).
+INTAKE_CREDENTIAL = "intake_secret"
 
 #: What the secrets of the example and of the docs look like; never a real secret's shape.
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "change_me", "secret", "password", "todo", "xxx",
@@ -471,7 +580,8 @@ def _hidden(path: Path) -> bool:
 
 
 def _resolve_secret(section: dict[str, Any], key: str, env_name: str, env: Mapping[str, str],
-                    problems: list[str], where: str, *, source: str, hidden_ok: bool = False) -> str:
+                    problems: list[str], where: str, *, source: str, hidden_ok: bool = False,
+                    credential: str = "") -> str:
     """Fill ``section[key]`` and return where it came from (never the value), looking in this order:
     inline, ``<key>_file``, ``$env_name``, ``$CREDENTIALS_DIRECTORY/<credential>``, and the credential
     file beside the configuration file. ``hidden_ok`` (``check-config``): a credential file beside the
@@ -479,15 +589,15 @@ def _resolve_secret(section: dict[str, Any], key: str, env_name: str, env: Mappi
     file_key = f"{key}_file"
     inline = section.get(key)
     path = section.get(file_key)
-    name = CREDENTIAL_NAMES[key]
-    beside = Path(source).parent / name if source else None
+    cred_name = credential or CREDENTIAL_NAMES[key]
+    beside = Path(source).parent / cred_name if source else None
     if inline and path:
         problems.append(f"[{where}] give {key} or {file_key}, not both")
         return ""
     if inline:
         if isinstance(inline, str) and looks_like_placeholder(inline):
             problems.append(f"[{where}] {key} looks like the example's placeholder, not a real secret: remove "
-                            f"the line and put the secret in {beside or name} (mode 0600; the unit hands it to "
+                            f"the line and put the secret in {beside or cred_name} (mode 0600; the unit hands it to "
                             "the service as a systemd credential), or give the real one here")
         return f"inline in {source or 'the configuration'}"
     if path:
@@ -499,12 +609,12 @@ def _resolve_secret(section: dict[str, Any], key: str, env_name: str, env: Mappi
         section[key] = env[env_name].strip()
         return f"${env_name}"
     if env.get("CREDENTIALS_DIRECTORY"):
-        credential = Path(env["CREDENTIALS_DIRECTORY"]) / name
-        if credential.is_file():
-            text = _read_secret(credential, f"[{where}] {key}: the systemd credential {credential}", problems)
+        systemd_file = Path(env["CREDENTIALS_DIRECTORY"]) / cred_name
+        if systemd_file.is_file():
+            text = _read_secret(systemd_file, f"[{where}] {key}: the systemd credential {systemd_file}", problems)
             if text is not None:
                 section[key] = text
-            return f"systemd credential {credential}"
+            return f"systemd credential {systemd_file}"
     if beside is not None:
         if _hidden(beside):
             if not hidden_ok:
@@ -517,7 +627,7 @@ def _resolve_secret(section: dict[str, Any], key: str, env_name: str, env: Mappi
             if text is not None:
                 section[key] = text
             return f"credential file beside the configuration, {beside}"
-    problems.append(f"[{where}] {key} is required: put it in {beside or name} (mode 0600, the unit's "
+    problems.append(f"[{where}] {key} is required: put it in {beside or cred_name} (mode 0600, the unit's "
                     f"LoadCredential=), or give it as {file_key}, inline, or in ${env_name}")
     return ""
 
@@ -591,6 +701,13 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
             raw[side] = section = dict(section)
             sources[side] = _resolve_secret(section, key, env_name, env, secret_problems, side, source=source,
                                             hidden_ok=need_secrets == "check")
+    intake = raw.get("intake")
+    if isinstance(intake, dict) and isinstance(intake.get("listen"), str) and intake["listen"].strip():
+        # Only an intake that is on needs its secret (the companions sign with it).
+        raw["intake"] = intake = dict(intake)
+        sources["intake"] = _resolve_secret(intake, "secret", ENV_INTAKE_SECRET, env, secret_problems, "intake",
+                                            source=source, hidden_ok=need_secrets == "check",
+                                            credential=INTAKE_CREDENTIAL)
     try:
         settings = Settings.model_validate({**raw, "source": source, "secret_sources": sources})
     except ValidationError as exc:
@@ -608,6 +725,7 @@ def parse(data: Mapping[str, Any], env: Mapping[str, str] | None = None, source:
                                          sync_direction=settings.sync.direction,
                                          company_key=settings.company_key())
         problems += found
+        problems += settings.intake.problems()
     if problems or settings is None:
         raise ConfigError(f"invalid configuration{f' in {source}' if source else ''}:", sorted(set(problems)))
     return settings

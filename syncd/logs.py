@@ -128,10 +128,13 @@ def redact_text(text: str) -> str:
 
 
 def secret_values(settings: Settings) -> list[str]:
-    """The secrets a configuration holds: WHMCS secret and access key, the application password."""
+    """The secrets a configuration holds: WHMCS secret and access key, the application password, the
+    intake's secret."""
     values = [settings.whmcs_secret.get_secret_value(), settings.wordpress_password.get_secret_value()]
     if settings.whmcs.access_key is not None:
         values.append(settings.whmcs.access_key.get_secret_value())
+    if settings.intake_secret is not None:
+        values.append(settings.intake_secret.get_secret_value())
     return [v for v in values if v]
 
 

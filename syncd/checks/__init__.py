@@ -34,12 +34,15 @@ def secret_sources(settings: Settings) -> dict[str, str]:
     """Where each side's secret was read from (item 9: a copied placeholder must not hide the
     credential file): ``inline in FILE``, ``secret_file = PATH``, ``$SYNCD_WHMCS_SECRET``,
     ``systemd credential PATH``, ``credential file beside the configuration, PATH``. Never a value."""
-    return {"whmcs": settings.secret_sources.whmcs, "wordpress": settings.secret_sources.wordpress}
+    sources = {"whmcs": settings.secret_sources.whmcs, "wordpress": settings.secret_sources.wordpress}
+    if settings.intake.enabled:
+        sources["intake"] = settings.secret_sources.intake
+    return sources
 
 
 def secret_lines(sources: Mapping[str, str]) -> str:
     """``test-connection``'s first lines: which source each secret came from."""
-    what = {"whmcs": "API secret", "wordpress": "application password"}
+    what = {"whmcs": "API secret", "wordpress": "application password", "intake": "intake secret"}
     return "\n".join(f"[{side}] {what.get(side, 'secret')} read from {source or 'nowhere'}"
                      for side, source in sources.items())
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from syncd.exits import ERROR_AGE, STALE_INTERVALS, CheckCode, Finding
 from syncd.ports import RunOutcome, RunSummary
+from syncd.render.intake import intake_json, intake_lines
 from syncd.render.items import JSON, counts_line, iso, issue_json, pending_json, plural, run_json
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ def _run_counts(run: RunSummary) -> str:
 
 def status_text(status: Status) -> str:
     if not status.exists:
-        return f"State store {status.location}: syncd has not run here yet."
+        return "\n".join([f"State store {status.location}: syncd has not run here yet.",
+                          *intake_lines(status.intake)])
     lines = [f"State store: {status.location}"]
     s = asdict(status.link_stats)
     detail = ", ".join(f"{n} {k.replace('_', ' on ')}" for k, n in s.items() if k != "total" and n)
@@ -56,12 +58,14 @@ def status_text(status: Status) -> str:
     if duplicates:
         lines.append(f"Duplicate emails: {len(duplicates)}")
         lines += [f"  {i.key} ({i.side}): {i.message}" for i in duplicates]
+    lines += intake_lines(status.intake)
     return "\n".join(lines)
 
 
 def status_json(status: Status) -> JSON:
     if not status.exists:
-        return {"location": status.location, "runs": [], "open_issues": [], "link_stats": {}, "last_success": None}
+        return {"location": status.location, "runs": [], "open_issues": [], "link_stats": {}, "last_success": None,
+                "intake": intake_json(status.intake)}
     oldest = min(status.issues, key=lambda i: i.first_seen, default=None)
     return {
         "location": status.location,
@@ -76,6 +80,7 @@ def status_json(status: Status) -> JSON:
             "key": oldest.key, "side": oldest.side, "kind": oldest.kind, "message": oldest.message,
             "since": oldest.first_seen.isoformat(),
         },
+        "intake": intake_json(status.intake),
     }
 
 

@@ -13,6 +13,11 @@ SIGTERM/SIGINT ask the run in flight to stop after its current action (``should_
 wait for it and exit 0; SIGHUP reloads the configuration, keeping the old one if the new
 one is bad. systemd hears ``READY=1``, ``STATUS=`` after each run, ``WATCHDOG=1`` while
 the scheduler lives, ``RELOADING=1`` and ``STOPPING=1``.
+
+With ``[intake] listen`` set (and an ``event_job``), the event intake serves companions' events
+(``syncd.service.intake``) into a bounded queue that an event worker drains, one one-user run
+per user, through the same run mutex (``syncd.service.worker``); a reload that changes
+``[intake]`` restarts the intake; a stop closes it first and leaves what waits to the next poll.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -38,7 +44,10 @@ from syncd.config import Settings
 from syncd.errors import ConfigError, GuardTripped, LockHeld, SyncdError
 from syncd.ports import RunOutcome, RunReportLike
 from syncd.render import daemon as status_lines
+from syncd.service import intake_stats
 from syncd.service import notify as sd
+from syncd.service.events import EventQueue
+from syncd.service.intake import IntakeApp, IntakeServer
 from syncd.service.metrics import (
     METRICS,
     MetricsServer,
@@ -46,6 +55,7 @@ from syncd.service.metrics import (
     parse_listen,
     start_metrics_server,
 )
+from syncd.service.worker import EventJob, EventWorker
 from syncd.sync.engine import said_by_run
 
 ShouldStop = Callable[[], bool]
@@ -167,6 +177,7 @@ class Daemon:
         watchdog_interval: Callable[[], float | None] = sd.watchdog_interval,
         manage_logging: bool = True,
         source: str = "",
+        event_job: EventJob | None = None,
     ) -> None:
         self._load_settings = load_settings
         self._source = source  # the configuration file, named in "cannot start" and reload errors
@@ -176,12 +187,18 @@ class Daemon:
         self._metrics = METRICS if metrics is None else metrics
         self._watchdog_interval = watchdog_interval
         self._manage_logging = manage_logging
+        self._event_job = event_job  # the one-user run of an event (``app.event_job``); None: no intake
 
         self._settings: Settings | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._metrics_server: MetricsServer | None = None
         self._schedule_key: tuple[bool, int, str] | None = None
         self._log_key: tuple[str, str] | None = None
+        self._intake: IntakeServer | None = None
+        self._intake_key: tuple[str, str, str, str] | None = None
+        self.events = EventQueue(on_drop=self._metrics.events_dropped.inc)
+        self._metrics.events_queued.set_function(lambda: len(self.events))
+        self._worker: EventWorker | None = None
 
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -254,6 +271,7 @@ class Daemon:
         exit_code = 0
         try:
             self._start_metrics(self.settings)
+            self._apply_intake(self.settings)
             scheduler = BackgroundScheduler(
                 executors={"default": ThreadPoolExecutor(max_workers=1)},
                 job_defaults={"coalesce": True, "max_instances": 1},
@@ -268,6 +286,7 @@ class Daemon:
             self.ready.set()
             logger.info("syncd daemon started: {}", ready_status)
             scheduler.resume()
+            self._start_worker()
             watchdog = self._start_watchdog()
             while not self._stop.is_set():
                 self._wake.wait(HEALTH_CHECK_SECONDS)
@@ -294,6 +313,14 @@ class Daemon:
         # STOPPING=1 as soon as shutdown begins (sd_notify(3)); the wait below may take an action's time.
         self._notify("STOPPING=1", f"STATUS={message}")
         logger.info("{}", message)
+        self._stop_intake()  # no new event while the rest stops
+        if self._worker is not None:
+            self._worker.join(timeout=None)  # its run in flight stops after its current action
+            self._worker = None
+        left = self.events.clear()
+        if left:
+            logger.info("intake: {} waiting at the stop: the next poll finds their changes",
+                        f"{left} user{'' if left == 1 else 's'} {'was' if left == 1 else 'were'}")
         scheduler = self._scheduler
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
@@ -362,6 +389,7 @@ class Daemon:
             self._apply_logging(new)
         if new.metrics.listen != old.metrics.listen:
             self._start_metrics(new)
+        self._apply_intake(new)
         self._apply_schedule(new, run_at_once=not old.sync.enabled)
         summary = status_lines.schedule_line(new.sync)
         logger.info("configuration reloaded: {}", summary)
@@ -386,6 +414,68 @@ class Daemon:
             logger.error("metrics endpoint not started on {}: {}", settings.metrics.listen, exc)
             return
         logger.info("metrics on http://{}:{}/metrics", self._metrics_server.host, self._metrics_server.port)
+
+    # ---- the event intake ----------------------------------------------------------------
+
+    @staticmethod
+    def _intake_key_of(settings: Settings) -> tuple[str, str, str, str]:
+        intake = settings.intake
+        secret = intake.secret.get_secret_value() if intake.secret is not None else ""
+        return intake.listen, secret, intake.tls_cert, intake.tls_key
+
+    def _apply_intake(self, settings: Settings) -> None:
+        """Start, restart or stop the intake when ``[intake]`` changed (at start and on reload)."""
+        if self._event_job is None:
+            return
+        key = self._intake_key_of(settings)
+        if key == self._intake_key:
+            return
+        self._stop_intake()
+        self._intake_key = key
+        intake = settings.intake
+        if not intake.enabled or intake.secret is None:
+            return
+        app = IntakeApp(intake.secret.get_secret_value().encode("utf-8"), self.events, self._metrics)
+        try:
+            self._intake = IntakeServer(intake, app)
+        except (OSError, ConfigError) as exc:
+            # Polling is the safety net: the daemon goes on without the intake.
+            logger.error("the event intake could not start on {}: {}; events are not received, the poll every "
+                         "{} s still finds every change (free the port or change [intake] listen, then reload)",
+                         intake.listen, getattr(exc, "strerror", None) or exc, settings.sync.interval_seconds)
+            return
+        logger.info("event intake on {}/v1/events", self._intake.url)
+
+    def _stop_intake(self) -> None:
+        if self._intake is not None:
+            self._intake.close()
+            self._intake = None
+            self._intake_key = None
+
+    def _start_worker(self) -> None:
+        if self._event_job is None:
+            return
+        self._worker = EventWorker(
+            self.events, self._event_job, settings=lambda: self.settings, run_mutex=self._run_mutex,
+            metrics=self._metrics, stop=self._stop, request_poll=self._poll_soon,
+            report_path=self._report_path, running=self._running)
+        self._worker.start()
+
+    def _report_path(self) -> Path | None:
+        settings = self.settings
+        return intake_stats.path_for(settings.sync.state_url) if settings.intake.enabled else None
+
+    def _poll_soon(self) -> None:
+        """A poll instead of the hints a full queue dropped."""
+        try:
+            self.run_now()
+        except RuntimeError as exc:  # stopping, or sync disabled
+            logger.info("intake: no poll started: {}", exc)
+
+    @property
+    def intake_port(self) -> int | None:
+        """The port of the event intake, if it is serving."""
+        return None if self._intake is None else self._intake.port
 
     @property
     def metrics_port(self) -> int | None:

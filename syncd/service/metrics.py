@@ -24,6 +24,8 @@ __all__ = ["METRICS", "MetricsServer", "RunReportLike", "SyncMetrics", "count_of
            "start_metrics_server"]
 
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
+#: From an event's arrival to the end of its one-user run: the target is a p95 under 5 s (DESIGN §10).
+LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300)
 
 
 class SyncMetrics:
@@ -49,6 +51,24 @@ class SyncMetrics:
             "syncd_last_run_duration_seconds", "Duration of the last run", registry=self.registry
         )
         self.runs = Counter("syncd_runs", "Runs, by outcome", ["outcome"], registry=self.registry)
+        # The event intake (DESIGN §10): every request, what was refused (by HTTP status), what waits.
+        self.events_received = Counter(
+            "syncd_events_received", "Requests received by the event intake, accepted or refused",
+            registry=self.registry)
+        self.events_accepted = Counter("syncd_events_accepted", "Events accepted (202)", registry=self.registry)
+        self.events_refused = Counter(
+            "syncd_events_refused", "Requests refused by the intake, by HTTP status (400 shape, 401 signature, "
+            "403 password without TLS, 404, 405, 413 size)", ["status"], registry=self.registry)
+        self.events_coalesced = Counter(
+            "syncd_events_coalesced", "Events folded into a one-user run already waiting", registry=self.registry)
+        self.events_dropped = Counter(
+            "syncd_events_dropped", "Waiting users dropped because the queue was full (a poll was run instead)",
+            registry=self.registry)
+        self.events_queued = Gauge("syncd_events_queued", "Users waiting for their one-user run",
+                                   registry=self.registry)
+        self.event_latency = Histogram(
+            "syncd_event_latency_seconds", "From an event's arrival to the end of its one-user run",
+            buckets=LATENCY_BUCKETS, registry=self.registry)
 
     def record_run(self, report: RunReportLike) -> None:
         """Account for one finished run."""
