@@ -21,7 +21,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -129,7 +129,7 @@ class Intake:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -147,15 +147,18 @@ class Intake:
         self.server.server_close()
 
 
+MakeIntake = Callable[..., Intake]
+
+
 @pytest.fixture
-def intake() -> Iterator[type[Intake]]:
+def intake() -> Iterator[MakeIntake]:
     made: list[Intake] = []
 
     def make(**kw: Any) -> Intake:
         made.append(Intake(**kw))
         return made[-1]
 
-    yield make  # type: ignore[misc]
+    yield make
     for one in made:
         one.close()
 
@@ -254,7 +257,8 @@ def test_php_lint(php: str) -> None:
     assert out.returncode == 0 and "No syntax errors" in out.stdout, out.stdout + out.stderr
 
 
-def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, tmp_path: Path, intake: Any) -> None:
+def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, tmp_path: Path,
+                                                                      intake: MakeIntake) -> None:
     server = intake()
     copy = tmp_path / "syncd_hooks_copy.php"
     copy.write_bytes(FILE.read_bytes())
@@ -273,7 +277,7 @@ def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, 
     ("UserAdd", user_add(), {"event": "changed", "id": 3, "email": "owner@example.test"}),
     ("UserEdit", user_edit(), {"event": "changed", "id": 3, "email": "owner@example.test"}),
 ])
-def test_each_hook_sends_one_signed_event(php: str, tmp_path: Path, intake: Any, hook: str,
+def test_each_hook_sends_one_signed_event(php: str, tmp_path: Path, intake: MakeIntake, hook: str,
                                           variables: dict[str, Any], expected: dict[str, Any]) -> None:
     server = intake()
     run = run_hooks(php, tmp_path, [(hook, variables)], define=configured(server.url + "/"))  # "/" is stripped
@@ -288,7 +292,7 @@ def test_each_hook_sends_one_signed_event(php: str, tmp_path: Path, intake: Any,
 
 
 def test_ids_given_as_strings_are_sent_as_numbers_and_bad_ones_send_nothing(php: str, tmp_path: Path,
-                                                                           intake: Any) -> None:
+                                                                           intake: MakeIntake) -> None:
     server = intake()
     run = run_hooks(php, tmp_path, [("ClientClose", client_close("12"))], define=configured(server.url))
     quiet(run)
@@ -302,7 +306,7 @@ def test_ids_given_as_strings_are_sent_as_numbers_and_bad_ones_send_nothing(php:
     assert later.received == [] and run.activity == []
 
 
-def test_the_constants_set_in_the_file_itself_work_too(php: str, tmp_path: Path, intake: Any) -> None:
+def test_the_constants_set_in_the_file_itself_work_too(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake()
     source = FILE.read_text(encoding="utf-8")
     edited = source.replace("define('SYNCD_INTAKE_URL', '');", f"define('SYNCD_INTAKE_URL', '{server.url}');")
@@ -316,7 +320,7 @@ def test_the_constants_set_in_the_file_itself_work_too(php: str, tmp_path: Path,
     assert_signed(server.received[0])
 
 
-def test_unconfigured_it_sends_and_logs_nothing(php: str, tmp_path: Path, intake: Any) -> None:
+def test_unconfigured_it_sends_and_logs_nothing(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake()
     calls = [(hook, fn()) for hook, fn in zip(HOOKS, (client_add, client_edit, client_close, pre_delete_client,
                                                       user_add, user_edit), strict=True)]
@@ -331,7 +335,7 @@ def test_unconfigured_it_sends_and_logs_nothing(php: str, tmp_path: Path, intake
     ({"SYNCD_INTAKE_URL": f"ftp://{SECRET}@example.test", "SYNCD_INTAKE_SECRET": SECRET},
      "SYNCD_INTAKE_URL is not an http:// or https:// URL"),
 ])
-def test_half_configured_it_says_what_to_set_once_per_request(php: str, tmp_path: Path, intake: Any,
+def test_half_configured_it_says_what_to_set_once_per_request(php: str, tmp_path: Path, intake: MakeIntake,
                                                               define: dict[str, str], says: str) -> None:
     server = intake()
     define = {k: server.url if v == "URL" else v for k, v in define.items()}
@@ -343,7 +347,7 @@ def test_half_configured_it_says_what_to_set_once_per_request(php: str, tmp_path
     assert_clean(run)
 
 
-def test_events_of_one_request_coalesce_per_client(php: str, tmp_path: Path, intake: Any) -> None:
+def test_events_of_one_request_coalesce_per_client(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake()
     calls = [
         ("UserEdit", user_edit(3, "ADA@example.test")),  # the client's owner, same email: covered by ClientEdit
@@ -388,7 +392,7 @@ def test_a_mass_change_keeps_500_events_and_says_the_rest_is_left_to_the_poll(ph
     (400, "HTTP 400, the intake refused the event"),
     (500, "HTTP 500"),
 ])
-def test_a_refusing_intake_is_one_log_line_and_nothing_else(php: str, tmp_path: Path, intake: Any, status: int,
+def test_a_refusing_intake_is_one_log_line_and_nothing_else(php: str, tmp_path: Path, intake: MakeIntake, status: int,
                                                              says: str) -> None:
     server = intake(status=status)
     calls = [("ClientEdit", client_edit(7)), ("ClientAdd", client_add(8)), ("UserAdd", user_add(4))]
@@ -413,7 +417,7 @@ def test_an_intake_nobody_listens_on_is_one_log_line(php: str, tmp_path: Path) -
     assert_clean(run)
 
 
-def test_a_hanging_intake_holds_the_request_3_s_at_most_in_all(php: str, tmp_path: Path, intake: Any) -> None:
+def test_a_hanging_intake_holds_the_request_3_s_at_most_in_all(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake(delay=15)
     calls = [("ClientEdit", client_edit(n)) for n in (7, 8, 9)]
     run = run_hooks(php, tmp_path, calls, define=configured(server.url))
@@ -426,7 +430,7 @@ def test_a_hanging_intake_holds_the_request_3_s_at_most_in_all(php: str, tmp_pat
     assert_clean(run, server)
 
 
-def test_a_slow_intake_gets_3_s_for_all_of_a_requests_events(php: str, tmp_path: Path, intake: Any) -> None:
+def test_a_slow_intake_gets_3_s_for_all_of_a_requests_events(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake(delay=1.2)  # each answer takes 1.2 s: the third has 0.6 s left of the 3 s
     calls = [("ClientEdit", client_edit(n)) for n in (7, 8, 9, 10)]
     run = run_hooks(php, tmp_path, calls, define=configured(server.url))
