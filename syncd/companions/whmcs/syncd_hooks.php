@@ -146,7 +146,12 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             return ['side' => 'whmcs', 'event' => $event, 'id' => $id, 'email' => $email];
         }
 
-        /** Sends what the request reported; runs once, as PHP's request ends. */
+        /**
+         * Sends what the request reported; runs once, as PHP's request ends (after an exit() too, which
+         * WHMCS uses for its redirects). It does not end WHMCS's response early (fastcgi_finish_request):
+         * WHMCS's own shutdown work may still need it; the cost is small, since the intake answers at
+         * once and sendAll() holds the request TOTAL_TIMEOUT_MS at most even when the intake hangs.
+         */
         public static function flush(): void
         {
             self::$armed = false;
