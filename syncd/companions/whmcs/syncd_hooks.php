@@ -247,8 +247,11 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                 return null;
             }
             return match ($status) {
+                // A replay is refused with 401 too, and two WHMCS requests reporting the same client
+                // within one second send the same bytes, hence the same signature.
                 401 => 'HTTP 401, the intake refused the signature: SYNCD_INTAKE_SECRET must be syncd\'s '
-                    . '[intake] secret, and this server\'s clock within 300 s of syncd\'s',
+                    . '[intake] secret, and this server\'s clock within 300 s of syncd\'s (or the same event '
+                    . 'was sent twice within a second)',
                 404 => 'HTTP 404: SYNCD_INTAKE_URL must be the intake\'s base URL (without /v1/events)',
                 400, 413 => "HTTP $status, the intake refused the event: this file and syncd may be of "
                     . 'different versions; write this file again with `syncd companion whmcs`',
