@@ -196,12 +196,15 @@ class Run:
 
 
 def run_hooks(php: str, tmp: Path, calls: list[tuple[str, Any]], *, define: dict[str, str] | None = None,
-              activity: bool = True, include: list[Path] | None = None) -> Run:
+              activity: bool | str = True, include: list[Path] | None = None) -> Run:
+    """Runs ``calls`` in the stand-in; ``activity``: True (logActivity records), False (no such
+    function) or "throw" (it throws)."""
     log, registry, scenario = tmp / "activity.jsonl", tmp / "registry.json", tmp / "scenario.json"
     for stale in (log, registry):
         stale.unlink(missing_ok=True)
+    logged = activity if isinstance(activity, str) else str(log) if activity else None
     scenario.write_text(json.dumps({
-        "define": define or {}, "activity": str(log) if activity else None, "registry": str(registry),
+        "define": define or {}, "activity": logged, "registry": str(registry),
         "include": [str(p) for p in include or [FILE]], "run": [list(c) for c in calls]}), encoding="utf-8")
     started = time.monotonic()
     proc = subprocess.run([php, "-d", "error_reporting=-1", "-d", "display_errors=1", "-d", "display_startup_errors=1",
@@ -322,8 +325,9 @@ def test_the_constants_set_in_the_file_itself_work_too(php: str, tmp_path: Path,
 
 def test_unconfigured_it_sends_and_logs_nothing(php: str, tmp_path: Path, intake: MakeIntake) -> None:
     server = intake()
-    calls = [(hook, fn()) for hook, fn in zip(HOOKS, (client_add, client_edit, client_close, pre_delete_client,
-                                                      user_add, user_edit), strict=True)]
+    makers: tuple[Callable[[], dict[str, Any]], ...] = (client_add, client_edit, client_close, pre_delete_client,
+                                                        user_add, user_edit)
+    calls = [(hook, make()) for hook, make in zip(HOOKS, makers, strict=True)]
     run = run_hooks(php, tmp_path, calls)  # the file's own placeholders: both constants ''
     quiet(run)
     assert run.activity == [] and server.received == []
@@ -445,6 +449,21 @@ def test_without_logactivity_a_failure_is_still_silent(php: str, tmp_path: Path)
     run = run_hooks(php, tmp_path, [("ClientEdit", client_edit())], define=configured(closed_port_url()),
                     activity=False)
     quiet(run)
+
+
+def test_a_throwing_activity_log_is_not_let_into_whmcs(php: str, tmp_path: Path) -> None:
+    run = run_hooks(php, tmp_path, [("ClientEdit", client_edit()), ("UserEdit", None)],
+                    define=configured(closed_port_url()), activity="throw")
+    quiet(run)
+
+
+def test_events_before_an_exit_are_still_sent(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    """WHMCS ends many requests with a redirect and exit(): the events are sent at shutdown all the same."""
+    server = intake()
+    run = run_hooks(php, tmp_path, [("ClientEdit", client_edit(7)), ("exit", None), ("ClientEdit", client_edit(8))],
+                    define=configured(server.url))
+    quiet(run)
+    assert [p["id"] for p in payloads(server)] == [7]
 
 
 def test_outside_whmcs_it_does_nothing(php: str) -> None:

@@ -5,11 +5,13 @@
  * Usage: php whmcs_harness.php SCENARIO.json
  * SCENARIO: {
  *   "define":   {"SYNCD_INTAKE_URL": "...", ...}   constants defined first, as configuration.php would
- *   "activity": "/path/log.jsonl" | null            where logActivity() writes a line per call; null:
- *                                                   no logActivity() function at all
+ *   "activity": "/path/log.jsonl" | "throw" | null  where logActivity() writes a line per call; "throw":
+ *                                                   it throws; null: no logActivity() function at all
  *   "registry": "/path/registry.json" | null        where the registered hook points are written
  *   "include":  ["/path/syncd_hooks.php", ...]      the hook file(s), as WHMCS loads includes/hooks/
- *   "run":      [["ClientEdit", {...vars...}], ...] hook points to run, each with its variables
+ *   "run":      [["ClientEdit", {...vars...}], ...] hook points to run, each with its variables;
+ *                                                   ["exit", null] ends the script there, as WHMCS's
+ *                                                   redirects do
  * }
  * WHMCS defines the constant WHMCS before loading hooks (the docs' hooks/sample-hook.md checks it),
  * registers them with add_hook($point, $priority, $function) (hooks/getting-started.md,
@@ -36,6 +38,9 @@ if (is_string($scenario['activity'] ?? null)) {
 
     function logActivity($message, $clientId = 0)
     {
+        if (HARNESS_ACTIVITY === 'throw') {
+            throw new RuntimeException('the activity log is down');
+        }
         file_put_contents(HARNESS_ACTIVITY, json_encode([$message, $clientId]) . "\n", FILE_APPEND);
     }
 }
@@ -53,6 +58,9 @@ if (is_string($scenario['registry'] ?? null)) {
 }
 
 foreach ($scenario['run'] as [$point, $vars]) {
+    if ($point === 'exit') {
+        exit(0);
+    }
     $entries = $GLOBALS['harness_hooks'][$point] ?? [];
     usort($entries, static fn ($a, $b) => $a[0] <=> $b[0]);
     foreach ($entries as [$priority, $function]) {
