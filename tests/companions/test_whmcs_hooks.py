@@ -193,18 +193,22 @@ class Run:
     activity: list[str]
     registry: dict[str, list[int]]
     seconds: float
+    api_calls: list[list[Any]]
 
 
 def run_hooks(php: str, tmp: Path, calls: list[tuple[str, Any]], *, define: dict[str, str] | None = None,
-              activity: bool | str = True, include: list[Path] | None = None) -> Run:
+              activity: bool | str = True, include: list[Path] | None = None,
+              users: list[dict[str, Any]] | str | None = None) -> Run:
     """Runs ``calls`` in the stand-in; ``activity``: True (logActivity records), False (no such
-    function) or "throw" (it throws)."""
+    function) or "throw" (it throws); ``users``: what localAPI's GetUsers finds ("throw", "error",
+    or None for no localAPI at all)."""
     log, registry, scenario = tmp / "activity.jsonl", tmp / "registry.json", tmp / "scenario.json"
-    for stale in (log, registry):
+    api = tmp / "calls.jsonl"
+    for stale in (log, registry, api):
         stale.unlink(missing_ok=True)
     logged = activity if isinstance(activity, str) else str(log) if activity else None
     scenario.write_text(json.dumps({
-        "define": define or {}, "activity": logged, "registry": str(registry),
+        "define": define or {}, "activity": logged, "registry": str(registry), "users": users, "calls": str(api),
         "include": [str(p) for p in include or [FILE]], "run": [list(c) for c in calls]}), encoding="utf-8")
     started = time.monotonic()
     proc = subprocess.run([php, "-d", "error_reporting=-1", "-d", "display_errors=1", "-d", "display_startup_errors=1",
@@ -212,7 +216,8 @@ def run_hooks(php: str, tmp: Path, calls: list[tuple[str, Any]], *, define: dict
                           capture_output=True, text=True, timeout=60)
     seconds = time.monotonic() - started
     lines = [json.loads(line)[0] for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
-    return Run(proc, lines, json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else {}, seconds)
+    return Run(proc, lines, json.loads(registry.read_text(encoding="utf-8")) if registry.exists() else {}, seconds,
+               [json.loads(line) for line in api.read_text(encoding="utf-8").splitlines()] if api.exists() else [])
 
 
 def configured(url: str, secret: str = SECRET) -> dict[str, str]:
@@ -277,6 +282,7 @@ def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, 
     ("ClientEdit", client_edit(), {"event": "changed", "id": 7, "email": "Ada@Example.test"}),
     ("ClientClose", client_close(), {"event": "changed", "id": 7, "email": ""}),
     ("PreDeleteClient", pre_delete_client(), {"event": "deleted", "id": 7, "email": ""}),
+    # where WHMCS cannot say which clients a user owns (no localAPI here): the user's id and email
     ("UserAdd", user_add(), {"event": "changed", "id": 3, "email": "owner@example.test"}),
     ("UserEdit", user_edit(), {"event": "changed", "id": 3, "email": "owner@example.test"}),
 ])
@@ -292,6 +298,64 @@ def test_each_hook_sends_one_signed_event(php: str, tmp_path: Path, intake: Make
     assert body == {"side": "whmcs", **expected}
     assert list(body) == ["side", "event", "id", "email"] and type(body["id"]) is int
     assert_clean(run, server)
+
+
+# GetUsers entries as api-reference/getusers.md shows them: each user's clients, with isOwner.
+USERS: list[dict[str, Any]] = [
+    {"id": 30, "firstname": "Other", "lastname": "Person", "email": "owner@example.test.au",  # found by the prefix
+     "datecreated": "2021-01-01 10:00:00", "validationdata": "", "clients": [{"id": 99, "isOwner": True}]},
+    {"id": 3, "firstname": "Ada", "lastname": "Lovelace", "email": "owner@example.test",
+     "datecreated": "2020-12-15 15:29:49", "validationdata": "",
+     "clients": [{"id": 7, "isOwner": True}, {"id": 12, "isOwner": False}, {"id": 8, "isOwner": True}]},
+    {"id": 4, "firstname": "Help", "lastname": "Er", "email": "helper@example.test",
+     "datecreated": "2021-01-01 10:00:00", "validationdata": "", "clients": [{"id": 12, "isOwner": False}]},
+]
+
+
+def test_a_user_event_becomes_one_per_client_the_user_owns(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    server = intake()
+    run = run_hooks(php, tmp_path, [("UserEdit", user_edit(3, "owner@example.test"))], define=configured(server.url),
+                    users=USERS)
+    quiet(run)
+    assert run.api_calls == [["GetUsers", {"search": "owner@example.test"}]]
+    assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 7, "email": ""},
+                                {"side": "whmcs", "event": "changed", "id": 8, "email": ""}]
+    for request in server.received:
+        assert_signed(request)
+    assert run.activity == []
+
+
+@pytest.mark.parametrize("who", [user_add(4, "helper@example.test"), user_edit(5, "gone@example.test")],
+                         ids=["owns-no-client", "no-such-user"])
+def test_a_user_who_owns_no_client_sends_nothing(php: str, tmp_path: Path, intake: MakeIntake,
+                                                 who: dict[str, Any]) -> None:
+    server = intake()
+    run = run_hooks(php, tmp_path, [("UserEdit", who)], define=configured(server.url), users=USERS)
+    quiet(run)
+    assert len(run.api_calls) == 1 and server.received == [] and run.activity == []
+
+
+def test_a_clients_own_event_wins_over_its_owners(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    server = intake()
+    # before the user's event and after it: either way the client's own event is what is sent
+    calls = [("PreDeleteClient", pre_delete_client(7)), ("UserEdit", user_edit(3, "owner@example.test")),
+             ("ClientEdit", client_edit(8, "eight@example.test"))]
+    run = run_hooks(php, tmp_path, calls, define=configured(server.url), users=USERS)
+    quiet(run)
+    assert payloads(server) == [{"side": "whmcs", "event": "deleted", "id": 7, "email": ""},
+                                {"side": "whmcs", "event": "changed", "id": 8, "email": "eight@example.test"}]
+
+
+@pytest.mark.parametrize("users", ["throw", "error"])
+def test_when_whmcs_cannot_say_the_user_event_goes_as_it_is(php: str, tmp_path: Path, intake: MakeIntake,
+                                                            users: str) -> None:
+    server = intake()
+    run = run_hooks(php, tmp_path, [("UserAdd", user_add(3, "owner@example.test"))], define=configured(server.url),
+                    users=users)
+    quiet(run)
+    assert len(run.api_calls) == 1
+    assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 3, "email": "owner@example.test"}]
+    assert run.activity == []
 
 
 def test_ids_given_as_strings_are_sent_as_numbers_and_bad_ones_send_nothing(php: str, tmp_path: Path,

@@ -19,12 +19,17 @@
  *                                       and its Closed status, by id)
  *   PreDeleteClient                     "deleted", id = the client's id, email "" (WHMCS gives only
  *                                       the id); syncd decides deletions only at its next full listing
- *   UserAdd, UserEdit                   "changed", id = the USER's id (WHMCS 8 users are not clients),
- *                                       email = the user's email: syncd finds the client(s) by that
- *                                       email. Left out when the same request already reports a client
- *                                       with that email (a client's owner is edited with the client).
- * Events for the same client within one request are sent once ("deleted" wins), when the request
- * ends (a shutdown function), so that the page's own work is not held up by each hook.
+ *   UserAdd, UserEdit                   a WHMCS 8 user is a login, not a client: "changed" for each
+ *                                       client the user OWNS, id = that client's id, email "" (asked
+ *                                       of WHMCS with localAPI('GetUsers'), WHMCS 8.1+); nothing when
+ *                                       the user owns none. Where WHMCS cannot say (8.0, an error):
+ *                                       "changed", id = the USER's id, email = the user's email, for
+ *                                       syncd to find the client by the email. Left out when the same
+ *                                       request reports a client with that email (its owner, edited
+ *                                       with it).
+ * Events for the same client within one request are sent once ("deleted" wins; a client's own event
+ * wins over its owner's), when the request ends (a shutdown function), so that the page's own work
+ * is not held up by each hook.
  *
  * What it does not do: it never sends a password (nor any other field: syncd reads the client
  * itself), decides nothing, retries nothing (syncd's next poll finds every change a lost event
@@ -115,9 +120,10 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
         }
 
         /**
-         * A WHMCS user changed: syncd knows clients, not users, and finds the client(s) by the email;
-         * the user's id is sent as the id. Nothing is sent without an email (nothing would find the
-         * client), nor when this request already reports a client with that email.
+         * A WHMCS user (a login, WHMCS 8) changed: syncd knows clients, not users, so at the end of the
+         * request it becomes an event for each client the user owns (ownedClients()). Taken note of
+         * by the email (GetUsers searches by it), so nothing without one, nor when this request
+         * already reports a client with that email (a client's owner is edited with the client).
          */
         public static function user(mixed $rawId, mixed $rawEmail): void
         {
@@ -155,45 +161,116 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
         public static function flush(): void
         {
             self::$armed = false;
-            $events = array_values(self::$pending);
+            $pending = self::$pending;
             $dropped = self::$dropped;
             self::$pending = [];
             self::$dropped = 0;
             try {
+                $deadline = hrtime(true) + self::TOTAL_TIMEOUT_MS * 1000000;
                 if ($dropped > 0) {
                     self::log(sprintf('syncd: %d more client(s) changed in this request than the %d reported; '
                         . "syncd's next poll will find them", $dropped, self::MAX_EVENTS));
                 }
-                if ($events !== []) {
-                    self::sendAll($events);
+                if ($pending === []) {
+                    return;
                 }
+                $problem = self::configProblem();
+                if ($problem !== null) {
+                    self::log(sprintf('syncd: %d event(s) not sent: %s', count($pending), $problem));
+                    return;
+                }
+                self::sendAll(self::resolved($pending, $deadline), $deadline);
             } catch (\Throwable $e) {
                 self::log('syncd: events not sent (' . get_class($e) . "); syncd's next poll will find the changes");
             }
         }
 
         /**
-         * Sends each event on one connection (kept alive) within TOTAL_TIMEOUT_MS for them all, and
-         * stops at the first failure: the next would most likely fail the same way, and nothing is
-         * retried since syncd's next poll finds every change these events announced.
+         * The events to send: each user's turned into one per client the user owns (a client's own
+         * event of this request wins: it says more, its email or a deletion); a user's event stays as
+         * it is, with the user's id and email, when WHMCS cannot say which clients it owns or when
+         * time is up.
+         *
+         * @param array<string, array<string, int|string>> $pending
+         * @return list<array<string, int|string>>
+         */
+        private static function resolved(array $pending, int $deadline): array
+        {
+            $events = [];
+            foreach ($pending as $key => $payload) {
+                if (!str_starts_with($key, 'user:')) {
+                    $events[$key] = $payload;
+                    continue;
+                }
+                $owned = hrtime(true) < $deadline
+                    ? self::ownedClients((int) $payload['id'], (string) $payload['email'])
+                    : null;
+                if ($owned === null) {
+                    $events[$key] = $payload;
+                    continue;
+                }
+                foreach ($owned as $clientId) {
+                    $events['client:' . $clientId] ??= self::event('changed', $clientId, '');
+                }
+            }
+            return array_values($events);
+        }
+
+        /**
+         * The ids of the clients a WHMCS user owns, asked of WHMCS's local API (GetUsers, WHMCS 8.1+:
+         * it searches by the start of the email and lists each user's clients with isOwner); null
+         * when WHMCS cannot say (no localAPI(), an older WHMCS, an error).
+         *
+         * @return list<int>|null
+         */
+        private static function ownedClients(int $userId, string $email): ?array
+        {
+            if (!function_exists('localAPI')) {
+                return null;
+            }
+            try {
+                $answer = localAPI('GetUsers', ['search' => $email]);
+            } catch (\Throwable $e) {
+                return null;
+            }
+            if (!is_array($answer) || ($answer['result'] ?? '') !== 'success' || !is_array($answer['users'] ?? null)) {
+                return null;
+            }
+            foreach ($answer['users'] as $user) {
+                if (!is_array($user) || self::id($user['id'] ?? null) !== $userId) {
+                    continue; // another user whose email starts the same
+                }
+                $owned = [];
+                foreach (is_array($user['clients'] ?? null) ? $user['clients'] : [] as $client) {
+                    $clientId = is_array($client) && !empty($client['isOwner']) ? self::id($client['id'] ?? null) : null;
+                    if ($clientId !== null) {
+                        $owned[] = $clientId;
+                    }
+                }
+                return $owned;
+            }
+            return []; // no such user (any more): nothing of syncd's changed
+        }
+
+        /**
+         * Sends each event on one connection (kept alive) until $deadline for them all, and stops at
+         * the first failure: the next would most likely fail the same way, and nothing is retried
+         * since syncd's next poll finds every change these events announced.
          *
          * @param list<array<string, int|string>> $events
          */
-        private static function sendAll(array $events): void
+        private static function sendAll(array $events, int $deadline): void
         {
-            $count = count($events);
-            $problem = self::configProblem();
-            if ($problem !== null) {
-                self::log(sprintf('syncd: %d event(s) not sent: %s', $count, $problem));
+            if ($events === []) {
                 return;
             }
+            $count = count($events);
             $url = rtrim(trim((string) SYNCD_INTAKE_URL), '/') . '/v1/events';
             $handle = curl_init();
             if ($handle === false) {
                 self::log(sprintf('syncd: %d event(s) not sent: curl_init() failed', $count));
                 return;
             }
-            $deadline = hrtime(true) + self::TOTAL_TIMEOUT_MS * 1000000;
             foreach ($events as $done => $payload) {
                 $left = intdiv($deadline - hrtime(true), 1000000);
                 $failure = $left <= 0
