@@ -265,6 +265,15 @@ def test_php_lint(php: str) -> None:
     assert out.returncode == 0 and "No syntax errors" in out.stdout, out.stdout + out.stderr
 
 
+def test_php_7_2_can_parse_it(php: str) -> None:
+    """Under PHP 7 the file returns at once, but only if PHP 7 can compile it: a parse error in
+    includes/hooks/ would stop every WHMCS page (WHMCS 8.0 to 8.5 ran on PHP 7.2 to 7.4)."""
+    out = subprocess.run([php, str(Path(__file__).parent / "php72_syntax.php"), str(FILE)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert out.stdout == "", f"syntax PHP 7.2 cannot parse:\n{out.stdout}"
+
+
 def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, tmp_path: Path,
                                                                       intake: MakeIntake) -> None:
     server = intake()

@@ -35,11 +35,15 @@
  * itself), decides nothing, retries nothing (syncd's next poll finds every change a lost event
  * announced), never prints, never throws into WHMCS, never holds a request more than 3 s in total
  * (connect 2 s), and logs a failure as one line in WHMCS's Activity Log, without the secret.
- * It sends with PHP's curl functions (WHMCS requires the curl extension).
+ * It sends with PHP's curl functions (WHMCS requires the curl extension). It needs PHP 8.0 or later,
+ * and under PHP 7 does nothing at all.
  */
 
-if (!defined('WHMCS') || !function_exists('add_hook')) {
-    return; // not inside WHMCS (e.g. the file requested directly over the web): do nothing
+// Not inside WHMCS (e.g. the file requested directly over the web): do nothing. Nor under PHP 7
+// (WHMCS 8.0 to 8.5 ran on it): this file needs PHP 8, and is written so that PHP 7.2+ still parses
+// it, for a parse error in includes/hooks/ would stop every WHMCS page; syncd's poll does the job there.
+if (!defined('WHMCS') || !function_exists('add_hook') || PHP_VERSION_ID < 80000) {
+    return;
 }
 
 if (!defined('SYNCD_INTAKE_URL')) {
@@ -64,38 +68,53 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
         /** Events kept per WHMCS request (a mass import): the rest are left to syncd's next poll. */
         public const MAX_EVENTS = 500;
 
+        // No typed properties, arrow functions, ??= nor match here: PHP 7.2 must parse this file.
+
         /**
          * What the request reported, in order: "client:ID" or "user:EMAIL" → the event's payload.
          *
          * @var array<string, array<string, int|string>>
          */
-        private static array $pending = [];
-        private static int $dropped = 0;
-        private static bool $armed = false;
+        private static $pending = [];
+        /** @var int */
+        private static $dropped = 0;
+        /** @var bool */
+        private static $armed = false;
 
         public static function register(): void
         {
             // The variable names are WHMCS's hook reference's (hooks-reference/client.md, user.md).
             // ClientAdd's client id is `client_id`; its `userid` (the same id) is deprecated.
             add_hook('ClientAdd', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::client('changed', self::field($vars, 'client_id')
-                    ?? self::field($vars, 'userid'), self::field($vars, 'email')));
+                self::guarded(static function () use ($vars): void {
+                    $id = self::field($vars, 'client_id') ?? self::field($vars, 'userid');
+                    self::client('changed', $id, self::field($vars, 'email'));
+                });
             });
             add_hook('ClientEdit', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::client('changed', self::field($vars, 'userid'),
-                    self::field($vars, 'email')));
+                self::guarded(static function () use ($vars): void {
+                    self::client('changed', self::field($vars, 'userid'), self::field($vars, 'email'));
+                });
             });
             add_hook('ClientClose', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::client('changed', self::field($vars, 'userid'), null));
+                self::guarded(static function () use ($vars): void {
+                    self::client('changed', self::field($vars, 'userid'), null);
+                });
             });
             add_hook('PreDeleteClient', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::client('deleted', self::field($vars, 'userid'), null));
+                self::guarded(static function () use ($vars): void {
+                    self::client('deleted', self::field($vars, 'userid'), null);
+                });
             });
             add_hook('UserAdd', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::user(self::field($vars, 'user_id'), self::field($vars, 'email')));
+                self::guarded(static function () use ($vars): void {
+                    self::user(self::field($vars, 'user_id'), self::field($vars, 'email'));
+                });
             });
             add_hook('UserEdit', self::PRIORITY, static function ($vars): void {
-                self::guarded(static fn () => self::user(self::field($vars, 'user_id'), self::field($vars, 'email')));
+                self::guarded(static function () use ($vars): void {
+                    self::user(self::field($vars, 'user_id'), self::field($vars, 'email'));
+                });
             });
         }
 
@@ -210,7 +229,9 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                     continue;
                 }
                 foreach ($owned as $clientId) {
-                    $events['client:' . $clientId] ??= self::event('changed', $clientId, '');
+                    if (!isset($events['client:' . $clientId])) {
+                        $events['client:' . $clientId] = self::event('changed', $clientId, '');
+                    }
                 }
             }
             return array_values($events);
@@ -323,17 +344,21 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             if ($status >= 200 && $status < 300) {
                 return null;
             }
-            return match ($status) {
+            if ($status === 401) {
                 // A replay is refused with 401 too, and two WHMCS requests reporting the same client
                 // within one second send the same bytes, hence the same signature.
-                401 => 'HTTP 401, the intake refused the signature: SYNCD_INTAKE_SECRET must be syncd\'s '
+                return 'HTTP 401, the intake refused the signature: SYNCD_INTAKE_SECRET must be syncd\'s '
                     . '[intake] secret, and this server\'s clock within 300 s of syncd\'s (or the same event '
-                    . 'was sent twice within a second)',
-                404 => 'HTTP 404: SYNCD_INTAKE_URL must be the intake\'s base URL (without /v1/events)',
-                400, 413 => "HTTP $status, the intake refused the event: this file and syncd may be of "
-                    . 'different versions; write this file again with `syncd companion whmcs`',
-                default => "HTTP $status",
-            };
+                    . 'was sent twice within a second)';
+            }
+            if ($status === 404) {
+                return 'HTTP 404: SYNCD_INTAKE_URL must be the intake\'s base URL (without /v1/events)';
+            }
+            if ($status === 400 || $status === 413) {
+                return "HTTP $status, the intake refused the event: this file and syncd may be of "
+                    . 'different versions; write this file again with `syncd companion whmcs`';
+            }
+            return "HTTP $status";
         }
 
         /** Why events cannot be sent as configured (in words), or null. */
