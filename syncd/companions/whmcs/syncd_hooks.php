@@ -10,7 +10,8 @@
  * replaces it as it is), or in the two define() lines below:
  *   define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');   // syncd's [intake], its base URL
  *   define('SYNCD_INTAKE_SECRET', 'the [intake] secret');            // shared with syncd
- * Until both are set it does nothing and logs nothing.
+ * With neither set it does nothing and logs nothing; with only one, it sends nothing and says in
+ * WHMCS's Activity Log what is missing.
  *
  * What it sends, one signed POST {SYNCD_INTAKE_URL}/v1/events per client per WHMCS request
  * (DESIGN §10 of syncd), the body {"side":"whmcs","event":...,"id":...,"email":...}:
