@@ -355,6 +355,16 @@ def test_a_clients_own_event_wins_over_its_owners(php: str, tmp_path: Path, inta
                                 {"side": "whmcs", "event": "changed", "id": 8, "email": "eight@example.test"}]
 
 
+def test_a_client_with_its_owners_email_does_not_hide_the_owners_other_clients(php: str, tmp_path: Path,
+                                                                              intake: MakeIntake) -> None:
+    server = intake()
+    calls = [("ClientEdit", client_edit(7, "owner@example.test")), ("UserEdit", user_edit(3, "owner@example.test"))]
+    run = run_hooks(php, tmp_path, calls, define=configured(server.url), users=USERS)
+    quiet(run)
+    assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 7, "email": "owner@example.test"},
+                                {"side": "whmcs", "event": "changed", "id": 8, "email": ""}]
+
+
 @pytest.mark.parametrize("users", ["throw", "error"])
 def test_when_whmcs_cannot_say_the_user_event_goes_as_it_is(php: str, tmp_path: Path, intake: MakeIntake,
                                                             users: str) -> None:

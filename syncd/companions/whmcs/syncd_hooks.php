@@ -25,9 +25,9 @@
  *                                       of WHMCS with localAPI('GetUsers'), WHMCS 8.1+); nothing when
  *                                       the user owns none. Where WHMCS cannot say (8.0, an error):
  *                                       "changed", id = the USER's id, email = the user's email, for
- *                                       syncd to find the client by the email. Left out when the same
- *                                       request reports a client with that email (its owner, edited
- *                                       with it).
+ *                                       syncd to find the client by the email; left out then when the
+ *                                       same request reports a client with that email (its owner,
+ *                                       edited with it).
  * Events for the same client within one request are sent once ("deleted" wins; a client's own event
  * wins over its owner's), when the request ends (a shutdown function), so that the page's own work
  * is not held up by each hook.
@@ -134,16 +134,12 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                 $email = $email !== '' ? $email : (string) $was['email'];
             }
             self::queue($key, self::event($event, $id, $email));
-            if ($email !== '') {
-                unset(self::$pending['user:' . strtolower($email)]); // this client's event covers it
-            }
         }
 
         /**
          * A WHMCS user (a login, WHMCS 8) changed: syncd knows clients, not users, so at the end of the
-         * request it becomes an event for each client the user owns (ownedClients()). Taken note of
-         * by the email (GetUsers searches by it), so nothing without one, nor when this request
-         * already reports a client with that email (a client's owner is edited with the client).
+         * request it becomes an event for each client the user owns (resolved()). Taken note of by the
+         * email (GetUsers searches by it), so nothing without one.
          */
         public static function user(mixed $rawId, mixed $rawEmail): void
         {
@@ -152,13 +148,7 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             if ($id === null || $email === '' || !self::wanted()) {
                 return;
             }
-            $folded = strtolower($email);
-            foreach (self::$pending as $key => $payload) {
-                if (str_starts_with($key, 'client:') && strtolower((string) $payload['email']) === $folded) {
-                    return;
-                }
-            }
-            self::queue('user:' . $folded, self::event('changed', $id, $email));
+            self::queue('user:' . strtolower($email), self::event('changed', $id, $email));
         }
 
         /**
@@ -207,9 +197,10 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
 
         /**
          * The events to send: each user's turned into one per client the user owns (a client's own
-         * event of this request wins: it says more, its email or a deletion); a user's event stays as
-         * it is, with the user's id and email, when WHMCS cannot say which clients it owns or when
-         * time is up.
+         * event of this request wins: it says more, its email or a deletion). When WHMCS cannot say
+         * which clients the user owns, or time is up, the user's event goes as it is, with the user's
+         * id and email, unless this request reports a client with that email (the user's client,
+         * most likely: a client's owner is edited with it, and shares its email).
          *
          * @param array<string, array<string, int|string>> $pending
          * @return list<array<string, int|string>>
@@ -226,7 +217,9 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                     ? self::ownedClients((int) $payload['id'], (string) $payload['email'])
                     : null;
                 if ($owned === null) {
-                    $events[$key] = $payload;
+                    if (!self::reportsEmail($pending, (string) $payload['email'])) {
+                        $events[$key] = $payload;
+                    }
                     continue;
                 }
                 foreach ($owned as $clientId) {
@@ -236,6 +229,17 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                 }
             }
             return array_values($events);
+        }
+
+        /** @param array<string, array<string, int|string>> $pending */
+        private static function reportsEmail(array $pending, string $email): bool
+        {
+            foreach ($pending as $key => $payload) {
+                if (str_starts_with($key, 'client:') && strcasecmp((string) $payload['email'], $email) === 0) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         /**
