@@ -1,8 +1,8 @@
 <?php
 /**
  * Lists the syntax in FILE that PHP 7.2 cannot parse (one line each: "LINE: what"), for
- * tests/companions/test_whmcs_hooks.py: the WHMCS hook file returns at once under PHP 7 (WHMCS 8.0 to
- * 8.5 ran on it), but PHP compiles the whole file first, and a parse error in includes/hooks/ stops
+ * tests/companions/test_whmcs_hooks.py: the WHMCS hook file returns at once under PHP 7 (older WHMCS 8
+ * versions run on it), but PHP compiles the whole file first, and a parse error in includes/hooks/ stops
  * every WHMCS page. Read with PHP's own tokenizer; what it looks for came after 7.2: arrow functions,
  * ??= and typed properties (7.4), match, ?->, attributes, throw as an expression, trailing commas in
  * parameter lists (8.0), enums, readonly, never, new in initialisers, first-class callables (8.1),

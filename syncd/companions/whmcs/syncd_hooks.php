@@ -41,8 +41,9 @@
  */
 
 // Not inside WHMCS (e.g. the file requested directly over the web): do nothing. Nor under PHP 7
-// (WHMCS 8.0 to 8.5 ran on it): this file needs PHP 8, and is written so that PHP 7.2+ still parses
-// it, for a parse error in includes/hooks/ would stop every WHMCS page; syncd's poll does the job there.
+// (older WHMCS 8 versions run on it): this file needs PHP 8, and is written so that PHP 7.2+ still
+// parses it, for a parse error in includes/hooks/ would stop every WHMCS page; syncd's poll does the
+// job there.
 if (!defined('WHMCS') || !function_exists('add_hook') || PHP_VERSION_ID < 80000) {
     return;
 }
