@@ -469,7 +469,7 @@ def demo(keep: bool) -> None:
 
 
 @main.command()
-@click.argument("side", type=click.Choice(["wordpress"]))
+@click.argument("side", type=click.Choice(["wordpress", "whmcs"]))
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="The directory to write the file into (it must exist).")
 @click.option("--force", is_flag=True, help="Replace a different file of the same name.")
@@ -478,7 +478,10 @@ def companion(side: str, out: Path, force: bool) -> None:
     """Write the companion file for SIDE into --out, and say how to install it (DESIGN §10).
 
     wordpress: syncd-companion.php, a one-file plugin (or mu-plugin) that registers the user meta
-    syncd maps for the REST API."""
+    syncd maps for the REST API.
+
+    whmcs: syncd_hooks.php, a hook file for WHMCS's includes/hooks/ that tells syncd's intake at
+    once which client changed."""
     from syncd import companions
     from syncd.render.companion import companion_text
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from syncd.errors import RequestRefused
 
 #: side → the file's name, in this package's directory of that side.
-FILES = {"wordpress": "syncd-companion.php"}
+FILES = {"wordpress": "syncd-companion.php", "whmcs": "syncd_hooks.php"}
 
 
 def source(side: str) -> bytes:

@@ -20,6 +20,16 @@ INSTALL = {
         "To see it is active: GET /wp-json/syncd/v1/companion as an administrator (e.g. with syncd's\n"
         "Application Password) answers with its version and the keys it registered."
     ),
+    "whmcs": (
+        "Install it on the WHMCS server: copy it into WHMCS's includes/hooks/ (WHMCS loads every .php file\n"
+        "there), readable by the web server's user; it needs PHP 8.\n"
+        "Then tell it where syncd's intake is, in configuration.php (the file then stays as shipped):\n"
+        "  define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');  // the intake's base URL ([intake] listen)\n"
+        "  define('SYNCD_INTAKE_SECRET', '...');                          // the [intake] secret\n"
+        "Until both are set it sends nothing. It reports ClientAdd, ClientEdit, ClientClose, PreDeleteClient,\n"
+        "UserAdd and UserEdit to syncd (never a password); a failure to send is one line in WHMCS's\n"
+        "Activity Log, and syncd's next poll finds the change anyway."
+    ),
 }
 
 

@@ -101,8 +101,9 @@ def test_the_wheel_carries_both_files(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         for repo, packaged in PACKAGED.values():
             assert archive.read(packaged).decode() == (ROOT / repo).read_text()
-        # the WordPress companion `syncd companion wordpress` writes out, and the migrations
-        companion = "syncd/companions/wordpress/syncd-companion.php"
-        assert archive.read(companion) == (ROOT / "companions" / "wordpress" / "syncd-companion.php").read_bytes()
+        # the companions `syncd companion wordpress|whmcs` writes out, and the migrations
+        for side, name in (("wordpress", "syncd-companion.php"), ("whmcs", "syncd_hooks.php")):
+            companion = f"syncd/companions/{side}/{name}"
+            assert archive.read(companion) == (ROOT / "companions" / side / name).read_bytes()
         names = set(archive.namelist())
         assert {"syncd/state/migrations/versions/0001_initial_schema.py", "syncd/state/alembic.ini"} <= names
