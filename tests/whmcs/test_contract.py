@@ -201,11 +201,11 @@ class TestWhmcsContract:
     ) -> None:
         adapter = make_adapter(mode)
         cid = emulator.client_by_email("ann@example.com") or 0
-        details = adapter.details(cid)
+        details = adapter.client_details(cid)
         assert details["email"] == "ann@example.com"
         assert details["users"]["user"][0]["is_owner"] is True
         with pytest.raises(NotFound):
-            adapter.details(999)
+            adapter.client_details(999)
         assert adapter.whmcs_version() == emulator.version
         assert adapter.admin_details()["whmcs"]["version"] == emulator.version
 
