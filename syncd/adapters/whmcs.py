@@ -43,6 +43,7 @@ from syncd.adapters import net, paging, retry
 from syncd.adapters.php_serial import custom_fields_param
 from syncd.adapters.whmcs_wire import (
     CLIENT_KEYS,
+    CUSTOM_FIELDS_PATH,
     SIDE,
     USER_KEYS,
     WRITE_ACTIONS,
@@ -530,9 +531,9 @@ class WhmcsAdapter:
         for name in sorted(unreadable):
             what = (f"WHMCS has no client custom field with id {custom_field_id(name)}"
                     if custom_field_id(name) is not None else f"this WHMCS's GetClientsDetails has no {name}")
-            logger.warning("mapped field {name}: {what}; it is neither read nor written (find the ids under "
-                           "Setup → Custom Fields → Client Custom Fields; `syncd test-connection` checks them)",
-                           name=name, what=what)
+            logger.warning("mapped field {name}: {what}; it is neither read nor written (the ids are under "
+                           "{path}; `syncd test-connection` checks them)", name=name, what=what,
+                           path=CUSTOM_FIELDS_PATH)
         logger.debug("WHMCS details: {n} of {m} clients read", n=len(values), m=len(ordered))
         return Details(values=values, unreadable=frozenset(unreadable))
 
@@ -558,8 +559,8 @@ class WhmcsAdapter:
             field_id = custom_field_id(name)
             if name in unknown:
                 raise InvalidRecord(f"cannot write {name} of {who} to WHMCS: WHMCS has no client custom field "
-                                    f"with id {field_id}; fix the [[fields]] table (the ids are under Setup → "
-                                    "Custom Fields → Client Custom Fields)", user=who, field=name)
+                                    f"with id {field_id}; fix the [[fields]] table (the ids are under "
+                                    f"{CUSTOM_FIELDS_PATH})", user=who, field=name)
             if field_id is not None:
                 custom[field_id] = value
             elif name in WHMCS_FIELDS:

@@ -90,6 +90,7 @@ USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "la
 API_ROLE_PATH = "Configuration → System Settings → Manage API Credentials → API Roles"
 IP_ALLOW_PATH = "Configuration → System Settings → General Settings → Security → API IP Access Restriction"
 CREDENTIALS_PATH = "Configuration → System Settings → Manage API Credentials"
+CUSTOM_FIELDS_PATH = "Configuration → System Settings → Custom Client Fields"
 
 
 def no_redact(text: str) -> str:

@@ -126,3 +126,21 @@ def test_a_failed_details_read_stops_the_run_before_planning(sides: Emulated) ->
     assert run["exit"] == 3, run
     assert not [u for u in sides.wp.users.values() if u.email == "cleo@example.com"]
     assert "GetClientsDetails" in str(run["stderr"]) + json.dumps(run), run
+
+
+def test_test_connection_names_a_custom_field_whmcs_does_not_have(sides: Emulated) -> None:
+    sides.wp.install_companion(meta_keys=("billing_address_1", "billing_address_2", "billing_city", "billing_state",
+                                          "billing_postcode", "billing_country", "billing_phone", "vat_number"))
+    sides.whmcs.add_custom_field("VAT number")
+    sides.whmcs.add_client("cleo@example.com", "Cleo", "Client")
+    with sides.config.open("a", encoding="utf-8") as config:
+        config.write('[[fields]]\nwhmcs = "customfield.7"\nwordpress = "meta.vat_number"\n')
+    run = sides.syncd("test-connection")
+    out = run.stdout + run.stderr
+    assert run.returncode == 3, out
+    assert "customfield.7" in out and "WHMCS has no client custom field with id 7" in out, out
+    assert "Custom Client Fields" in out and "Traceback" not in out and SECRET not in out
+    # the run itself: the field is neither read nor written, and blanks nothing; the rest syncs
+    report = sync(sides)
+    assert report["exit"] == 0 and report["counts"] == {"create": 1}, report
+    assert "no client custom field with id 7" in str(report["stderr"])
