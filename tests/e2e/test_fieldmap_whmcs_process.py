@@ -144,3 +144,13 @@ def test_test_connection_names_a_custom_field_whmcs_does_not_have(sides: Emulate
     report = sync(sides)
     assert report["exit"] == 0 and report["counts"] == {"create": 1}, report
     assert "no client custom field with id 7" in str(report["stderr"])
+
+
+def test_check_config_says_a_custom_field_id_is_checked_by_test_connection(sides: Emulated) -> None:
+    with sides.config.open("a", encoding="utf-8") as config:
+        config.write('[[fields]]\nwhmcs = "customfield.7"\nwordpress = "meta.vat_number"\n')
+    run = sides.syncd("check-config")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "note: customfield.7 must be a client custom field id of your WHMCS" in run.stdout
+    assert "Custom Client Fields" in run.stdout and "`syncd test-connection` checks it" in run.stdout
+    assert not sides.whmcs.calls  # check-config calls neither side
