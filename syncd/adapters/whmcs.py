@@ -441,7 +441,8 @@ class WhmcsAdapter:
 
     def find_by_email(self, email: str) -> list[Record]:
         """Clients whose email equals ``email`` case-insensitively (GetClients ``search`` is a
-        prefix match, so its rows are filtered here), each with its owner user."""
+        prefix match, so its rows are filtered here), each with its owner user and its mapped
+        fields (both from its GetClientsDetails)."""
         key = normalise_email(email)
         if not key:
             return []
@@ -451,17 +452,25 @@ class WhmcsAdapter:
             if normalise_email(as_str(row.get("email"))) != key:
                 continue
             record = self._record(row, None)
-            found.append(replace(record, owner_user_id=self._owner_of(record.remote_id)))
+            found.append(self._detailed(record, self.client_details(record.remote_id)))
         return sorted(found, key=lambda r: r.remote_id)
 
+    def _detailed(self, record: Record, details: Mapping[str, Any]) -> Record:
+        """``record`` with its owner user and the mapped fields its details hold (a one-user run
+        then reads them no second time: ``syncd.sync.details`` skips a record that has them)."""
+        values, _unread = mapped_values(details, tuple(self._rules))
+        fields = {**record.fields, **values} if values else record.fields
+        return replace(record, owner_user_id=owner_user_id(details), fields=fields)
+
     def read(self, client_id: int) -> Record | None:
-        """One client by id, fresh (GetClientsDetails), with its owner user; None if WHMCS no
-        longer has it ("Client Not Found")."""
+        """One client by id, fresh (GetClientsDetails), with its owner user and mapped fields; None
+        if WHMCS no longer has it ("Client Not Found")."""
         try:
             found = self.client_details(client_id)
         except NotFound:
             return None
-        return client_record(found, owner_user_id(found))
+        record = client_record(found)
+        return None if record is None else self._detailed(record, found)
 
     def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
         """The clients with one of ``emails`` or ``ids`` (a client that is gone is absent), and every

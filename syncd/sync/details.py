@@ -38,8 +38,10 @@ def needed(whmcs: Snapshot, wp: Snapshot, links: Iterable[Link], policy: Policy,
     """The ids of the WHMCS clients whose details this run reads, in id order: every client of
     the listing with ``every`` or in a full pass, otherwise the unlinked ones a run may link or
     create from (with a WordPress account of the same email, or where the run may create
-    WordPress users). ``among`` limits them to these ids (``explain``: one user's)."""
-    if not travelling(whmcs, wp, policy):
+    WordPress users). ``among`` limits them to these ids (``explain``: one user's). A record that
+    carries every mapped field already is not read again."""
+    names = travelling(whmcs, wp, policy)
+    if not names:
         return ()
     every = every or policy.full
     linked = set() if every else {link.whmcs_id for link in links}
@@ -48,6 +50,8 @@ def needed(whmcs: Snapshot, wp: Snapshot, links: Iterable[Link], policy: Policy,
     for record in whmcs.records:
         if among is not None and record.remote_id not in among:
             continue
+        if all(name in record.fields for name in names):
+            continue  # read already (a one-user run's lookup reads each client's details)
         if record.closed or record.key in whmcs.admin_emails or record.remote_id in linked:
             continue
         if not every and not record.key:

@@ -192,3 +192,9 @@ def test_a_client_gone_before_its_details_were_read_keeps_no_mapped_field() -> N
     assert run(whmcs, wp, store, full=True)["update"] == 1  # first contact for these fields (and a base for
     assert {k: user.fields[k] for k in ADDRESS} == ADDRESS  # the empty address2, which both hold)
     assert run(whmcs, wp, store, full=True) == {}
+
+
+def test_a_record_that_carries_its_mapped_fields_already_is_not_read_again() -> None:
+    read = Record(W, 6, {"email": "read@x.io", **{n: "" for n in NAMES}})
+    whmcs = snap(W, [*WHMCS.records, read])
+    assert 6 not in needed(whmcs, WP, LINKS, Policy(mapped=RULES, full=True))

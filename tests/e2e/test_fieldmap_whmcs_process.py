@@ -154,3 +154,20 @@ def test_check_config_says_a_custom_field_id_is_checked_by_test_connection(sides
     assert "note: customfield.7 must be a client custom field id of your WHMCS" in run.stdout
     assert "Custom Client Fields" in run.stdout and "`syncd test-connection` checks it" in run.stdout
     assert not sides.whmcs.calls  # check-config calls neither side
+
+
+def test_a_one_user_run_and_explain_read_that_clients_details(sides: Emulated) -> None:
+    cid = sides.whmcs.add_client("cleo@example.com", "Cleo", "Client", city="Hull", country="GB")
+    sides.whmcs.add_client("other@example.com", "Oth", "Er", city="York", country="GB")
+    assert sync(sides)["counts"] == {"create": 2}
+    sides.whmcs.clients[cid].city = "Leeds"  # edited in WHMCS
+    before = details_calls(sides)
+    explain = sides.syncd("explain", "cleo@example.com")
+    assert explain.returncode == 0 and "Leeds" in explain.stdout, explain.stdout + explain.stderr
+    assert details_calls(sides) == before + 1  # that user's client only
+    one = sides.syncd("sync", "--user", "cleo@example.com", "--json")
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert json.loads(one.stdout)["counts"] == {"update": 1}
+    [user] = [u for u in sides.wp.users.values() if u.email == "cleo@example.com"]
+    assert user.meta["billing_city"] == "Leeds"
+    assert details_calls(sides) == before + 2
