@@ -7,7 +7,13 @@ top-level copy, ``users: {"user": [...]}``), GetUsers (a plain array with
 ``clients: [{"id", "isOwner"}]``), AddClient (creates the WHMCS 8 owner user, answers
 ``clientid`` as a string), UpdateClient, AddUser, UpdateUser, ResetPassword,
 GetAdminUsers, GetAdminDetails, WhmcsDetails, CloseClient, DeleteClient, GetCurrencies and
-GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). It checks the IP
+GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). Clients keep
+an address, a phone, a country and client custom fields (``add_custom_field``): GetClientsDetails
+lists every custom field of the install (``customfields``, and ``customfieldsN``), AddClient and
+UpdateClient take ``customfields`` as base64 of a PHP-serialized array by field id (an unknown id is
+ignored, as WHMCS does), refuse a country WHMCS does not know ("Valid country required") and a phone
+that is not one ("Invalid telephone phone number"), and AddClient a missing required custom field
+("You did not provide required custom field value for ..."). It checks the IP
 allow-list (bypassed by the access key), the credentials, the action (by version) and the
 API role, in that order, and answers errors as WHMCS does: ``{"result": "error",
 "message": ...}``, with HTTP 403 for IP, credential and permission refusals, 200 otherwise.

@@ -171,3 +171,22 @@ def test_a_one_user_run_and_explain_read_that_clients_details(sides: Emulated) -
     [user] = [u for u in sides.wp.users.values() if u.email == "cleo@example.com"]
     assert user.meta["billing_city"] == "Leeds"
     assert details_calls(sides) == before + 2
+
+
+def test_hostile_wordpress_values_fail_their_user_alone_the_others_sync(sides: Emulated) -> None:
+    sides.wp.add_user("long", "long@example.com", "Lo", "Ng", meta={"billing_address_1": "x" * 300})
+    sides.wp.add_user("phone", "phone@example.com", "Ph", "One", meta={"billing_phone": "ask for Bob"})
+    sides.wp.add_user("odd", "odd@example.com", "Od", "D", meta={
+        "billing_address_1": "1 Road & Sons", "billing_phone": "(01482) 555-000", "billing_country": "gb"})
+    run = sync(sides)
+    assert run["exit"] == 1, run
+    assert run["counts"] == {"create": 1}, run  # the odd but valid one
+    text = json.dumps([run.get("errors"), run.get("problems")])
+    assert "address1" in text and "WHMCS stores at most 255" in text, text
+    assert "phonenumber 'ask for Bob'" in text and "Invalid telephone phone number" in text, text
+    odd = sides.whmcs.client_by_email("odd@example.com")
+    assert odd is not None
+    client = sides.whmcs.clients[odd]
+    assert (client.address1, client.phonenumber, client.country) == ("1 Road & Sons", "(01482) 555-000", "GB")
+    again = sync(sides)  # the failed ones are tried again, the others left alone
+    assert again["counts"] == {} and again["exit"] == 1, again
