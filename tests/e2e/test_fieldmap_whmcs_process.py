@@ -190,3 +190,14 @@ def test_hostile_wordpress_values_fail_their_user_alone_the_others_sync(sides: E
     assert (client.address1, client.phonenumber, client.country) == ("1 Road & Sons", "(01482) 555-000", "GB")
     again = sync(sides)  # the failed ones are tried again, the others left alone
     assert again["counts"] == {} and again["exit"] == 1, again
+
+
+def test_a_fields_default_is_sent_on_create_and_never_flows_to_wordpress(sides: Emulated) -> None:
+    with sides.config.open("a", encoding="utf-8") as config:
+        config.write('[[fields]]\nwhmcs = "country"\nwordpress = "meta.billing_country"\ndefault = "DE"\n')
+    uid = sides.wp.add_user("nocountry", "nocountry@example.com", "No", "Country", meta={"billing_city": "Köln"})
+    assert sync(sides)["counts"] == {"create": 1}
+    cid = sides.whmcs.client_by_email("nocountry@example.com")
+    assert cid is not None and sides.whmcs.clients[cid].country == "DE"  # the default, not the dummy
+    assert sync(sides, "--full")["counts"] == {}
+    assert not sides.wp.users[uid].meta.get("billing_country")
