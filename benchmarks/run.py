@@ -96,11 +96,23 @@ def user_fields(i: int, prefix: str = "user") -> dict[str, str]:
             "company": f"Company {i % 997}" if i % 3 else ""}
 
 
+def address(i: int) -> dict[str, str]:
+    """The i-th seeded user's address, as WHMCS names it (the same on both sides with ``--preset``)."""
+    return {"address1": f"{i} Main Street", "address2": "", "city": "Springfield", "state": "Oregon",
+            "postcode": f"{97000 + i % 999}", "country": "US", "phonenumber": f"503555{i % 10000:04d}"}
+
+
+#: WooCommerce's billing meta key of each WHMCS address field (the preset's map).
+BILLING = {"address1": "billing_address_1", "address2": "billing_address_2", "city": "billing_city",
+           "state": "billing_state", "postcode": "billing_postcode", "country": "billing_country",
+           "phonenumber": "billing_phone"}
+
+
 # ---------------------------------------------------------------------------------------------
 # the emulators, in their own process
 
 
-def _seed_whmcs(n: int) -> Any:
+def _seed_whmcs(n: int, preset: str = "") -> Any:
     from syncd.emulators.whmcs import WhmcsEmulator
 
     whmcs = WhmcsEmulator()
@@ -108,24 +120,27 @@ def _seed_whmcs(n: int) -> Any:
     for i in range(1, n + 1):
         f = user_fields(i)
         owner = whmcs.add_user(f["email"], f["first_name"], f["last_name"])  # no scan for an owner by email
-        whmcs.add_client(f["email"], f["first_name"], f["last_name"], f["company"], owner_user_id=owner)
+        whmcs.add_client(f["email"], f["first_name"], f["last_name"], f["company"], owner_user_id=owner,
+                         **(address(i) if preset else {}))
     return whmcs
 
 
-def _seed_wordpress(n: int) -> tuple[Any, str]:
+def _seed_wordpress(n: int, preset: str = "") -> tuple[Any, str]:
     from syncd.emulators.wordpress import WordPressEmulator
 
     site = WordPressEmulator()
+    if preset:
+        site.install_companion()  # the billing meta exposed to REST, as the companion plugin does
     password = site.add_app_password("admin")
     site.add_users(
         {"login": f"user{i:06d}", "email": f["email"], "first_name": f["first_name"], "last_name": f["last_name"],
-         "company": f["company"]}
+         "company": f["company"], "meta": {BILLING[k]: v for k, v in address(i).items()} if preset else {}}
         for i, f in ((i, user_fields(i)) for i in range(1, n + 1))
     )
     return site, password
 
 
-def _serve_main(conn: Connection, kind: str, n: int) -> None:
+def _serve_main(conn: Connection, kind: str, n: int, preset: str = "") -> None:
     """One emulator's process: seed it, serve it, then answer the parent's commands until "stop".
 
     Each emulator has a process (and a GIL) of its own, as each real side has its own server.
@@ -134,9 +149,9 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
     started = time.perf_counter()
     gc.disable()  # the seeded users live until the end: no point in scanning them again and again
     if kind == "whmcs":
-        emulator, password = _seed_whmcs(n), ""
+        emulator, password = _seed_whmcs(n, preset), ""
     else:
-        emulator, password = _seed_wordpress(n)
+        emulator, password = _seed_wordpress(n, preset)
     gc.freeze()
     gc.enable()
     seeded = time.perf_counter() - started
@@ -167,10 +182,11 @@ def _serve_main(conn: Connection, kind: str, n: int) -> None:
 class Emulated:
     """One emulator seeded with N users, served over loopback by a child process."""
 
-    def __init__(self, kind: str, n: int) -> None:
+    def __init__(self, kind: str, n: int, preset: str = "") -> None:
         self.kind = kind
         self._conn, child = SPAWN.Pipe()
-        self._process = SPAWN.Process(target=_serve_main, args=(child, kind, n), name=f"{kind}-{n}", daemon=True)
+        self._process = SPAWN.Process(target=_serve_main, args=(child, kind, n, preset), name=f"{kind}-{n}",
+                                      daemon=True)
         self._process.start()
         info = self._conn.recv()
         self.url: str = info["url"]
@@ -193,9 +209,9 @@ class Emulated:
 class EmulatorHost:
     """Both emulators with N users each (or only WHMCS), each in its own process."""
 
-    def __init__(self, n: int, *, wp: bool = True) -> None:
-        self.whmcs = Emulated("whmcs", n)
-        self.wordpress = Emulated("wordpress", n) if wp else None
+    def __init__(self, n: int, *, wp: bool = True, preset: str = "") -> None:
+        self.whmcs = Emulated("whmcs", n, preset)
+        self.wordpress = Emulated("wordpress", n, preset) if wp else None
         self.whmcs_url = self.whmcs.url
         self.wp_url = self.wordpress.url if self.wordpress else ""
         self.wp_password = self.wordpress.password if self.wordpress else ""
@@ -229,8 +245,8 @@ class EmulatorHost:
 
 
 @contextmanager
-def emulators(n: int, *, wp: bool = True) -> Iterator[EmulatorHost]:
-    host = EmulatorHost(n, wp=wp)
+def emulators(n: int, *, wp: bool = True, preset: str = "") -> Iterator[EmulatorHost]:
+    host = EmulatorHost(n, wp=wp, preset=preset)
     try:
         yield host
     finally:
@@ -248,18 +264,22 @@ class Knobs:
     whmcs_page_size: int
     wp_page_size: int
     concurrency: int
+    preset: str = ""  # "woocommerce": the field map's preset, both sides seeded with the same addresses
 
 
 def config_for(whmcs_url: str, wp_url: str, wp_user: str, wp_password: str, state_url: str, knobs: Knobs,
                *, direction: str = "both") -> dict[str, Any]:
     """A syncd configuration (as parsed TOML) for the emulators or a real site."""
-    return {
+    config: dict[str, Any] = {
         "whmcs": {"url": whmcs_url, "identifier": "syncd", "secret": "emulator-secret",
                   "page_size": knobs.whmcs_page_size, "concurrency": knobs.concurrency},
         "wordpress": {"url": wp_url, "username": wp_user, "application_password": wp_password,
                       "page_size": knobs.wp_page_size, "concurrency": knobs.concurrency},
         "sync": {"state_url": state_url, "direction": direction, "lock_wait_seconds": 0},
     }
+    if knobs.preset:
+        config["wordpress"]["preset"] = knobs.preset
+    return config
 
 
 class _Timed:
@@ -327,7 +347,7 @@ def _store_links_in_bulk() -> None:
     SqlStateStore.finish_run = finish_run  # type: ignore[method-assign]
 
 
-def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_links: bool) -> None:
+def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_links: bool, full: bool = False) -> None:
     """The run process: one ``sync_once`` with the daemon's INFO logging (to a file), measured."""
     from syncd import app, logs, render
     from syncd.config import parse
@@ -366,7 +386,7 @@ def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_li
     cpu0, wall0 = time.process_time(), time.perf_counter()
     error = ""
     try:
-        result = app.sync_once(settings, adapters=factory)
+        result = app.sync_once(settings, adapters=factory, full=full)
         report = render.report_json(result.report) if result.report else {}
     except Exception as exc:  # reported in the table, never hidden
         error, report = f"{type(exc).__name__}: {exc}", {}
@@ -382,10 +402,12 @@ def _syncd_main(conn: Connection, config: dict[str, Any], log_path: str, bulk_li
     })
 
 
-def run_syncd(config: dict[str, Any], log_path: Path, *, bulk_links: bool = False) -> dict[str, Any]:
-    """One syncd run in a fresh process; what ``_syncd_main`` measured."""
+def run_syncd(config: dict[str, Any], log_path: Path, *, bulk_links: bool = False,
+              full: bool = False) -> dict[str, Any]:
+    """One syncd run in a fresh process (a full pass with ``full``); what ``_syncd_main`` measured."""
     conn, child = SPAWN.Pipe()
-    process = SPAWN.Process(target=_syncd_main, args=(child, config, str(log_path), bulk_links), name="syncd-run")
+    process = SPAWN.Process(target=_syncd_main, args=(child, config, str(log_path), bulk_links, full),
+                            name="syncd-run")
     process.start()
     try:
         out = cast(dict[str, Any], conn.recv())
@@ -399,13 +421,17 @@ def run_syncd(config: dict[str, Any], log_path: Path, *, bulk_links: bool = Fals
 # benchmark 1: no-change runs against the emulators
 
 
-def bound(n: int, knobs: Knobs) -> dict[str, dict[str, int]]:
-    """The calls a no-change run cannot do without, by side and action (see the module docstring)."""
+def bound(n: int, knobs: Knobs, *, full: bool = False) -> dict[str, dict[str, int]]:
+    """The calls a no-change run cannot do without, by side and action (see the module docstring);
+    a full pass with mapped fields (``full`` and a preset) reads every client's details too."""
     whmcs_pages = math.ceil(n / knobs.whmcs_page_size) if n else 1
-    return {
+    lower = {
         "wordpress": {"index": 1, "me": 1, "list_page": math.ceil((n + 1) / knobs.wp_page_size)},
         "whmcs": {"GetAdminUsers": 1, "GetClients": whmcs_pages, "GetUsers": whmcs_pages},
     }
+    if full and knobs.preset:
+        lower["whmcs"]["GetClientsDetails"] = n
+    return lower
 
 
 def wall_target(lower: Mapping[str, Mapping[str, int]], latency: float, knobs: Knobs) -> float:
@@ -485,8 +511,8 @@ def _server_calls(raw: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, i
 
 def _row(n: int, latency_ms: float, what: str, out: Mapping[str, Any], server: Mapping[str, Mapping[str, int]],
          server_ms: Mapping[str, float], knobs: Knobs) -> NoChangeRow:
-    lower = bound(n, knobs)
-    no_change = what == "no change"
+    lower = bound(n, knobs, full=what == "full pass")
+    no_change = what in ("no change", "full pass")
     return NoChangeRow(
         users=n, latency_ms=latency_ms, what=what, wall=out.get("wall", 0.0),
         listing_whmcs=out.get("listing", {}).get("whmcs", 0.0), listing_wp=out.get("listing", {}).get("wordpress", 0.0),
@@ -533,10 +559,10 @@ def bare_fetch(host: EmulatorHost, n: int, knobs: Knobs) -> float:
 
 
 def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], knobs: Knobs, work: Path,
-                        say: Callable[[str], None], bulk_above: int) -> list[NoChangeRow]:
+                        say: Callable[[str], None], bulk_above: int, full_up_to: int = 0) -> list[NoChangeRow]:
     rows: list[NoChangeRow] = []
     for n in sizes:
-        with emulators(n) as host:
+        with emulators(n, preset=knobs.preset) as host:
             say(f"{n} users per side: emulators seeded in {host.seed_seconds:.1f} s")
             state = work / f"state-{n}.db"
             config = config_for(host.whmcs_url, host.wp_url, "admin", host.wp_password, f"sqlite:///{state}", knobs)
@@ -556,12 +582,20 @@ def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], kno
                 rows.append(row)
                 say(f"  no change at {latency:g} ms: {row.wall:.2f} s, calls {row.total_calls}/{row.total_bound}, "
                     f"RSS {row.maxrss_mb:.0f} MB, plan {row.plan_cpu:.2f} s CPU {row.error}")
+                if knobs.preset and n <= full_up_to:  # a full pass reads every client's details
+                    host.reset_calls()
+                    out = run_syncd(config, work / f"syncd-{n}.log", full=True)
+                    row = _row(n, latency, "full pass", out, host.calls(), host.own_ms_per_call(), knobs)
+                    rows.append(row)
+                    say(f"  full pass at {latency:g} ms: {row.wall:.2f} s, calls {row.total_calls}/"
+                        f"{row.total_bound}, counts {row.counts} {row.error}")
     return rows
 
 
 def print_no_change(rows: Sequence[NoChangeRow], knobs: Knobs) -> None:
     print(f"\nNo-change runs against the emulators over loopback HTTP (WHMCS page size {knobs.whmcs_page_size}, "
-          f"WordPress per_page {knobs.wp_page_size}, concurrency {knobs.concurrency} per side)")
+          f"WordPress per_page {knobs.wp_page_size}, concurrency {knobs.concurrency} per side"
+          + (f", preset {knobs.preset}" if knobs.preset else "") + ")")
     head = ["users", "latency", "run", "wall s", "target s", "rig-adj. s", "bare fetch s", "emulator ms/call W/WP",
             "listing W/WP s",
             "calls", "bound", "÷bound",
@@ -721,10 +755,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bulk-initial-link-above", type=int, default=10_000, metavar="N",
                         help="above N users, the initial link's links are stored in one bulk insert by the "
                              "benchmark instead of one transaction each (10000)")
+    parser.add_argument("--preset", default="", choices=("", "woocommerce"),
+                        help="map the WooCommerce billing fields (both sides seeded with the same addresses)")
+    parser.add_argument("--full-pass-up-to", type=int, default=1000, metavar="N",
+                        help="with --preset, also measure a full pass (every client's GetClientsDetails) at sizes "
+                             "up to N (1000)")
     parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (state databases, run logs)")
     args = parser.parse_args(argv)
-    knobs = Knobs(args.whmcs_page_size, args.wp_page_size, args.concurrency)
+    knobs = Knobs(args.whmcs_page_size, args.wp_page_size, args.concurrency, args.preset)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -738,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.no_emulators:
             no_change = no_change_benchmark(args.sizes, args.latency, knobs, work, say,
-                                            args.bulk_initial_link_above)
+                                            args.bulk_initial_link_above, args.full_pass_up_to)
         if not args.no_wordpress:
             imports = import_benchmark(args.import_users, args.import_concurrency, knobs, work, say)
     finally:

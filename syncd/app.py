@@ -23,13 +23,24 @@ from syncd.adapters.wordpress import WordPressAdapter
 from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
-from syncd.ports import Change, HistoryEntry, LinkStats, RunOutcome, RunSummary, SideAdapter, StateStore, UserIssue
+from syncd.ports import (
+    Change,
+    Details,
+    HistoryEntry,
+    LinkStats,
+    RunOutcome,
+    RunSummary,
+    SideAdapter,
+    StateStore,
+    UserIssue,
+)
 from syncd.service import intake_stats
 from syncd.service.events import Pending
 from syncd.service.lock import run_lock
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from syncd.sync import history as changes
+from syncd.sync.details import with_details
 from syncd.sync.engine import RunReport, run_sync
 from syncd.sync.explain import Explanation
 from syncd.sync.explain import explain as explain_plan
@@ -62,7 +73,6 @@ def policy_of(
         dummy = {
             "first_name": new_clients.dummy.firstname,
             "last_name": new_clients.dummy.lastname,
-            "phone": new_clients.dummy.phonenumber,
             # Mapped WHMCS fields (DESIGN §9) AddClient requires, under their WHMCS names.
             "address1": new_clients.dummy.address1,
             "city": new_clients.dummy.city,
@@ -118,6 +128,9 @@ class _Listed:
 
     def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
         return self._adapter.lookup(emails, ids)
+
+    def details(self, ids: Collection[int]) -> Details:
+        return self._adapter.details(ids)
 
     def create(self, fields: Mapping[str, str]) -> Record:
         return self._adapter.create(fields)
@@ -313,20 +326,30 @@ def sync_once(
 
 
 def _read_all(
-    settings: Settings, adapters: AdapterFactory | None, store: SqlStateStore | _NoStore
+    settings: Settings, adapters: AdapterFactory | None, store: SqlStateStore | _NoStore, policy: Policy,
+    *, among: Collection[int] | None = None, key: str = "",
 ) -> tuple[Snapshot, Snapshot, list[Link], dict[tuple[Side, str], datetime]]:
     """Both listings, the links and the pending creates; the store is read while the listings
-    run on their threads."""
+    run on their threads. The WHMCS listing gets the details a run of ``policy`` would read
+    (``syncd.sync.details``); with ``key``, those of that user's clients only (``explain``)."""
     with _opened(settings, adapters) as (whmcs, wp), _listed_together(whmcs, wp) as listed:
         links, pending = store.links(), store.pending_creates()
-        return listed[0].snapshot(), listed[1].snapshot(), links, pending
+        whmcs_snap, wp_snap = listed[0].snapshot(), listed[1].snapshot()
+        if key:
+            linked = {link.whmcs_id for link in links if link.key == key}
+            linked |= {link.whmcs_id for link in links for r in wp_snap.records
+                       if r.key == key and r.remote_id == link.wp_id}
+            among = {r.remote_id for r in whmcs_snap.records if r.key == key or r.remote_id in linked}
+        whmcs_snap = with_details(listed[0], whmcs_snap, wp_snap, links, policy, every=among is not None,
+                                  among=among)
+        return whmcs_snap, wp_snap, links, pending
 
 
 def _dry_run(settings: Settings, policy: Policy, adapters: AdapterFactory | None) -> SyncResult:
     store = _read_only_store(settings.sync.state_url)
     try:
         with _reads_frozen():
-            whmcs, wp, links, pending = _read_all(settings, adapters, store)
+            whmcs, wp, links, pending = _read_all(settings, adapters, store, policy)
             the_plan = make_plan(whmcs, wp, links, policy, pending)
     finally:
         store.close()
@@ -359,7 +382,7 @@ def explain(settings: Settings, email: str, *, adapters: AdapterFactory | None =
     policy = policy_of(settings)
     store = _read_only_store(settings.sync.state_url)
     try:
-        whmcs, wp, links, pending = _read_all(settings, adapters, store)
+        whmcs, wp, links, pending = _read_all(settings, adapters, store, policy, key=normalise_email(email))
         return explain_plan(email, whmcs, wp, links, policy, pending)
     finally:
         store.close()
@@ -553,6 +576,8 @@ def sync_user(
         try:
             with _opened(settings, adapters) as (whmcs, wp):
                 found = gather(whmcs, wp, read_only.links(), email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+                found = replace(found, whmcs=with_details(whmcs, found.whmcs, found.wp, found.links, policy,
+                                                          every=True))
                 pending = pending_of(read_only.pending_creates(), found.all_keys())
         finally:
             read_only.close()
@@ -598,10 +623,12 @@ def _next_run(settings: Settings, whmcs: SideAdapter, wp: SideAdapter, links: li
     """What a run would do next for these accounts (planned only, from fresh reads). The link or
     unlink is already committed: a side failing now is said in the preview, not as the command's error."""
     try:
+        policy = policy_of(settings)
         found = gather(whmcs, wp, links, email=email, whmcs_id=whmcs_id, wp_id=wp_id)
+        found = replace(found, whmcs=with_details(whmcs, found.whmcs, found.wp, found.links, policy, every=True))
     except SideError as exc:
         return (f"(could not be worked out now: {exc}; `syncd sync --dry-run` shows it once the side answers)",)
-    the_plan, _notes = one_user(make_plan(found.whmcs, found.wp, list(found.links), policy_of(settings)))
+    the_plan, _notes = one_user(make_plan(found.whmcs, found.wp, list(found.links), policy))
     lines = [a.describe() for a in the_plan.actions]
     lines += [f"report a conflict: {c.describe()}" for c in the_plan.conflicts]
     lines += [f"leave alone: {d.describe()}" for d in the_plan.duplicates]

@@ -408,6 +408,11 @@ def check_config(obj: Context) -> None:
     problems = state_url.access_problems(settings.sync.state_url)
     for warning in settings.warnings():
         click.echo(f"warning: {warning}")
+    for rule in settings.field_rules():
+        if rule.name.startswith("customfield."):  # ids are install-specific: only WHMCS can tell
+            click.echo(f"note: {rule.name} must be a client custom field id of your WHMCS (Configuration → System "
+                       "Settings → Custom Client Fields; GetClientsDetails lists them under \"customfields\"); "
+                       "`syncd test-connection` checks it")
     if problems:
         raise ConfigError(f"invalid configuration in {settings.source}:", [f"[sync] state_url: {p}" for p in problems])
     click.echo(f"OK: {settings.source} is valid (neither side was called; `syncd test-connection` checks them)")

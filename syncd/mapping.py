@@ -40,8 +40,8 @@ __all__ = [
 #: (``&`` as ``&amp;``: see ``as_stored``). WHMCS keeps names and company in wide columns; 255
 #: is the most its admin forms accept.
 LIMITS: Mapping[Side, Mapping[str, int]] = {
-    Side.WORDPRESS: {"email": 100, "first_name": 120, "last_name": 120, "company": 255, "phone": 64},
-    Side.WHMCS: {"email": 255, "first_name": 255, "last_name": 255, "company": 255, "phone": 64},
+    Side.WORDPRESS: {"email": 100, "first_name": 120, "last_name": 120, "company": 255, "phonenumber": 64},
+    Side.WHMCS: {"email": 255, "first_name": 255, "last_name": 255, "company": 255, "phonenumber": 64},
 }
 DEFAULT_LIMIT = 255
 #: WordPress's display_name column, which the adapter fills with "first last" on create.

@@ -67,6 +67,16 @@ def count_of(value: int | Sized) -> int:
     return value if isinstance(value, int) else len(value)
 
 
+@dataclass(frozen=True)
+class Details:
+    """What ``SideAdapter.details`` read: account id → the mapped fields read for it (a field left
+    out was not read), and ``unreadable``: the mapped fields the side turned out not to have (a
+    WHMCS custom field id the install does not define), never to be written or compared."""
+
+    values: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    unreadable: frozenset[str] = frozenset()
+
+
 class SideAdapter(Protocol):
     """One side (WHMCS or WordPress) as the engine sees it.
 
@@ -92,6 +102,13 @@ class SideAdapter(Protocol):
         no longer exists is simply absent), and the admins' emails as ``snapshot()`` gives them
         (all of them, or at least those of the accounts returned). Never a complete listing:
         nobody's absence from it means anything."""
+        ...
+
+    def details(self, ids: Collection[int]) -> Details:
+        """The mapped fields (DESIGN §9) of the accounts ``ids``, which the listing does not carry
+        (WHMCS: one GetClientsDetails per client, ``concurrency`` at a time). An account gone since
+        the listing is simply absent; a failed read raises like a failed listing, never "no value".
+        A side whose listing carries its mapped fields already (WordPress) returns an empty one."""
         ...
 
     def create(self, fields: Mapping[str, str]) -> Record:

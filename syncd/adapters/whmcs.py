@@ -40,8 +40,10 @@ from loguru import logger
 from pydantic import SecretStr
 
 from syncd.adapters import net, paging, retry
+from syncd.adapters.php_serial import custom_fields_param
 from syncd.adapters.whmcs_wire import (
     CLIENT_KEYS,
+    CUSTOM_FIELDS_PATH,
     SIDE,
     USER_KEYS,
     WRITE_ACTIONS,
@@ -53,9 +55,13 @@ from syncd.adapters.whmcs_wire import (
     client_details,
     client_fields,
     client_record,
+    custom_field_id,
+    custom_fields_of,
     decode,
+    mapped_values,
     owner_user_id,
     owners_from_users,
+    refused_field,
     user_links,
     version_of,
 )
@@ -68,13 +74,16 @@ from syncd.errors import (
     OutcomeUnknown,
     PermissionDenied,
     RefusedWrite,
+    RemoteRejected,
     SideError,
     Transient,
     UnknownAction,
     Unreachable,
 )
+from syncd.fieldmap import WHMCS_FIELDS, WHMCS_REQUIRED, FieldRule
 from syncd.logs import MIN_SECRET_LENGTH
 from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.ports import Details
 
 if TYPE_CHECKING:
     from syncd.ports import SideAdapter
@@ -115,6 +124,8 @@ class _Listing:
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
+#: AddClient's name of a field syncd carries under another name.
+_COMMON_NAMES = {"firstname": "first_name", "lastname": "last_name"}
 
 
 def _same(number: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,6 +146,8 @@ class WhmcsAdapter:
 
     ``calls`` counts the HTTP requests sent per action (retries included), for benchmarks.
     ``sleep`` and ``rng`` are the seams of the retry backoff (tests pass a no-op sleep).
+    ``mapped`` are the field map's rules (DESIGN §9): their WHMCS fields are read by ``details``
+    (GetClientsDetails; GetClients lists none of them) and written by ``create`` and ``update``.
     """
 
     side = Side.WHMCS
@@ -147,8 +160,14 @@ class WhmcsAdapter:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        mapped: Sequence[FieldRule] = (),
     ) -> None:
         self._settings = settings
+        self.mapped = tuple(mapped)
+        self._rules = {r.name: r for r in self.mapped}
+        # The client custom field ids this install defines, once a GetClientsDetails told them
+        # (it lists every one, empty ones included); None until then.
+        self._custom_ids: frozenset[int] | None = None
         self._secret = secret
         self.endpoint = api_endpoint(settings.url)
         self._url = httpx.URL(self.endpoint)
@@ -171,6 +190,7 @@ class WhmcsAdapter:
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> WhmcsAdapter:
         """The adapter of a loaded configuration (``transport``, ``sleep``, ``rng`` pass through)."""
+        kwargs.setdefault("mapped", settings.field_rules())
         return cls(settings.whmcs, settings.whmcs_secret, **kwargs)
 
     def __repr__(self) -> str:
@@ -417,11 +437,12 @@ class WhmcsAdapter:
                                                                           strict=True)]
         records.sort(key=_REMOTE_ID)
         logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
-        return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=DEFAULT_FIELDS)
+        return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=self.fields)
 
     def find_by_email(self, email: str) -> list[Record]:
         """Clients whose email equals ``email`` case-insensitively (GetClients ``search`` is a
-        prefix match, so its rows are filtered here), each with its owner user."""
+        prefix match, so its rows are filtered here), each with its owner user and its mapped
+        fields (both from its GetClientsDetails)."""
         key = normalise_email(email)
         if not key:
             return []
@@ -431,17 +452,25 @@ class WhmcsAdapter:
             if normalise_email(as_str(row.get("email"))) != key:
                 continue
             record = self._record(row, None)
-            found.append(replace(record, owner_user_id=self._owner_of(record.remote_id)))
+            found.append(self._detailed(record, self.client_details(record.remote_id)))
         return sorted(found, key=lambda r: r.remote_id)
 
+    def _detailed(self, record: Record, details: Mapping[str, Any]) -> Record:
+        """``record`` with its owner user and the mapped fields its details hold (a one-user run
+        then reads them no second time: ``syncd.sync.details`` skips a record that has them)."""
+        values, _unread = mapped_values(details, tuple(self._rules))
+        fields = {**record.fields, **values} if values else record.fields
+        return replace(record, owner_user_id=owner_user_id(details), fields=fields)
+
     def read(self, client_id: int) -> Record | None:
-        """One client by id, fresh (GetClientsDetails), with its owner user; None if WHMCS no
-        longer has it ("Client Not Found")."""
+        """One client by id, fresh (GetClientsDetails), with its owner user and mapped fields; None
+        if WHMCS no longer has it ("Client Not Found")."""
         try:
-            found = self.details(client_id)
+            found = self.client_details(client_id)
         except NotFound:
             return None
-        return client_record(found, owner_user_id(found))
+        record = client_record(found)
+        return None if record is None else self._detailed(record, found)
 
     def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
         """The clients with one of ``emails`` or ``ids`` (a client that is gone is absent), and every
@@ -454,14 +483,124 @@ class WhmcsAdapter:
             if record is not None:
                 found[client_id] = record
         records = tuple(sorted(found.values(), key=_REMOTE_ID))
-        return Snapshot(side=Side.WHMCS, records=records, admin_emails=self.admin_emails(), fields=DEFAULT_FIELDS)
+        return Snapshot(side=Side.WHMCS, records=records, admin_emails=self.admin_emails(), fields=self.fields)
 
-    def details(self, client_id: int) -> dict[str, Any]:
+    def client_details(self, client_id: int) -> dict[str, Any]:
         """The raw GetClientsDetails record of one client (``NotFound`` if there is none)."""
-        return client_details(self.call("GetClientsDetails", {"clientid": client_id}))
+        found = client_details(self.call("GetClientsDetails", {"clientid": client_id}))
+        custom = custom_fields_of(found)
+        if custom is not None:
+            self._custom_ids = frozenset(custom)
+        return found
 
     def _owner_of(self, client_id: int) -> int | None:
-        return owner_user_id(self.details(client_id))
+        return owner_user_id(self.client_details(client_id))
+
+    # --- mapped fields (DESIGN §9) ------------------------------------------------------
+
+    @property
+    def unknown_custom_fields(self) -> tuple[FieldRule, ...]:
+        """The mapped custom fields this install does not define, as far as a GetClientsDetails
+        read so far tells (empty until one was read)."""
+        known = self._custom_ids
+        if known is None:
+            return ()
+        return tuple(r for r in self.mapped if (i := custom_field_id(r.name)) is not None and i not in known)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The common fields WHMCS stores, then the mapped ones (under their WHMCS names) it can:
+        every client field, and the custom fields the install defines (all, until known)."""
+        unknown = {r.name for r in self.unknown_custom_fields}
+        return (*DEFAULT_FIELDS, *(r.name for r in self.mapped if r.name not in unknown))
+
+    def details(self, ids: Collection[int]) -> Details:
+        """The mapped fields of the clients ``ids``: one GetClientsDetails each, ``concurrency`` at
+        a time, retried as listings are. A client gone since the listing ("Client Not Found") is
+        left out; any other failure raises, naming the client (a failed read is never "no value").
+        """
+        names = tuple(r.name for r in self.mapped)
+        if not names or not ids:
+            return Details()
+        ordered = sorted(set(ids))
+        with paging.pool(self._settings.concurrency, "whmcs-details", inline_when_one=True) as pool:
+            try:
+                futures = [pool.submit(self._one_details, client_id) for client_id in ordered]
+                replies = [f.result() for f in futures]
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+        values: dict[int, Mapping[str, str]] = {}
+        unreadable: set[str] = set()
+        for client_id, found in zip(ordered, replies, strict=True):
+            if found is None:
+                continue
+            read, unread = mapped_values(found, names)
+            values[client_id] = read
+            unreadable |= unread
+        for name in sorted(unreadable):
+            what = (f"WHMCS has no client custom field with id {custom_field_id(name)}"
+                    if custom_field_id(name) is not None else f"this WHMCS's GetClientsDetails has no {name}")
+            logger.warning("mapped field {name}: {what}; it is neither read nor written (the ids are under "
+                           "{path}; `syncd test-connection` checks them)", name=name, what=what,
+                           path=CUSTOM_FIELDS_PATH)
+        logger.debug("WHMCS details: {n} of {m} clients read", n=len(values), m=len(ordered))
+        return Details(values=values, unreadable=frozenset(unreadable))
+
+    def _one_details(self, client_id: int) -> dict[str, Any] | None:
+        try:
+            return self.client_details(client_id)
+        except NotFound:
+            return None  # deleted since the listing: it simply keeps no mapped field
+        except (Transient, RemoteRejected) as exc:
+            raise IncompleteListing(f"WHMCS GetClientsDetails for client #{client_id} failed: {exc}",
+                                    side=SIDE) from exc
+
+    def _mapped_params(self, fields: Mapping[str, str], who: str) -> dict[str, object]:
+        """The AddClient/UpdateClient parameters of the mapped ``fields``: a client field under its
+        own name, custom fields as one ``customfields`` (base64 of a PHP-serialized array by id).
+        A custom field the install does not define is refused (WHMCS would drop it silently)."""
+        params: dict[str, object] = {}
+        custom: dict[int, str] = {}
+        unknown = {r.name for r in self.unknown_custom_fields}
+        for name, value in fields.items():
+            if name not in self._rules:
+                continue
+            field_id = custom_field_id(name)
+            if name in unknown:
+                raise InvalidRecord(f"cannot write {name} of {who} to WHMCS: WHMCS has no client custom field "
+                                    f"with id {field_id}; fix the [[fields]] table (the ids are under "
+                                    f"{CUSTOM_FIELDS_PATH})", user=who, field=name)
+            if field_id is not None:
+                custom[field_id] = value
+            elif name in WHMCS_FIELDS:
+                params[name] = value
+        if custom:
+            params["customfields"] = custom_fields_param(custom)
+        return params
+
+    def _refused(self, exc: RemoteRejected, action: str, sent: Mapping[str, str]) -> RemoteRejected:
+        """WHMCS's validation error about one field, said with the field, the value and where it
+        came from (a mapped WordPress field, the field's default or the configured dummy)."""
+        name = refused_field(exc.code)
+        if name is None:
+            return exc
+        if name == "customfield":
+            names = [n for n in sent if custom_field_id(n) is not None]
+            name = names[0] if len(names) == 1 else "a custom field"
+        value = sent.get(name, "")
+        rule = self._rules.get(name)
+        dummies = self._dummies() if self._settings.new_clients.missing_fields == "dummy" else {}
+        if name in dummies and value == dummies[name] and (rule is None or value != rule.default):
+            source = f"[whmcs.new_clients.dummy] {name}"
+        elif rule is not None and rule.default and value == rule.default:
+            source = f"the default of the [[fields]] table for {name}"
+        elif rule is not None:
+            source = f"WordPress {rule.wordpress.replace('meta.', 'meta ', 1)}"
+        else:
+            source = "WordPress"
+        said = exc.code
+        return RemoteRejected(f"WHMCS refused {name} {value!r} (from {source}) in {action}: {said!r}; correct it "
+                              "where it comes from", side=SIDE, code=said)
 
     # --- writes ------------------------------------------------------------------------
 
@@ -472,49 +611,56 @@ class WhmcsAdapter:
                 raise RefusedWrite(f"refused to write WHMCS client {email}: the email belongs to a WHMCS admin")
 
     def dummy_fields_for(self, fields: Mapping[str, str]) -> frozenset[str]:
-        """The common fields ``create(fields)`` fills with a configured dummy value.
+        """The fields ``create(fields)`` fills with a configured dummy value.
 
-        With ``missing_fields = "dummy"``: ``first_name`` / ``last_name`` when empty, and
-        ``phone`` when it is a common field of this site (a key of ``fields``) but empty.
-        The address fields are always dummies but are not common fields. The engine stores
-        these names in ``Link.dummy_fields`` so the dummies never flow back to WordPress.
-        Always empty with ``skip_validation``.
+        With ``missing_fields = "dummy"``: ``first_name`` / ``last_name`` when empty, and each
+        field WHMCS requires (address1, city, state, postcode, country, phonenumber) that is a
+        key of ``fields`` (a mapped field) but empty. A required field that is not mapped gets its
+        dummy too, but is not a field syncd carries. The engine stores these names in
+        ``Link.dummy_fields`` so the dummies never flow back to WordPress. Always empty with
+        ``skip_validation``.
         """
         if self._settings.new_clients.missing_fields != "dummy":
             return frozenset()
         names = {n for n in ("first_name", "last_name") if not fields.get(n, "").strip()}
-        if "phone" in fields and not fields["phone"].strip():
-            names.add("phone")
+        names |= {n for n in WHMCS_REQUIRED if n in fields and not fields[n].strip()}
         return frozenset(names)
+
+    def _dummies(self) -> dict[str, str]:
+        """The configured dummy of each field WHMCS's AddClient requires, by its WHMCS name."""
+        dummy = self._settings.new_clients.dummy
+        return {"firstname": dummy.firstname, "lastname": dummy.lastname, "address1": dummy.address1,
+                "city": dummy.city, "state": dummy.state, "postcode": dummy.postcode, "country": dummy.country,
+                "phonenumber": dummy.phonenumber}
 
     def create(self, fields: Mapping[str, str]) -> Record:
         """AddClient with its owner user (WHMCS 8), the required fields filled per config.
 
-        Returns the Record with the values as sent (dummies included: see
-        ``dummy_fields_for``) and the new owner user id. The password is random, sent once,
-        never kept. ``OutcomeUnknown`` if the reply was lost: look the email up first.
+        The mapped fields (DESIGN §9) are sent with their values (the planner has already given
+        an empty required one its ``default`` or dummy); a required field still empty or not
+        mapped gets the configured dummy (``missing_fields = "dummy"``). Returns the Record with
+        the values as sent (dummies included: see ``dummy_fields_for``) and the new owner user
+        id. The password is random, sent once, never kept. ``OutcomeUnknown`` if the reply was
+        lost: look the email up first. WHMCS refusing a value (a country, a phone) is said with
+        the field, the value and where it came from.
         """
         email = fields.get("email", "").strip()
         if not email:
             raise InvalidRecord("cannot create a WHMCS client without an email", field="email")
         self._refuse_admin(email)
         new = self._settings.new_clients
-        sent = {k: v for k, v in fields.items() if k in CLIENT_KEYS}
+        sent = {k: v for k, v in fields.items() if k in CLIENT_KEYS or k in self._rules}
         sent["email"] = email
-        params: dict[str, object] = {CLIENT_KEYS[k]: v for k, v in sent.items() if v}
+        params: dict[str, object] = {CLIENT_KEYS[k]: v for k, v in sent.items() if k in CLIENT_KEYS and v}
+        params.update({k: v for k, v in self._mapped_params(sent, email).items() if v})
         if new.missing_fields == "dummy":
-            dummy = new.dummy
-            for name, value in (("first_name", dummy.firstname), ("last_name", dummy.lastname)):
-                if not sent.get(name, "").strip():
-                    sent[name] = value
-                    params[CLIENT_KEYS[name]] = value
-            params.setdefault("phonenumber", dummy.phonenumber)
-            if "phone" in sent and not sent["phone"].strip():
-                sent["phone"] = dummy.phonenumber
-            params.update(
-                address1=dummy.address1, city=dummy.city, state=dummy.state, postcode=dummy.postcode,
-                country=dummy.country,
-            )
+            for name, value in self._dummies().items():
+                if str(params.get(name, "")).strip():
+                    continue
+                params[name] = value
+                common = _COMMON_NAMES.get(name, name)
+                if common in sent or common in CLIENT_KEYS:  # a field syncd carries: the record says what was sent
+                    sent[common] = value
         else:
             params["skipvalidation"] = True
         password = new_password()
@@ -525,8 +671,12 @@ class WhmcsAdapter:
         if not new.send_welcome_email:
             # Sent only when true: PHP treats any non-empty string, "false" included, as true.
             params["noemail"] = True
-        data = self.call("AddClient", params, hide=(password,))
-        del password, params
+        try:
+            data = self.call("AddClient", params, hide=(password,))
+        except RemoteRejected as exc:
+            raise self._refused(exc, "AddClient", {**self._dummies(), **sent}) from exc
+        finally:
+            del password, params
         client_id = as_int(data.get("clientid"))
         if client_id is None:
             raise OutcomeUnknown(f"WHMCS accepted AddClient for {email} but sent no client id", side=SIDE)
@@ -548,18 +698,24 @@ class WhmcsAdapter:
         )
 
     def update(self, record: Record, changes: Mapping[str, str]) -> Record:
-        """UpdateUser on the owner user (email and names), then UpdateClient.
+        """UpdateUser on the owner user (email and names), then UpdateClient (with the mapped
+        fields, custom ones as ``customfields``).
 
         The user goes first: if the client write then fails, the next run still sees the
         client differ and repeats both, which are idempotent.
         """
-        unknown = sorted(set(changes) - set(CLIENT_KEYS))
+        unknown = sorted(set(changes) - set(CLIENT_KEYS) - set(self._rules))
         if unknown:
             raise InvalidRecord(f"WHMCS clients have no field {', '.join(unknown)}", user=record.label(),
                                 field=unknown[0])
         if not changes:
             return record
         self._refuse_admin(record.email, changes.get("email", ""))
+        if any(custom_field_id(n) is not None for n in changes) and self._custom_ids is None:
+            # Which custom fields this WHMCS defines is not known yet (WHMCS drops an unknown id
+            # silently): one read tells, before a write that would otherwise claim a success.
+            self.client_details(record.remote_id)
+        mapped = self._mapped_params(changes, record.label())
         owner = record.owner_user_id
         user_params = {USER_KEYS[k]: v for k, v in changes.items() if k in USER_KEYS}
         if user_params:
@@ -568,10 +724,14 @@ class WhmcsAdapter:
             if owner is not None:
                 self.call("UpdateUser", {"user_id": owner, **user_params})
         params: dict[str, object] = {"clientid": record.remote_id}
-        params.update({CLIENT_KEYS[k]: v for k, v in changes.items()})
+        params.update({CLIENT_KEYS[k]: v for k, v in changes.items() if k in CLIENT_KEYS})
+        params.update(mapped)
         if self._settings.new_clients.missing_fields == "skip_validation":
             params["skipvalidation"] = True
-        self.call("UpdateClient", params)
+        try:
+            self.call("UpdateClient", params)
+        except RemoteRejected as exc:
+            raise self._refused(exc, "UpdateClient", changes) from exc
         return replace(record, fields={**record.fields, **changes}, owner_user_id=owner)
 
     def _set_status(self, record: Record, status: str) -> Record:

@@ -83,7 +83,6 @@ CLIENT_KEYS: Mapping[str, str] = {
     "first_name": "firstname",
     "last_name": "lastname",
     "company": "companyname",
-    "phone": "phonenumber",
 }
 #: Common fields that also live on the WHMCS 8 owner user (UpdateUser).
 USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "last_name": "lastname"}
@@ -91,6 +90,7 @@ USER_KEYS: Mapping[str, str] = {"email": "email", "first_name": "firstname", "la
 API_ROLE_PATH = "Configuration → System Settings → Manage API Credentials → API Roles"
 IP_ALLOW_PATH = "Configuration → System Settings → General Settings → Security → API IP Access Restriction"
 CREDENTIALS_PATH = "Configuration → System Settings → Manage API Credentials"
+CUSTOM_FIELDS_PATH = "Configuration → System Settings → Custom Client Fields"
 
 
 def no_redact(text: str) -> str:
@@ -528,3 +528,82 @@ def error_for(action: str, message: str, *, status: int = 200, redact: Redact = 
     if any(p in low for p in _NOT_FOUND):
         return NotFound(f'WHMCS rejected {action}: "{said}"', side=SIDE, code=said)
     return RemoteRejected(f'WHMCS rejected {action}: "{said}"', side=SIDE, code=said)
+
+
+# --- mapped fields (DESIGN §9) ------------------------------------------------------------
+
+CUSTOM_PREFIX = "customfield."
+
+
+def custom_field_id(name: str) -> int | None:
+    """The id of a mapped ``customfield.<id>``; None for a plain client field."""
+    if not name.startswith(CUSTOM_PREFIX):
+        return None
+    return as_int(name.removeprefix(CUSTOM_PREFIX))
+
+
+def custom_fields_of(details: Mapping[str, Any]) -> dict[int, str] | None:
+    """id → value of a client's custom fields (GetClientsDetails ``customfields``: a list of
+    ``{"id", "value"}``, one per client custom field the install defines, empty ones included);
+    None when the reply has no such list at all (then nothing is known about them)."""
+    if "customfields" not in details:
+        return None
+    found: dict[int, str] = {}
+    for row in as_list(details.get("customfields"), "customfield"):
+        field_id = as_int(row.get("id"))
+        if field_id is not None:
+            found[field_id] = as_str(row.get("value"))
+    return found
+
+
+def mapped_values(details: Mapping[str, Any], names: tuple[str, ...]) -> tuple[dict[str, str], set[str]]:
+    """The mapped fields ``names`` read from one client's details, and those it could not read:
+    a custom field id the install does not define, or a client field the reply lacks (an older
+    WHMCS). A field not read is left out (DESIGN §9: never taken for empty)."""
+    values: dict[str, str] = {}
+    unread: set[str] = set()
+    custom: dict[int, str] | None = None
+    for name in names:
+        field_id = custom_field_id(name)
+        if field_id is None:
+            if name in details:
+                values[name] = as_str(details[name])
+            else:
+                unread.add(name)
+            continue
+        if custom is None:
+            custom = custom_fields_of(details) or {}
+        if field_id in custom:
+            values[name] = custom[field_id]
+        else:
+            unread.add(name)
+    return values, unread
+
+
+#: WHMCS's validation messages of AddClient / UpdateClient (``reference/whmcs-api.md`` §2.3,
+#: §2.10) → the client field they are about.
+_FIELD_MESSAGES: tuple[tuple[str, str], ...] = (
+    ("valid country required", "country"),
+    ("you did not enter your country", "country"),
+    ("invalid telephone phone number", "phonenumber"),
+    ("you did not enter your phone number", "phonenumber"),
+    # The docs spell it "You did not enter your  address line 1" (two spaces): spaces are squeezed.
+    ("you did not enter your address line 1", "address1"),
+    ("you did not enter your address (line 1)", "address1"),
+    ("you did not enter your city", "city"),
+    ("you did not enter your state", "state"),
+    ("you did not enter your postcode", "postcode"),
+)
+_CUSTOM_REQUIRED = "you did not provide required custom field value for"
+
+
+def refused_field(message: str) -> str | None:
+    """The client field a WHMCS validation message is about (``customfield`` for a required custom
+    field, whose message names it by its label, not its id), or None."""
+    low = " ".join(message.lower().split())
+    for start, name in _FIELD_MESSAGES:
+        if low.startswith(start):
+            return name
+    if low.startswith(_CUSTOM_REQUIRED):
+        return "customfield"
+    return None

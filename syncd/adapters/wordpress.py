@@ -57,6 +57,7 @@ from syncd.errors import (
 )
 from syncd.fieldmap import FieldRule
 from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.ports import Details
 from syncd.usernames import MAX_EMAIL, base_username, candidates
 
 if TYPE_CHECKING:
@@ -492,6 +493,10 @@ class WordPressAdapter:
         ordered = sorted(found.values(), key=lambda r: r.remote_id)
         return Snapshot(side=Side.WORDPRESS, records=tuple(ordered), admin_emails=frozenset(protected),
                         fields=self.fields)
+
+    def details(self, ids: Collection[int]) -> Details:
+        """Nothing to read: WordPress lists every user's mapped fields (meta) with the user."""
+        return Details()
 
     def get(self, remote_id: int) -> Mapping[str, Any]:
         """One user, fresh, in context=edit (NotFound if it is gone)."""

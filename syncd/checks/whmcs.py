@@ -26,11 +26,15 @@ from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.whmcs_wire import (
     API_ROLE_PATH,
     CREDENTIALS_PATH,
+    CUSTOM_FIELDS_PATH,
     IP_ALLOW_PATH,
     as_int,
     as_list,
+    client_details,
     client_groups_of,
     currencies_of,
+    custom_field_id,
+    custom_fields_of,
     version_of,
 )
 from syncd.checks import Check
@@ -98,7 +102,7 @@ def _connection_failure(exc: SideError, url: str) -> list[Check]:
 def _probes(first_client: int) -> list[Probe]:
     return [
         ("GetClients", {"limitnum": 1}, "lists the clients"),
-        ("GetClientsDetails", {"clientid": first_client}, "reads a client's owner user"),
+        ("GetClientsDetails", {"clientid": first_client}, "reads a client's owner user and mapped fields"),
         ("GetUsers", {"limitnum": 1}, "lists the WHMCS 8 users that own the clients"),
         ("GetAdminUsers", {}, "keeps WHMCS admins out of sync"),
         ("AddClient", {}, "creates clients for WordPress users"),
@@ -176,6 +180,7 @@ def run(
                 action, purpose, partial(adapter.call, action, params), needed=needed, write=write))
         checks.append(_version_check(adapter))
         checks += _new_client_checks(adapter, settings)
+        checks += _custom_field_checks(adapter, settings, first_client)
     finally:
         adapter.close()
     return checks
@@ -256,4 +261,39 @@ def _new_client_checks(adapter: WhmcsAdapter, settings: Settings) -> list[Check]
             group_name, False, f"client group {new.group_id} does not exist in WHMCS ({have})",
             f"set [whmcs.new_clients] group_id to the id of one of them ({CLIENT_GROUPS_PATH}), or to 0 for no "
             "group"))
+    return checks
+
+
+def _custom_field_checks(adapter: WhmcsAdapter, settings: Settings, first_client: int) -> list[Check]:
+    """Each mapped ``customfield.<id>`` is a client custom field of this WHMCS: GetClientsDetails
+    lists every one (empty ones included) under ``customfields``, so one client's details tell.
+    WHMCS would drop a value for an unknown id without a word; syncd never reads nor writes it."""
+    rules = [r for r in settings.field_rules() if custom_field_id(r.name) is not None]
+    if not rules:
+        return []
+    names = ", ".join(r.name for r in rules)
+    name = f"mapped custom fields ({names})"
+    if not first_client:
+        return [_check(name, True, "not checked: WHMCS has no client yet to read the custom fields from; "
+                                   "run test-connection again once it has one")]
+    try:
+        defined = custom_fields_of(client_details(adapter.call("GetClientsDetails", {"clientid": first_client})))
+    except SideError as exc:
+        return [_check(name, False, f"could not read client #{first_client}'s custom fields: {exc}",
+                       "see the message; then run test-connection again")]
+    known = sorted(defined or {})
+    checks = []
+    for rule in rules:
+        field_id = custom_field_id(rule.name)
+        label = f'mapped field "{rule.name}" ↔ {rule.wordpress}'
+        if field_id in known:
+            checks.append(_check(label, True, f"WHMCS has client custom field {field_id}"))
+            continue
+        have = f"its client custom fields have the ids {', '.join(map(str, known))}" if known else \
+            "it has no client custom field"
+        checks.append(_check(
+            label, False, f"WHMCS has no client custom field with id {field_id} ({have}); it would be neither "
+                          "read nor written",
+            f"find the field's id under {CUSTOM_FIELDS_PATH} (or in GetClientsDetails's \"customfields\" of a "
+            f"client), then set whmcs = \"customfield.<id>\" in its [[fields]] table"))
     return checks

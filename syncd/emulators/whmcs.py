@@ -7,7 +7,13 @@ top-level copy, ``users: {"user": [...]}``), GetUsers (a plain array with
 ``clients: [{"id", "isOwner"}]``), AddClient (creates the WHMCS 8 owner user, answers
 ``clientid`` as a string), UpdateClient, AddUser, UpdateUser, ResetPassword,
 GetAdminUsers, GetAdminDetails, WhmcsDetails, CloseClient, DeleteClient, GetCurrencies and
-GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). It checks the IP
+GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). Clients keep
+an address, a phone, a country and client custom fields (``add_custom_field``): GetClientsDetails
+lists every custom field of the install (``customfields``, and ``customfieldsN``), AddClient and
+UpdateClient take ``customfields`` as base64 of a PHP-serialized array by field id (an unknown id is
+ignored, as WHMCS does), refuse a country WHMCS does not know ("Valid country required") and a phone
+that is not one ("Invalid telephone phone number"), and AddClient a missing required custom field
+("You did not provide required custom field value for ..."). It checks the IP
 allow-list (bypassed by the access key), the credentials, the action (by version) and the
 API role, in that order, and answers errors as WHMCS does: ``{"result": "error",
 "message": ...}``, with HTTP 403 for IP, credential and permission refusals, 200 otherwise.
@@ -42,9 +48,14 @@ Standalone: ``python -m syncd.emulators whmcs --port 8081 --seed seed.json`` (se
       "client_groups": [{"name": "Resellers"}],        # ids from 1
       "admins":  [{"email": "boss@example.com", "first_name": "Bo", "last_name": "Ss"}],
       "users":   [{"email": "u@example.com", "first_name": "U", "last_name": "Ser"}],
+      "custom_fields": [{"name": "VAT number", "required": false}],   # ids from 1
       "clients": [{"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
-                   "company": "", "status": "Active", "phone": "", "country": "US"}]
+                   "company": "", "status": "Active", "phonenumber": "", "country": "US",
+                   "address1": "", "address2": "", "city": "", "state": "", "postcode": "",
+                   "customfields": {"1": "DE123"}}]
     }
+
+    (``phone`` is accepted for ``phonenumber``, its name in older seeds.)
 """
 
 from __future__ import annotations
@@ -67,6 +78,7 @@ from syncd.emulators.whmcs_state import (
     EmuClient,
     EmuClientGroup,
     EmuCurrency,
+    EmuCustomField,
     EmuUser,
     Fault,
 )
@@ -140,6 +152,7 @@ class WhmcsEmulator(Served):
         # A fresh WHMCS has one currency, USD, and no client group.
         self.currencies: dict[int, EmuCurrency] = {1: EmuCurrency(1, "USD", "$", " USD")}
         self.client_groups: dict[int, EmuClientGroup] = {}
+        self.custom_fields: dict[int, EmuCustomField] = {}
         self.calls: Counter[str] = Counter()
         self.emails_sent: list[tuple[str, str]] = []
         # Switches.
@@ -224,6 +237,13 @@ class WhmcsEmulator(Served):
             gid = max(self.client_groups, default=0) + 1
             self.client_groups[gid] = EmuClientGroup(gid, name, colour)
             return gid
+
+    def add_custom_field(self, name: str, *, required: bool = False) -> int:
+        """A client custom field; its id (ids count from 1, as WHMCS's tblcustomfields)."""
+        with self._lock:
+            fid = max(self.custom_fields, default=0) + 1
+            self.custom_fields[fid] = EmuCustomField(fid, name, required)
+            return fid
 
     def add_admin(self, email: str, first_name: str = "Admin", last_name: str = "User", *,
                   username: str | None = None, disabled: bool = False, role_id: int = 1) -> int:
@@ -464,10 +484,15 @@ class WhmcsEmulator(Served):
                                username=admin.get("username"), disabled=bool(admin.get("disabled", False)))
         for user in seed.get("users", []):
             emulator.add_user(user["email"], user.get("first_name", ""), user.get("last_name", ""))
+        for custom in seed.get("custom_fields", []):
+            emulator.add_custom_field(custom["name"], required=bool(custom.get("required", False)))
         for client in seed.get("clients", []):
-            extra = {k: client[k] for k in ("country", "address1", "city", "state", "postcode") if k in client}
-            if client.get("phone"):
+            extra = {k: client[k] for k in ("country", "address1", "address2", "city", "state", "postcode",
+                                            "phonenumber") if k in client}
+            if client.get("phone"):  # the seed's older name of phonenumber
                 extra["phonenumber"] = client["phone"]
+            if client.get("customfields"):
+                extra["customfields"] = {int(k): str(v) for k, v in client["customfields"].items()}
             emulator.add_client(client["email"], client.get("first_name", ""), client.get("last_name", ""),
                                 client.get("company", ""), client.get("status", "Active"), **extra)
         return emulator

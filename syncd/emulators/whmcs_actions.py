@@ -14,6 +14,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import phonenumbers
+
+from syncd.emulators.php_unserialize import parse_custom_fields
 from syncd.emulators.whmcs_state import EmuClient
 
 if TYPE_CHECKING:
@@ -22,6 +25,30 @@ if TYPE_CHECKING:
 STATUSES = ("Active", "Inactive", "Closed")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^[+0-9 ().\-]*$")
+#: The countries WHMCS knows (its resources/country/dist.countries.json lists ISO 3166-1 alpha-2
+#: codes): the regions libphonenumber knows stand for that list here; "Valid country required" for
+#: anything else, a made-up two-letter code included.
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _valid_country(value: str) -> bool:
+    return value.strip().upper() in COUNTRIES
+
+
+def _valid_phone(value: str) -> bool:
+    """WHMCS's phone check: digits, with + - . ( ) and spaces (the exact rule of its validator is
+    not published; this is what the docs' examples, "+CC.number" and national numbers, pass),
+    and at least one digit."""
+    return bool(_PHONE.match(value)) and any(ch.isdigit() for ch in value)
+
+
+def _custom_values(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[int, str]:
+    """The ``customfields`` of a write, by id: ids the install does not define are ignored, as
+    WHMCS does; a parameter that does not decode gives none."""
+    if not form.get("customfields"):
+        return {}
+    parsed = parse_custom_fields(form["customfields"]) or {}
+    return {k: v for k, v in parsed.items() if k in emu.custom_fields}
 
 
 class ApiError(Exception):
@@ -169,7 +196,7 @@ def getclientsdetails(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, 
     users = [{"id": u.id, "name": f"{u.firstname} {u.lastname}".strip(), "email": u.email,
               "is_owner": u.clients[client.id]}
              for u in sorted(emu.users.values(), key=lambda u: u.id) if client.id in u.clients]
-    detail = client.details(users)
+    detail = client.details(users, sorted(emu.custom_fields))
     if version_tuple(emu.version) < (8,):
         # Before WHMCS 8 there are no users: no owner, no ``users`` block.
         for key in ("client_id", "owner_user_id", "users"):
@@ -239,7 +266,7 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
     skip = php_true(form.get("skipvalidation"))
     get = {k: (form.get(k) or "").strip() for k in (
         "firstname", "lastname", "email", "address1", "city", "state", "postcode", "country", "phonenumber",
-        "companyname", "address2", "password2")}
+        "companyname", "address2", "password2", "tax_id")}
     required = (("firstname", "You did not enter your first name"),
                 ("lastname", "You did not enter your last name"),
                 ("email", "You did not enter your email address"))
@@ -255,10 +282,15 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
                              ("phonenumber", "You did not enter your phone number")):
             if not get[key]:
                 raise ApiError(message)
-    if (get["country"] or not skip) and not re.fullmatch(r"[A-Za-z]{2}", get["country"]):
+    if (get["country"] or not skip) and not _valid_country(get["country"]):
         raise ApiError("Valid country required")
-    if get["phonenumber"] and not _PHONE.match(get["phonenumber"]):
+    if get["phonenumber"] and not _valid_phone(get["phonenumber"]):
         raise ApiError("Invalid telephone phone number")
+    custom = _custom_values(emu, form)
+    if not skip:
+        for field_id, definition in sorted(emu.custom_fields.items()):
+            if definition.required and not custom.get(field_id, "").strip():
+                raise ApiError(f"You did not provide required custom field value for {definition.name}")
     if owner is None:
         if not get["password2"]:
             raise ApiError("You did not enter a password")
@@ -273,7 +305,7 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
                          city=get["city"], state=get["state"], postcode=get["postcode"],
                          country=get["country"].upper(), phonenumber=get["phonenumber"],
                          currency=to_int(form.get("currency"), 1), groupid=to_int(form.get("groupid"), 0),
-                         notes=form.get("notes") or "")
+                         notes=form.get("notes") or "", tax_id=get["tax_id"], customfields=custom)
     if not php_true(form.get("noemail")):
         emu.emails_sent.append(("Client Signup Email", get["email"]))
     return {"clientid": str(cid), "owner_user_id": owner}
@@ -289,12 +321,17 @@ def updateclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
             raise ApiError("Duplicate Email Address")
     if "status" in form and form["status"] not in STATUSES:
         raise ApiError(f"Invalid status. Supported statuses are: {', '.join(STATUSES)}")
-    if "country" in form and not re.fullmatch(r"[A-Za-z]{2}", form["country"].strip()):
+    if "country" in form and not _valid_country(form["country"]):
         raise ApiError("Valid country required")
+    # The phone is checked as AddClient checks it (UNSURE: the docs list no phone error for
+    # UpdateClient; WHMCS's client edit form does refuse such a number).
+    if form.get("phonenumber") and not _valid_phone(form["phonenumber"].strip()):
+        raise ApiError("Invalid telephone phone number")
     for key in ("firstname", "lastname", "companyname", "email", "address1", "address2", "city", "state",
-                "postcode", "phonenumber", "status", "notes", "language"):
+                "postcode", "phonenumber", "status", "notes", "language", "tax_id"):
         if key in form:
             setattr(client, key, form[key].strip() if key == "email" else form[key])
+    client.customfields.update(_custom_values(emu, form))
     if "country" in form:
         client.country = form["country"].strip().upper()
     return {"clientid": str(client.id)}

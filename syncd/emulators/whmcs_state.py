@@ -71,6 +71,9 @@ class EmuClient(_EmailWatched):
     owner_user_id: int | None = None
     notes: str = ""
     language: str = ""
+    tax_id: str = ""
+    #: custom field id → value (only the fields given a value; the others read as "")
+    customfields: dict[int, str] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         """A GetClients row."""
@@ -85,8 +88,12 @@ class EmuClient(_EmailWatched):
             "status": self.status,
         }
 
-    def details(self, users: list[dict[str, Any]]) -> dict[str, Any]:
-        """The ``client`` object of GetClientsDetails (8.x shape)."""
+    def details(self, users: list[dict[str, Any]], custom_ids: list[int] | None = None) -> dict[str, Any]:
+        """The ``client`` object of GetClientsDetails (8.x shape). ``customfields`` lists every
+        client custom field of the install (``custom_ids``), empty ones included, and each again
+        flattened as ``customfieldsN`` (N counting from 1 in that order), as the docs' example."""
+        custom = [{"id": i, "value": self.customfields.get(i, "")} for i in custom_ids or ()]
+        flat = {f"customfields{n}": row["value"] for n, row in enumerate(custom, start=1)}
         cc = CALLING_CODES.get(self.country, "")
         digits = "".join(ch for ch in self.phonenumber if ch.isdigit()).lstrip("0")
         formatted = f"+{cc}.{digits}" if cc and digits else self.phonenumber
@@ -110,7 +117,7 @@ class EmuClient(_EmailWatched):
             "countrycode": self.country,
             "country": self.country,
             "phonenumber": self.phonenumber,
-            "tax_id": "",
+            "tax_id": self.tax_id,
             "email_preferences": {k: "1" for k in ("general", "invoice", "support", "product", "domain", "affiliate")},
             "statecode": self.state,
             "countryname": COUNTRY_NAMES.get(self.country, self.country),
@@ -138,9 +145,20 @@ class EmuClient(_EmailWatched):
             "isOptedInToMarketingEmails": False,
             "lastlogin": "No Login Logged",
             "currency_code": "USD",
-            "customfields": [],
+            "customfields": custom,
+            **flat,
             "users": {"user": users},
         }
+
+
+@dataclass
+class EmuCustomField:
+    """A client custom field (Setup → Custom Fields → Client Custom Fields): AddClient refuses a
+    client without a value for a ``required`` one (unless ``skipvalidation``)."""
+
+    id: int
+    name: str
+    required: bool = False
 
 
 @dataclass

@@ -201,8 +201,9 @@ class WordPressEmulator(Served):
         """Insert many subscribers at once (benchmarks seed 100,000); their ids.
 
         Each row has ``login`` and ``email``, optionally ``first_name``, ``last_name``,
-        ``company``. The same uniqueness rules as ``add_user``, checked against sets built once
-        instead of a scan of every user per insert (which made 100,000 users take minutes).
+        ``company``, ``meta`` (more user meta). The same uniqueness rules as ``add_user``, checked
+        against sets built once instead of a scan of every user per insert (which made 100,000
+        users take minutes).
         """
         with self._lock:
             logins = {u.login.casefold() for u in self.users.values()}
@@ -218,6 +219,7 @@ class WordPressEmulator(Served):
                 user.roles = ["subscriber"]
                 if row.get("company"):
                     user.meta["billing_company"] = str(row["company"])
+                user.meta.update(row.get("meta") or {})
                 logins.add(login.casefold())
                 emails.add(email.casefold())
                 slugs.add(user.slug)

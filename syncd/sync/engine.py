@@ -47,6 +47,7 @@ from syncd.sync.actions import (
     Rebase,
     Update,
 )
+from syncd.sync.details import with_details
 from syncd.sync.history import changes_of
 from syncd.sync.plan import Plan, plan
 from syncd.sync.policy import Policy
@@ -646,6 +647,9 @@ def run_sync(
         links = store.links()
         pending = store.pending_creates()
         snapshots = (whmcs.snapshot(), wp.snapshot())
+        # The mapped fields WHMCS's listing lacks, for the clients that need them (DESIGN §9): a
+        # failed read stops the run here, as a failed listing does, never "no value".
+        snapshots = (with_details(whmcs, *snapshots, links, policy, every=user is not None), snapshots[1])
     except SideError as exc:
         _log_with(log, {"run": str(run_id)}, "ERROR",
                   f"run {run_id}: stopped before planning, nothing was written: {exc}")

@@ -11,7 +11,7 @@ which are not counted. Failures are injected with ``fail_next``.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -28,7 +28,7 @@ from syncd.errors import (
     SyncdError,
 )
 from syncd.model import DEFAULT_FIELDS, Link, Record, Side, Snapshot, normalise_email
-from syncd.ports import Change, RunSummary, UserIssue
+from syncd.ports import Change, Details, RunSummary, UserIssue
 
 DUMMY = {"first_name": "Not provided", "last_name": "Not provided"}
 
@@ -90,6 +90,10 @@ class MemorySide:
         #: Mapped fields this side's listing does not read (WHMCS's GetClients lists no details):
         #: absent from its records, as DESIGN §9's "not read in this run".
         self.unread: set[str] = set()
+        #: Whether ``details`` reads the ``unread`` fields (as WHMCS's GetClientsDetails does);
+        #: off, every account looks gone by the time its details are asked for.
+        self.details_readable = False
+        self.details_error: SideError | None = None
         self._failures: list[_Failure] = []
 
     # -- the environment (behind syncd's back; not counted) --------------------------------
@@ -148,6 +152,16 @@ class MemorySide:
             admin_emails=frozenset(self._admin_keys()),
             fields=self.fields,
         )
+
+    def details(self, ids: Collection[int]) -> Details:
+        """The ``unread`` fields of the accounts ``ids`` (one call each, counted as "details")."""
+        self.calls["details"] += len(ids)
+        if self.details_error is not None:
+            raise self.details_error
+        if not self.details_readable:
+            return Details()
+        return Details(values={i: {k: v for k, v in self.accounts[i].fields.items() if k in self.unread}
+                               for i in ids if i in self.accounts})
 
     def find_by_email(self, email: str) -> list[Record]:
         self.calls["find"] += 1

@@ -91,6 +91,9 @@ class SyncMachine(RuleBasedStateMachine):
         super().__init__()
         extra = tuple(r.name for r in self.mapped)
         self.whmcs = MemorySide(W, fields=(*FIELDS, *extra))
+        # WHMCS's details (GetClientsDetails) are read by the run for the clients it may link or
+        # create from, even when its listing does not carry the mapped field (DESIGN §9).
+        self.whmcs.details_readable = bool(self.mapped)
         self.wp = MemorySide(P, fields=(*FIELDS, *extra))
         self.store = MemoryStore()
         self.on_delete = "ignore"
@@ -466,7 +469,10 @@ class SyncMachine(RuleBasedStateMachine):
         pre_w, pre_p = pre
         w, p = now
         base = None if agreed is None else agreed.get(MAPPED)
-        wv = None if before.unread else _n(MAPPED, pre_w)  # None: WHMCS's value was not read
+        # None: WHMCS's value was not read. A poll reads the details of the clients not linked yet
+        # (syncd.sync.details), so an unlinked client's value is read even then.
+        read = not before.unread or (pre_w is not None and pre_w.remote_id not in before.links)
+        wv = _n(MAPPED, pre_w) if read else None
         pv = _n(MAPPED, pre_p)
         got_w, got_p = _n(MAPPED, w), _n(MAPPED, p)
         unchanged_w = _n(MAPPED, pre_w)  # what WHMCS holds if nothing was written there
@@ -691,3 +697,19 @@ def test_a_small_example_by_hand() -> None:
     [client] = machine.whmcs.accounts.values()
     assert client.fields["first_name"] == "Bob" and user.fields["first_name"] == "Bob"
     assert normalise_email(client.fields["email"]) == "ann@x.io"
+
+
+def test_the_mapped_machine_catches_a_run_that_skips_the_unlinked_clients_details(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken ``details.needed`` that reads nothing in a normal poll: a client linked or created
+    from at that poll would go without its value, which the model expects read."""
+    from syncd.sync import details
+
+    real = details.needed
+
+    def only_full(*args: Any, **kw: Any) -> tuple[int, ...]:
+        return real(*args, **kw) if kw.get("every") or args[3].full else ()
+
+    monkeypatch.setattr(details, "needed", only_full)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(MappedSyncMachine, settings=BROKEN_SETTINGS)

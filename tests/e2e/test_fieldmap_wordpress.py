@@ -7,9 +7,10 @@ billing meta written as WooCommerce writes it (``update_user_meta``) reaches the
 is carried, and a run with nothing to do writes nothing. Without the companion,
 ``test-connection`` exits 3 naming each missing key and the fix.
 
-The WHMCS adapter does not report mapped fields yet (GetClientsDetails is a later step), so the
-WHMCS side of the writes to WordPress is the in-memory side of tests/core, planned and executed by
-the real planner and engine against the real WordPress adapter.
+Here the WHMCS side of the writes to WordPress is the in-memory side of tests/core, planned and
+executed by the real planner and engine against the real WordPress adapter; the same story with
+the WHMCS emulator and ``python -m syncd`` (GetClientsDetails, ``sync --full``) is in
+``test_fieldmap_whmcs_wordpress.py``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.config import Settings, WhmcsSettings, WordPressSettings
 from syncd.emulators.whmcs import WhmcsEmulator
+from syncd.fieldmap import FieldRule
 
 IDENTIFIER = "syncd-api"
 SECRET = "s3cret-WHMCS-Zq9v"
@@ -87,18 +88,19 @@ AdapterFactory = Callable[..., WhmcsAdapter]
 
 @pytest.fixture
 def make_adapter(emulator: WhmcsEmulator, sleeps: Sleeps) -> Iterator[AdapterFactory]:
-    """``make_adapter(mode="inprocess"|"loopback", transport=None, **settings)``."""
+    """``make_adapter(mode="inprocess"|"loopback", transport=None, mapped=(), **settings)``."""
     made: list[WhmcsAdapter] = []
 
     def make(mode: str = "inprocess", *, transport: httpx.BaseTransport | None = None,
-             **overrides: Any) -> WhmcsAdapter:
+             mapped: tuple[FieldRule, ...] = (), **overrides: Any) -> WhmcsAdapter:
         if mode == "loopback":
             url = overrides.pop("url", None) or emulator.start()
             settings = whmcs_settings(url, **overrides)
         else:
             settings = whmcs_settings(overrides.pop("url", "http://whmcs.test/"), **overrides)
             transport = transport or emulator.transport()
-        adapter = WhmcsAdapter(settings, settings.secret or SecretStr(""), transport=transport, sleep=sleeps)
+        adapter = WhmcsAdapter(settings, settings.secret or SecretStr(""), transport=transport, sleep=sleeps,
+                               mapped=mapped)
         made.append(adapter)
         return adapter
 

@@ -11,6 +11,7 @@ from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.config import DummyValues, NewClients
 from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.errors import DuplicateEmail, NotFound, RefusedWrite
+from syncd.fieldmap import FieldRule
 from syncd.model import Record, Side
 from tests.whmcs.conftest import AdapterFactory
 
@@ -96,12 +97,15 @@ class TestWhmcsContract:
         assert owner.email == "new@example.com" and owner.has_password and owner.clients == {record.remote_id: True}
         assert record.fields["first_name"] == dummy.firstname
         assert adapter.dummy_fields_for(fields) == {"first_name"}
-        assert "phone" not in record.fields  # not a common field here: not reported
-        with_phone = adapter.create({"email": "tel@example.com", "first_name": "T", "last_name": "", "phone": ""})
-        assert with_phone.fields["phone"] == dummy.phonenumber == emulator.clients[with_phone.remote_id].phonenumber
+        assert "phonenumber" not in record.fields  # not a mapped field here: not reported
+        mapped = make_adapter(mode, mapped=(FieldRule("phonenumber", "meta.billing_phone", "phone"),))
+        with_phone = mapped.create({"email": "tel@example.com", "first_name": "T", "last_name": "", "phonenumber": ""})
+        assert with_phone.fields["phonenumber"] == dummy.phonenumber
+        assert emulator.clients[with_phone.remote_id].phonenumber == dummy.phonenumber
         assert with_phone.fields["last_name"] == dummy.lastname
-        assert adapter.dummy_fields_for({"first_name": "T", "last_name": "", "phone": ""}) == {"last_name", "phone"}
-        assert adapter.dummy_fields_for({"first_name": "T", "last_name": "L", "phone": "+1 503 555 1212"}) == set()
+        assert mapped.dummy_fields_for({"first_name": "T", "last_name": "", "phonenumber": ""}) == {
+            "last_name", "phonenumber"}
+        assert mapped.dummy_fields_for({"first_name": "T", "last_name": "L", "phonenumber": "+1 503 555 1212"}) == set()
         assert (record.active, record.status) == (True, "Active")
         assert emulator.emails_sent == []  # send_welcome_email defaults to false
 
@@ -201,11 +205,11 @@ class TestWhmcsContract:
     ) -> None:
         adapter = make_adapter(mode)
         cid = emulator.client_by_email("ann@example.com") or 0
-        details = adapter.details(cid)
+        details = adapter.client_details(cid)
         assert details["email"] == "ann@example.com"
         assert details["users"]["user"][0]["is_owner"] is True
         with pytest.raises(NotFound):
-            adapter.details(999)
+            adapter.client_details(999)
         assert adapter.whmcs_version() == emulator.version
         assert adapter.admin_details()["whmcs"]["version"] == emulator.version
 
