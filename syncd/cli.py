@@ -497,13 +497,15 @@ def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
     EMAIL may be the person's current email or any earlier one. Read-only, takes no lock, needs
     no secret. Exit 1 when syncd has recorded no change for that email."""
     from syncd import app, render
+    from syncd.sync.fieldview import labels as labels_of
 
     settings = obj.settings_without_secrets()
     become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     shown, limited = app.history(settings, email, limit=limit)
-    _show(render.history_text(email, shown, limited=limited), render.history_json(email, shown, limited=limited),
-          as_json)
+    labels = labels_of(settings.field_rules())  # a mapped field reads as the operator wrote it
+    _show(render.history_text(email, shown, limited=limited, labels=labels),
+          render.history_json(email, shown, limited=limited, labels=labels), as_json)
     sys.exit(exits.of_history(bool(shown)))
 
 
