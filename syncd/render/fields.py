@@ -54,7 +54,6 @@ def action_json(action: Action, actions: Sequence[Action], conflicts: Sequence[C
     read —, after, why) and, for a create, the label of each mapped field it sends."""
     out = action.to_json()
     if type(action) is Update:
-        out["description"] = action_line(action, actions, conflicts, mapped, direction)
         out["fields"] = [w.to_json() for w in field_writes(action, actions, conflicts, mapped, direction)]
     elif isinstance(action, Create) and mapped:
         out["description"] = _create_line(action, mapped)

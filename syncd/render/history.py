@@ -66,7 +66,8 @@ def history_text(email: str, entries: Sequence[HistoryEntry], *, limited: bool =
 
 def entry_json(entry: HistoryEntry, labels: Mapping[str, str] = MappingProxyType({})) -> JSON:
     change = entry.change
-    return {"label": labels.get(change.field, change.field),
+    label = {"label": labels[change.field]} if change.field in labels else {}  # a mapped field's
+    return {**label,
         "at": entry.at.isoformat(), "run_id": change.run_id, "key": change.key, "side": change.side or None,
         "kind": change.kind.value, "field": change.field, "before": change.before, "after": change.after,
         "whmcs_id": change.whmcs_id, "wp_id": change.wp_id,

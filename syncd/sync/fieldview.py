@@ -100,9 +100,8 @@ def why(name: str, update: Update, *, first_contact: bool, conflict: Conflict | 
     target = update.record.side
     if conflict is not None:
         if conflict.first_contact:
-            return (f"the two sides differ at first contact; {conflict.winner.display} wins "
-                    "([sync] priority)")
-        return f"both sides changed it; {conflict.winner.display} wins ([sync] priority)"
+            return f"the two sides differ at first contact: {conflict.winner.display} wins by [sync] priority"
+        return f"both sides changed it: {conflict.winner.display} wins by [sync] priority"
     if direction.source is source:
         return f"{source.display} is the source ({direction.value})"
     held = update.changes[name][0]
@@ -120,16 +119,19 @@ def why(name: str, update: Update, *, first_contact: bool, conflict: Conflict | 
 
 @dataclass(frozen=True, slots=True)
 class FieldWrite:
-    """One field of one planned write: its label, before (None: not read) → after, and why."""
+    """One field of one planned write: its label, before (None: not read) → after, and why
+    (``mapped``: a field of the field map; a core field's line stays the action's own words)."""
 
     name: str
     label: str
     before: str | None
     after: str
     why: str
+    mapped: bool = True
 
     def describe(self) -> str:
-        return f"{self.label} {value_text(self.before)} → {self.after!r} ({self.why})"
+        text = f"{self.label} {value_text(self.before)} → {self.after!r}"
+        return f"{text} ({self.why})" if self.mapped else text
 
     def to_json(self) -> dict[str, object]:
         return {"field": self.name, "label": self.label, "before": self.before, "after": self.after,
@@ -149,7 +151,8 @@ def field_writes(action: Update, actions: Sequence[Action], conflicts: Sequence[
         conflict = next((c for c in conflicts if c.key == action.key and c.field == name), None)
         unread = field is not None and name not in action.record.fields
         out.append(FieldWrite(name, field.label if field is not None else name, None if unread else before, after,
-                              why(name, action, first_contact=first, conflict=conflict, direction=direction)))
+                              why(name, action, first_contact=first, conflict=conflict, direction=direction),
+                              mapped=field is not None))
     return tuple(out)
 
 
