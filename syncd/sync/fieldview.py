@@ -114,7 +114,8 @@ def why(name: str, update: Update, *, first_contact: bool, conflict: Conflict | 
         return f"not compared before: {source.display}'s value is copied"
     if not update.other.fields.get(name, "").strip() and base.strip():
         return f"emptied on {source.display} since the last sync, was {base!r}"
-    return f"changed on {source.display} since the last sync, was {base!r}"
+    was = repr(base) if base.strip() else "empty"
+    return f"changed on {source.display} since the last sync, was {was}"
 
 
 @dataclass(frozen=True, slots=True)
