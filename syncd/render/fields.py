@@ -96,13 +96,18 @@ def mapped_lines(mapped: Sequence[MappedField], unread: tuple[int, int] = (0, 0)
     return lines
 
 
+def _held(value: object, account: bool) -> str:
+    """A side's value of a mapped field: quoted, "not read", or "no account" on that side."""
+    return value_text(value if isinstance(value, str) else None) if account else "no account"
+
+
 def field_state_lines(states: Sequence[Mapping[str, object]]) -> list[str]:
     """``explain``: each mapped field of one user, both values and what a run does with it."""
     lines = []
     for s in states:
-        whmcs, wp, base = s["whmcs"], s["wordpress"], s["base"]
-        values = (f"WHMCS {value_text(whmcs if isinstance(whmcs, str) else None)}, "
-                  f"WordPress {value_text(wp if isinstance(wp, str) else None)}")
+        whmcs, wp, base, accounts = s["whmcs"], s["wordpress"], s["base"], s["accounts"]
+        held = accounts if isinstance(accounts, list) else []
+        values = f"WHMCS {_held(whmcs, 'whmcs' in held)}, WordPress {_held(wp, 'wordpress' in held)}"
         if isinstance(base, str):
             values += f", agreed {base!r}"
         lines.append(f"{s['label']}: {values}: {s['verdict']}")

@@ -77,7 +77,9 @@ def mapped_fields(rules: Sequence[FieldRule], direction: Direction, whmcs_fields
             blocked = (f"WordPress does not expose the user meta {key} in its REST API (install the syncd "
                        "companion, or register the meta; `syncd test-connection` says how)")
         elif rule.name not in whmcs_fields:
-            blocked = f"WHMCS did not report {rule.name} (`syncd test-connection` checks the WHMCS side)"
+            what = ("WHMCS has no such custom client field (check its id under Setup > Custom Client Fields)"
+                    if rule.name.startswith("customfield.") else "the WHMCS side does not read it")
+            blocked = f"{what} (`syncd test-connection` checks the WHMCS side)"
         elif narrowed is None:
             blocked = (f"its direction {rule.direction.value} lets nothing through in a "
                        f"{direction.value} run")
@@ -200,5 +202,6 @@ def user_field_states(fields: Sequence[MappedField], whmcs: Mapping[str, str] | 
         else:
             verdict = "nothing to do"
         out.append({"field": name, "label": field.label, "whmcs": wv, "wordpress": pv, "base": agreed,
-                    "apply": field.rule.apply, "verdict": verdict})
+                    "apply": field.rule.apply, "verdict": verdict, "accounts": [
+                        s.value for s, fields in ((Side.WHMCS, whmcs), (Side.WORDPRESS, wp)) if fields is not None]})
     return out
