@@ -153,8 +153,8 @@ def _whmcs_problem(name: str) -> str | None:
         return f"WHMCS field names are lower-case: {lowered!r}"
     known = ", ".join(sorted(WHMCS_FIELDS))
     guess = _WHMCS_ALIASES.get(lowered) or next(iter(difflib.get_close_matches(lowered, WHMCS_FIELDS, n=1)), None)
-    hint = f"did you mean {guess!r}? " if guess else ""
-    return f"unknown WHMCS client field; {hint}known: {known}, or customfield.<id>"
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    return f"unknown WHMCS client field; known: {known}, or customfield.<id>{hint}"
 
 
 #: What people call WHMCS's fields (WooCommerce's names, the form's labels) → WHMCS's name.
@@ -182,10 +182,10 @@ def _wordpress_problem(name: str, company_key: str) -> str | None:
             return (f"meta.{company_key} is the core company field already ([wordpress] company_meta_key); "
                     "remove this table")
         return None
-    if _META_KEY.fullmatch(name) and not name.startswith("meta"):
-        return (f"unknown WordPress field; if it is a user meta key (as WooCommerce's are), write "
-                f"wordpress = \"meta.{name}\"")
-    return f"unknown WordPress field; known: {', '.join(sorted(WORDPRESS_FIELDS))}, or meta.<key>"
+    known = f"unknown WordPress field; known: {', '.join(sorted(WORDPRESS_FIELDS))}, or meta.<key>"
+    if _META_KEY.fullmatch(name):
+        return f"{known}; a user meta key (as WooCommerce's are) is written with its prefix: \"meta.{name}\""
+    return known
 
 
 def _kind_problem(kind: Kind, whmcs: str, wordpress: str) -> str | None:

@@ -34,12 +34,13 @@ def _with(sides: Emulated, extra: str, *, preset: str = "", **sync: object) -> N
 
 BROKEN = [
     ('whmcs = "phone"\nwordpress = "meta.billing_phone"\n', {},
-     "[[fields]] #1 (whmcs = 'phone'): unknown WHMCS client field; did you mean 'phonenumber'? known:"),
+     "[[fields]] #1 (whmcs = 'phone'): unknown WHMCS client field; known: address1, address2, city, country, "
+     "language, notes, phonenumber, postcode, state, tax_id, or customfield.<id>; did you mean 'phonenumber'?"),
     ('whmcs = "countryname"\nwordpress = "meta.billing_country"\n', {},
      "[[fields]] #1 (whmcs = 'countryname'): WHMCS derives it from country; map country instead"),
     ('whmcs = "city"\nwordpress = "billing_city"\n', {},
-     "wordpress = 'billing_city': unknown WordPress field; if it is a user meta key (as WooCommerce's are), "
-     'write wordpress = "meta.billing_city"'),
+     "wordpress = 'billing_city': unknown WordPress field; known: description, nickname, url, or meta.<key>; "
+     'a user meta key (as WooCommerce\'s are) is written with its prefix: "meta.billing_city"'),
     ('whmcs = "city"\nwordpress = "meta.billing_city"\nkind = "phone"\n', {},
      "[[fields]] #1 (whmcs = 'city'): kind 'phone' cannot apply to WHMCS's city (use 'text')"),
     ('whmcs = "customfield.4"\nwordpress = "nickname"\nkind = "country"\n', {},
