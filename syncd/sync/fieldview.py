@@ -161,7 +161,7 @@ def field_writes(action: Update, actions: Sequence[Action], conflicts: Sequence[
 
 def create_values(action: Create, fields: Sequence[MappedField]) -> list[tuple[str, str, str]]:
     """What a create sends, as (label, value, note): the note says a mapped field is set on create
-    only, or that a value is the configured stand-in (a dummy or the field's default)."""
+    only, or that a value stands in for an empty one (the field's ``default``, or the dummy)."""
     mapped = {f.rule.name: f for f in fields}
     out = []
     for name, value in action.send.items():
@@ -169,8 +169,8 @@ def create_values(action: Create, fields: Sequence[MappedField]) -> list[tuple[s
             continue
         field = mapped.get(name)
         notes = []
-        if name in action.dummy_fields:
-            notes.append("the configured stand-in" if action.target is Side.WHMCS else "no value: a stand-in")
+        if name in action.dummy_fields:  # (a WordPress create sends no stand-in: it is skipped above, empty)
+            notes.append(f"empty on {action.source.side.display}: the field's default or the dummy")
         if field is not None and field.on_create:
             notes.append("set on create only")
         out.append((field.label if field is not None else name, value, "; ".join(notes)))

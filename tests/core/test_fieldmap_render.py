@@ -128,6 +128,15 @@ def test_a_create_names_mapped_fields_and_marks_on_create_ones() -> None:
     assert create["on_create"] == ["customfield.3"]
 
 
+def test_a_whmcs_create_says_which_values_stand_in_for_empty_ones() -> None:
+    w = world()
+    w.user(101, "shop@x.io", city="York", phonenumber="")
+    text = plan_text(w.plan(mapped=RULES, dummy_values=DUMMIES))
+    assert ("would create WHMCS client shop@x.io from WordPress user shop@x.io (#101): first_name 'Ann', "
+            "last_name 'Lee', phonenumber ↔ meta.billing_phone '0000000000' (empty on WordPress: the field's "
+            "default or the dummy), city ↔ meta.billing_city 'York'") in text
+
+
 def test_explain_shows_each_mapped_field_on_both_sides_and_what_a_run_does_with_it() -> None:
     w = world()
     linked(w, {"city": "Hull", "customfield.3": "GB1"}, {"city": "Hull", "customfield.3": ""})
