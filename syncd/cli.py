@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -348,7 +349,8 @@ def test_connection(obj: Context, as_json: bool) -> None:
     from syncd.checks import whmcs as whmcs_checks
     from syncd.checks import wordpress as wp_checks
 
-    settings = obj.settings()
+    with _config_failure_json(as_json):
+        settings = obj.settings()
     _setup_logging(settings, level="WARNING")
     warnings = settings.warnings()
     if not as_json:
@@ -394,28 +396,56 @@ def status(obj: Context, as_json: bool, as_check: bool) -> None:
 
 
 @main.command("check-config")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the verdict (ok, problems, warnings, the field map) as one JSON object; same exit codes.")
 @click.pass_obj
 @handles_errors
-def check_config(obj: Context) -> None:
+def check_config(obj: Context, as_json: bool) -> None:
     """Validate the configuration as `syncd run` would, without calling either side: exit 0 (OK) or 2."""
+    from syncd import fieldmap
     from syncd.errors import ConfigError
+    from syncd.render.checks import config_ok_json, config_ok_text
     from syncd.state import url as state_url
+    from syncd.sync.fieldview import mapped_fields
 
     # Every value, the schedule, the metrics address, the secrets (a credential file only root may
     # read is fine: systemd reads it for the service), the state directory, as the service's user.
-    settings = obj.settings_for_check()
-    become_state_owner(settings)
-    problems = state_url.access_problems(settings.sync.state_url)
-    for warning in settings.warnings():
-        click.echo(f"warning: {warning}")
-    for rule in settings.field_rules():
-        if rule.name.startswith("customfield."):  # ids are install-specific: only WHMCS can tell
-            click.echo(f"note: {rule.name} must be a client custom field id of your WHMCS (Configuration → System "
-                       "Settings → Custom Client Fields; GetClientsDetails lists them under \"customfields\"); "
-                       "`syncd test-connection` checks it")
-    if problems:
-        raise ConfigError(f"invalid configuration in {settings.source}:", [f"[sync] state_url: {p}" for p in problems])
-    click.echo(f"OK: {settings.source} is valid (neither side was called; `syncd test-connection` checks them)")
+    with _config_failure_json(as_json):
+        settings = obj.settings_for_check()
+        become_state_owner(settings)
+        problems = state_url.access_problems(settings.sync.state_url)
+        if not as_json:
+            for warning in settings.warnings():
+                click.echo(f"warning: {warning}")
+        if problems:
+            raise ConfigError(f"invalid configuration in {settings.source}:",
+                              [f"[sync] state_url: {p}" for p in problems])
+    # The field map as a run would carry it, were both sides to store every field.
+    names = tuple(r.name for r in settings.field_rules())
+    mapped = mapped_fields(settings.field_rules(), settings.sync.direction, names, names)
+    notes = list(fieldmap.overrides(settings.fields, preset=settings.wordpress.preset))
+    notes += [f"{name} must be a client custom field id of your WHMCS (Configuration → System Settings → Custom "
+              "Client Fields; GetClientsDetails lists them under \"customfields\"); `syncd test-connection` checks it"
+              for name in names if name.startswith("customfield.")]  # ids are install-specific: only WHMCS can tell
+    _show(config_ok_text(settings.source, mapped, notes),
+          config_ok_json(settings.source, settings.warnings(), mapped, notes), as_json)
+
+
+@contextmanager
+def _config_failure_json(as_json: bool) -> Iterator[None]:
+    """With --json, a configuration that does not load still prints one JSON object on stdout (its
+    problems, exit code 2), besides the message on stderr."""
+    from syncd.errors import ConfigError
+    from syncd.logs import redact_text
+    from syncd.render.checks import config_failure_json
+
+    try:
+        yield
+    except ConfigError as exc:
+        if as_json:
+            _show("", config_failure_json(redact_text(str(exc).split("\n", 1)[0]),
+                                          [redact_text(p) for p in exc.problems], int(exits.of_error(exc))), True)
+        raise
 
 
 def _status_check(obj: Context) -> None:
@@ -507,13 +537,15 @@ def history(obj: Context, email: str, as_json: bool, limit: int) -> None:
     EMAIL may be the person's current email or any earlier one. Read-only, takes no lock, needs
     no secret. Exit 1 when syncd has recorded no change for that email."""
     from syncd import app, render
+    from syncd.sync.fieldview import labels as labels_of
 
     settings = obj.settings_without_secrets()
     become_state_owner(settings)
     _setup_logging(settings, level="WARNING")
     shown, limited = app.history(settings, email, limit=limit)
-    _show(render.history_text(email, shown, limited=limited), render.history_json(email, shown, limited=limited),
-          as_json)
+    labels = labels_of(settings.field_rules())  # a mapped field reads as the operator wrote it
+    _show(render.history_text(email, shown, limited=limited, labels=labels),
+          render.history_json(email, shown, limited=limited, labels=labels), as_json)
     sys.exit(exits.of_history(bool(shown)))
 
 

@@ -24,6 +24,7 @@ A mapped field's name in the core is its WHMCS name (``phonenumber``, ``address1
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -151,7 +152,18 @@ def _whmcs_problem(name: str) -> str | None:
     if lowered in WHMCS_FIELDS and lowered != name:
         return f"WHMCS field names are lower-case: {lowered!r}"
     known = ", ".join(sorted(WHMCS_FIELDS))
-    return f"unknown WHMCS client field; known: {known}, or customfield.<id>"
+    guess = _WHMCS_ALIASES.get(lowered) or next(iter(difflib.get_close_matches(lowered, WHMCS_FIELDS, n=1)), None)
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    return f"unknown WHMCS client field; known: {known}, or customfield.<id>{hint}"
+
+
+#: What people call WHMCS's fields (WooCommerce's names, the form's labels) → WHMCS's name.
+_WHMCS_ALIASES: Mapping[str, str] = {
+    "phone": "phonenumber", "telephone": "phonenumber", "phone_number": "phonenumber", "zip": "postcode",
+    "zipcode": "postcode", "postal_code": "postcode", "address": "address1", "address_1": "address1",
+    "address_2": "address2", "region": "state", "county": "state", "province": "state", "vat": "tax_id",
+    "vat_number": "tax_id", "taxid": "tax_id",
+}
 
 
 def _wordpress_problem(name: str, company_key: str) -> str | None:
@@ -170,7 +182,10 @@ def _wordpress_problem(name: str, company_key: str) -> str | None:
             return (f"meta.{company_key} is the core company field already ([wordpress] company_meta_key); "
                     "remove this table")
         return None
-    return f"unknown WordPress field; known: {', '.join(sorted(WORDPRESS_FIELDS))}, or meta.<key>"
+    known = f"unknown WordPress field; known: {', '.join(sorted(WORDPRESS_FIELDS))}, or meta.<key>"
+    if _META_KEY.fullmatch(name):
+        return f"{known}; a user meta key (as WooCommerce's are) is written with its prefix: \"meta.{name}\""
+    return known
 
 
 def _kind_problem(kind: Kind, whmcs: str, wordpress: str) -> str | None:
@@ -222,6 +237,21 @@ def resolve(tables: Sequence[Mapping[str, object]], *, preset: str, sync_directi
             else:
                 seen[value] = number
     return tuple(rules), problems
+
+
+def overrides(tables: Sequence[Mapping[str, object]], *, preset: str) -> list[str]:
+    """Which preset fields the ``[[fields]]`` tables replace, in words (a table for a field the
+    preset maps, on either side, replaces the preset's mapping of it)."""
+    if preset != "woocommerce":
+        return []
+    notes = []
+    for number, table in enumerate(tables, start=1):
+        whmcs, wordpress = table.get("whmcs"), table.get("wordpress")
+        for name, key, _kind in WOOCOMMERCE:
+            if (isinstance(whmcs, str) and whmcs.strip() == name) or (
+                    isinstance(wordpress, str) and wordpress.strip() == key):
+                notes.append(f"{_label(number, table)} replaces the woocommerce preset's {name} ↔ {key}")
+    return notes
 
 
 def _text(table: Mapping[str, object], key: str, label: str, problems: list[str], default: str) -> str | None:

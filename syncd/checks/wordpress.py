@@ -23,6 +23,7 @@ from syncd.adapters.wordpress_http import SiteProbe, rest_disabled_code
 from syncd.adapters.wordpress_roles import COMMON_ROLES
 from syncd.adapters.wordpress_users import Account
 from syncd.checks import Check
+from syncd.companions import WORDPRESS_DEFAULT_META_KEYS
 from syncd.config import FORBIDDEN_ROLES, Settings
 from syncd.errors import BadCredentials, PermissionDenied, SyncdError
 from syncd.model import Side
@@ -205,10 +206,16 @@ def _mapped(adapter: WordPressAdapter) -> Check | None:
     register = ("or register each key yourself for REST: register_meta('user', KEY, ['show_in_rest' => true, "
                 "'single' => true, 'type' => 'string', 'auth_callback' => fn() => current_user_can('edit_users')])")
     if companion is None:
-        fix = ("install the syncd companion plugin: syncd companion wordpress --out DIR, then copy "
-               "syncd-companion.php into wp-content/mu-plugins/ (or upload and activate it as a plugin); it "
-               "registers WooCommerce's billing keys, and other keys once listed in "
-               f"define('SYNCD_META_KEYS', '...') in wp-config.php; {register}")
+        wanted = sorted({r.meta_key for r in adapter.mapped if r.meta_key is not None}
+                        | {adapter.company_key})
+        define = ""
+        if any(r.meta_key not in WORDPRESS_DEFAULT_META_KEYS for r in missing):
+            # SYNCD_META_KEYS replaces the companion's default list: it names every key syncd maps.
+            define = f"; 3) in wp-config.php: define('SYNCD_META_KEYS', '{','.join(wanted)}');"
+        fix = ("install the syncd companion plugin: 1) syncd companion wordpress --out DIR; 2) copy "
+               "DIR/syncd-companion.php into wp-content/mu-plugins/ (or into wp-content/plugins/ and activate "
+               "\"syncd companion\"); it registers WooCommerce's billing keys" + define +
+               " then run syncd test-connection again; " + register)
         return _check(name, False, detail, fix)
     unlisted = [r.meta_key or "" for r in missing if r.meta_key not in companion.configured]
     detail += f" ({has}"

@@ -14,6 +14,14 @@ from syncd.errors import RequestRefused
 #: side → the file's name, in this package's directory of that side.
 FILES = {"wordpress": "syncd-companion.php", "whmcs": "syncd_hooks.php"}
 
+#: The meta keys the WordPress companion registers when SYNCD_META_KEYS is not defined: WooCommerce's
+#: billing keys (its DEFAULT_META_KEYS; a test keeps the two lists equal). A defined SYNCD_META_KEYS
+#: replaces this list, so it must name every key syncd maps.
+WORDPRESS_DEFAULT_META_KEYS: tuple[str, ...] = (
+    "billing_first_name", "billing_last_name", "billing_company", "billing_address_1", "billing_address_2",
+    "billing_city", "billing_state", "billing_postcode", "billing_country", "billing_email", "billing_phone",
+)
+
 
 def source(side: str) -> bytes:
     """The companion file of ``side``, as shipped."""

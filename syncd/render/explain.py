@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from syncd.model import Link, Record, Side
+from syncd.render.fields import action_json, action_line, field_state_lines
 from syncd.render.items import JSON, link_json, record_json
+from syncd.sync.actions import Action
 from syncd.sync.explain import Explanation
 
 
@@ -20,13 +22,18 @@ def explain_text(info: Explanation) -> str:
     lines += [f"  link: {_link_line(link)}" for link in info.links]
     if not info.links:
         lines.append("  link: none yet")
-    lines += [f"  a run would {a.describe()}" for a in info.actions]
+    if info.fields:
+        lines.append("  mapped fields:")
+        lines += [f"    {line}" for line in field_state_lines(info.fields)]
+    lines += [f"  a run would {_action(info, a)}" for a in info.actions]
     if not info.actions:
         lines.append("  a run would do nothing for this user")
+    labels = {f.rule.name: f.label for f in info.mapped}
     for c in info.conflicts:
-        lines.append(f"  conflict on {c.field}: {c.winner.display} wins with {c.winning!r}; "
+        lines.append(f"  conflict on {labels.get(c.field, c.field)}: {c.winner.display} wins with {c.winning!r}; "
                      f"{c.winner.other.display}'s {c.losing!r} is overwritten")
-    lines += [f"  problem ({p.side.display}, field {p.field}): {p.message}" for p in info.problems]
+    lines += [f"  problem ({p.side.display}, field {labels.get(p.field, p.field)}): {p.message}"
+              for p in info.problems]
     for d in info.duplicates:
         ids = ", ".join(f"#{i}" for i in d.remote_ids)
         lines.append(f"  duplicate: {len(d.remote_ids)} {d.side.display} accounts share this email ({ids}); "
@@ -35,6 +42,10 @@ def explain_text(info: Explanation) -> str:
     if info.guard:
         lines.append(f"  note: {info.guard}")
     return "\n".join(lines)
+
+
+def _action(info: Explanation, action: Action) -> str:
+    return action_line(action, info.actions, info.conflicts, info.mapped, info.direction)
 
 
 _SHOWN = frozenset({"email", "first_name", "last_name", "company"})
@@ -70,7 +81,7 @@ def verdict(info: Explanation) -> str:
     """The explanation in a few lines, for the JSON's ``verdict``."""
     if not info.found:
         return f"{info.key} is on neither side and in no link."
-    lines = [f"a run would {a.describe()}" for a in info.actions]
+    lines = [f"a run would {_action(info, a)}" for a in info.actions]
     lines += [f"conflict on {c.field}: {c.winner.value} wins with {c.winning!r} over {c.losing!r}"
               for c in info.conflicts]
     lines += [f"problem on {p.side.value}: {p.field} {p.message}" for p in info.problems]
@@ -91,12 +102,14 @@ def explain_json(info: Explanation) -> JSON:
         "whmcs": [record_json(r) for r in info.whmcs],
         "wordpress": [record_json(r) for r in info.wordpress],
         "links": [link_json(link) for link in info.links],
-        "actions": [a.to_json() for a in info.actions],
+        "actions": [action_json(a, info.actions, info.conflicts, info.mapped, info.direction) for a in info.actions],
         "conflicts": [c.to_json() for c in info.conflicts],
         "problems": [p.to_json() for p in info.problems],
         "duplicates": [d.to_json() for d in info.duplicates],
         "skips": [s.to_json() for s in info.skips],
         "guard": info.guard,
         "verdict": verdict(info),
+        "mapped_fields": [f.to_json() for f in info.mapped],
+        "fields": list(info.fields),
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from syncd.model import Record, Side
+from syncd.render.fields import action_line, conflict_line, problem_line
 from syncd.render.items import JSON, link_json, plural, record_json
 from syncd.render.run import plan_json, report_json, report_text
 
@@ -22,14 +23,15 @@ def user_sync_text(result: UserSyncResult) -> str:
         p = result.plan
         lines = [f"Dry run for {result.user} (one user; direction {p.policy.direction.value}, priority "
                  f"{p.policy.priority.value}): {plural(len(p.actions), 'planned action')}, nothing written."]
-        lines += [f"  would {a.describe()}" for a in p.actions]
-        lines += [f"  conflict: {c.describe()}" for c in p.conflicts]
-        lines += [f"  problem: {pr.describe()}" for pr in p.problems]
+        mapped = p.mapped
+        lines += [f"  would {action_line(a, p.actions, p.conflicts, mapped, p.policy.direction)}" for a in p.actions]
+        lines += [f"  conflict: {conflict_line(c, mapped)}" for c in p.conflicts]
+        lines += [f"  problem: {problem_line(pr, mapped)}" for pr in p.problems]
         lines += [f"  duplicate: {d.describe()}" for d in p.duplicates]
         if not p.actions and not p.conflicts and not p.problems and not p.duplicates:
             lines.append("  in sync: nothing to do for this user")
     else:
-        head, *rest = report_text(result.report).splitlines()
+        head, *rest = report_text(result.report, result.plan.mapped).splitlines()
         lines = [head.replace(f"Run {result.report.run_id} ", f"Run {result.report.run_id} (one user, "
                                                               f"{result.user}) ", 1), *rest]
     lines += [f"  left to the next full run: {note}" for note in result.notes]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from syncd.ports import RunOutcome
+from syncd.render.fields import action_json, action_line, conflict_line, mapped_lines, problem_line
 from syncd.render.items import JSON, counts_line, plural
 from syncd.sync.engine import RunReport
+from syncd.sync.fieldview import MappedField
 from syncd.sync.plan import Plan
 from syncd.sync.stages.guard import STOPPED
 
@@ -37,9 +40,11 @@ def plan_text(plan: Plan, store: str = "") -> str:
     notice = unlinked_start_notice(plan, store)
     if notice:
         lines.append(f"  note: {notice}")
-    lines += [f"  would {a.describe()}" for a in plan.actions]
-    lines += [f"  conflict: {c.describe()}" for c in plan.conflicts]
-    lines += [f"  problem: {pr.describe()}" for pr in plan.problems]
+    mapped = plan.mapped
+    lines += [f"  {line}" for line in mapped_lines(mapped, plan.unread)]
+    lines += [f"  would {action_line(a, plan.actions, plan.conflicts, mapped, p.direction)}" for a in plan.actions]
+    lines += [f"  conflict: {conflict_line(c, mapped)}" for c in plan.conflicts]
+    lines += [f"  problem: {problem_line(pr, mapped)}" for pr in plan.problems]
     lines += [f"  duplicate: {d.describe()}" for d in plan.duplicates]
     if plan.guard:
         lines.append("  " + _guard_would(plan.guard, forced=p.force))
@@ -57,9 +62,10 @@ def _guard_would(guard: str, *, forced: bool) -> str:
 def plan_json(plan: Plan) -> JSON:
     """The plan as one JSON object: per user, its actions with per-field before → after."""
     users: dict[int, JSON] = {}
+    mapped = plan.mapped
     for action in plan.actions:
         entry = users.setdefault(action.user, {"key": action.key, "actions": []})
-        entry["actions"].append(action.to_json())
+        entry["actions"].append(action_json(action, plan.actions, plan.conflicts, mapped, plan.policy.direction))
     return {
         "dry_run": True,
         "direction": plan.policy.direction.value,
@@ -79,11 +85,15 @@ def plan_json(plan: Plan) -> JSON:
         "duplicates": [d.to_json() for d in plan.duplicates],
         "skips": [s.to_json() for s in plan.skips],
         "unlinked_start": plan.unlinked_start,
+        "mapped_fields": [f.to_json() for f in mapped],
+        "mapped_not_read": {"whmcs": plan.unread[0], "wordpress": plan.unread[1]},
     }
 
 
-def report_text(report: RunReport) -> str:
-    """The run report: one line of counts, then each failure, problem, conflict and duplicate."""
+def report_text(report: RunReport, mapped: Sequence[MappedField] = ()) -> str:
+    """The run report: one line of counts, then each failure, problem, conflict and duplicate
+    (a mapped field by its label, ``mapped``: the plan's field map), and the mapped fields the
+    run could not carry."""
     head = (
         f"Run {report.run_id} {report.outcome}: {counts_line(report.counts)}; "
         f"{report.failed_users} failed, {plural(len(report.conflicts), 'conflict')}, "
@@ -91,8 +101,9 @@ def report_text(report: RunReport) -> str:
     )
     lines = [head]
     lines += [f"  failed: {e.key} ({e.side}): {e.message}" for e in report.errors]
-    lines += [f"  problem: {p.describe()}" for p in report.problems]
-    lines += [f"  conflict: {c.describe()}" for c in report.conflicts]
+    lines += [f"  problem: {problem_line(p, mapped)}" for p in report.problems]
+    lines += [f"  conflict: {conflict_line(c, mapped)}" for c in report.conflicts]
+    lines += [f"  {f.describe()}" for f in mapped if f.blocked is not None]
     lines += [f"  duplicate: {d.describe()}" for d in report.duplicates]
     if report.message and not report.outcome.completed:
         lines.append(f"  {report.message}")
@@ -122,7 +133,7 @@ def sync_text(result: SyncResult) -> str:
     """What ``syncd sync`` prints: the plan of a dry run, or the report of a run."""
     if result.dry_run or result.report is None:
         return plan_text(result.plan, result.store)
-    text = report_text(result.report)
+    text = report_text(result.report, result.plan.mapped)
     notice = unlinked_start_notice(result.plan, result.store)
     return f"{text}\n  note: {notice}" if notice else text
 
@@ -130,4 +141,5 @@ def sync_text(result: SyncResult) -> str:
 def sync_json(result: SyncResult) -> JSON:
     if result.dry_run or result.report is None:
         return plan_json(result.plan)
-    return {**report_json(result.report), "unlinked_start": result.plan.unlinked_start}
+    return {**report_json(result.report), "unlinked_start": result.plan.unlinked_start,
+            "mapped_fields": [f.to_json() for f in result.plan.mapped]}

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from syncd.model import Link, Record, Side, Snapshot, normalise_email
-from syncd.sync.actions import Action, Conflict, Duplicate, Problem, Skip
+from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
+from syncd.sync.actions import Action, Conflict, Create, Duplicate, Problem, Skip, Update
+from syncd.sync.fieldview import MappedField, user_field_states
 from syncd.sync.plan import Pending, plan
 from syncd.sync.policy import Policy
 
@@ -36,6 +37,11 @@ class Explanation:
     duplicates: tuple[Duplicate, ...] = ()
     skips: tuple[Skip, ...] = ()
     guard: str | None = None
+    #: The field map as this run sees it (DESIGN §9), and this user's mapped fields: both values
+    #: (None: not read), the agreed base and what a run does with each (``fieldview.user_field_states``).
+    mapped: tuple[MappedField, ...] = ()
+    fields: tuple[dict[str, object], ...] = ()
+    direction: Direction = Direction.BOTH
 
     def records(self, side: Side) -> tuple[Record, ...]:
         return self.whmcs if side is Side.WHMCS else self.wordpress
@@ -75,4 +81,24 @@ def explain(
         duplicates=tuple(d for d in result.duplicates if d.key in keys),
         skips=tuple(s for s in result.skips if s.key in keys),
         guard=result.guard,
+        mapped=result.mapped,
+        fields=tuple(_field_states(result.mapped, records, mine, actions)),
+        direction=policy.direction,
     )
+
+
+def _field_states(mapped: tuple[MappedField, ...], records: dict[Side, tuple[Record, ...]],
+                  links: tuple[Link, ...], actions: tuple[Action, ...]) -> list[dict[str, object]]:
+    """This user's mapped fields, read from its first account on each side and its first link."""
+    if not mapped:
+        return []
+    writes: dict[str, Side] = {}
+    for action in actions:
+        if isinstance(action, Update):
+            writes.update(dict.fromkeys(action.changes, action.side))
+        elif isinstance(action, Create):
+            writes.update({n: action.target for n, v in action.send.items() if v})
+    whmcs = records[Side.WHMCS][0].fields if records[Side.WHMCS] else None
+    wp = records[Side.WORDPRESS][0].fields if records[Side.WORDPRESS] else None
+    base = links[0].base if links else None
+    return user_field_states(mapped, whmcs, wp, base, writes)

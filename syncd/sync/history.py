@@ -2,8 +2,9 @@
 
 The engine calls ``changes_of`` at commit and hands the result to the store with the link, in
 one transaction (DESIGN §5.9). Only common profile fields (``fields``: what the plan
-synchronises) are taken from what was sent, so a value an adapter adds on its own — a create's
-random password, a WHMCS dummy key the plan did not choose — can never reach the history.
+synchronises; for a create also a mapped field set on create only, which its source account holds)
+are taken from what was sent, so a value an adapter adds on its own — a create's random password,
+a WHMCS dummy key the plan did not choose — can never reach the history.
 Actions that change only the state store (rebase, re-link, mark gone) wrote nothing to a side
 and leave no row, except a first-contact link, which is how a person's history begins.
 """
@@ -42,8 +43,11 @@ def changes_of(action: Action, link: Link, result: Record | None, *, run_id: int
 
     common = set(fields)
     if isinstance(action, Create):
+        # A mapped field set on create only (DESIGN §9) is not compared later, so not in ``fields``:
+        # it is recorded too, as a value the source account holds (never a value the adapter adds).
+        held = action.source.fields
         return [change(ChangeKind.CREATE, action.target.value, name, "", value)
-                for name, value in action.send.items() if name in common and value]
+                for name, value in action.send.items() if value and (name in common or name in held)]
     if isinstance(action, Update):  # a Park too
         kind = ChangeKind.PARK if isinstance(action, Park) else ChangeKind.UPDATE
         return [change(kind, action.side.value, name, before, after)

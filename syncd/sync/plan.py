@@ -41,6 +41,7 @@ from syncd.sync.actions import (
     Skip,
     Update,
 )
+from syncd.sync.fieldview import MappedField, mapped_fields
 from syncd.sync.policy import Policy
 from syncd.sync.stages.common import Context, Pending, active
 from syncd.sync.stages.guard import guard
@@ -84,6 +85,15 @@ class Plan:
         lost or a ``state_url`` pointing at the wrong place."""
         return self.links == 0 and all(self.listed)
     kinds: Mapping[str, str] = field(default_factory=dict)  # the kinds of the mapped fields (DESIGN §9)
+    #: The fields each listing reported it can store (WHMCS, WordPress), and how many of its records
+    #: lack a mapped field it can store (not read in this run: WHMCS details outside a full pass).
+    stored: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    unread: tuple[int, int] = (0, 0)
+
+    @property
+    def mapped(self) -> tuple[MappedField, ...]:
+        """Every rule of the field map, and whether (and why not) this run carries it."""
+        return mapped_fields(self.policy.mapped, self.policy.direction, *self.stored)
 
     def digest(self, fields: Mapping[str, str]) -> str:
         """The digest of one record's values over this plan's fields, mapped fields by their kind."""
@@ -144,4 +154,11 @@ def plan(
         guard=guard(whmcs, wp, links=len(ordered), live=linked.live, deletions=linked.deletions, policy=policy),
         listed=(len(found.keys[Side.WHMCS]), len(found.keys[Side.WORDPRESS])),
         kinds=ctx.kinds,
+        stored=(whmcs.fields, wp.fields),
+        unread=(_unread(whmcs, ctx.rules), _unread(wp, ctx.rules)) if ctx.rules else (0, 0),
     )
+
+
+def _unread(snapshot: Snapshot, names: Mapping[str, object]) -> int:
+    """How many records of ``snapshot`` lack a mapped field of ``names`` (not read in this run)."""
+    return sum(1 for r in snapshot.records if any(n not in r.fields for n in names))

@@ -264,7 +264,9 @@ def test_a_wordpress_edit_reaches_whmcs_when_whmcs_details_were_not_read() -> No
     result = plan(w)
     [update] = result.actions
     assert update.changes == {"address1": ("1 Main St", "2 Side St")}  # type: ignore[attr-defined]
-    assert "address1 '1 Main St' → '2 Side St'" in plan_text(result)  # before: the last value agreed
+    # WHMCS's value was not read: said so, never shown as empty; the last value agreed is the "why".
+    assert ("address1 ↔ meta.billing_address_1 not read → '2 Side St' (changed on WordPress since the last "
+            "sync, was '1 Main St')") in plan_text(result)
     settles(w, result)
     assert fields(w, W, 1)["address1"] == "2 Side St"
 
@@ -348,9 +350,14 @@ def test_the_dry_run_shows_mapped_fields_before_and_after() -> None:
     w = world()
     linked(w, {"phonenumber": "+1.5035550000"}, {"phonenumber": "503 555 1212"}, {"phonenumber": "503 555 1212"})
     result = plan(w)
-    assert "phonenumber '503 555 1212' → '+1.5035550000'" in plan_text(result)
+    assert ("phonenumber ↔ meta.billing_phone '503 555 1212' → '+1.5035550000' (changed on WHMCS since the last "
+            "sync, was '503 555 1212')") in plan_text(result)
     [user] = plan_json(result)["users"]
     assert user["actions"][0]["changes"] == {"phonenumber": {"before": "503 555 1212", "after": "+1.5035550000"}}
+    assert user["actions"][0]["fields"] == [{
+        "field": "phonenumber", "label": "phonenumber ↔ meta.billing_phone", "before": "503 555 1212",
+        "after": "+1.5035550000", "before_read": True,
+        "why": "changed on WHMCS since the last sync, was '503 555 1212'"}]
     assert "phonenumber" in plan_json(result)["fields"]
 
 
@@ -361,7 +368,10 @@ def test_explain_shows_mapped_fields_and_what_a_run_would_do() -> None:
                    w.policy(mapped=RULES, dummy_values=DUMMIES))
     text = explain_text(info)
     assert "phonenumber '+1.5035550000'" in text and "phonenumber '503 555 1212'" in text
-    assert "a run would update WordPress user ann@x.io (#101): phonenumber '503 555 1212' → '+1.5035550000'" in text
+    assert ("a run would update WordPress user ann@x.io (#101): phonenumber ↔ meta.billing_phone '503 555 1212' → "
+            "'+1.5035550000' (changed on WHMCS since the last sync, was '503 555 1212')") in text
+    assert ("phonenumber ↔ meta.billing_phone: WHMCS '+1.5035550000', WordPress '503 555 1212', agreed "
+            "'503 555 1212': a run would write it to WordPress") in text
 
 
 def test_records_without_mapped_fields_plan_as_before() -> None:

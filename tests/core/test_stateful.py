@@ -639,7 +639,10 @@ def _whmcs_always_wins(name: str, base: str, whmcs: str, wp: str, **kw: Any) -> 
     return FieldOutcome(name, whmcs, write=Side.WORDPRESS)
 
 
-BROKEN_SETTINGS = settings(max_examples=300, stateful_step_count=30, deadline=None, phases=[Phase.generate],
+# Derandomized, yet what Hypothesis generates still depends on the string literals it finds in
+# syncd's own source (its cached "constants"): 300 examples stopped finding the empty-wins merge once
+# new literals were added. The bugs are found within a few dozen examples; 1000 is headroom, not cost.
+BROKEN_SETTINGS = settings(max_examples=1000, stateful_step_count=30, deadline=None, phases=[Phase.generate],
                            derandomize=True, database=None)
 
 
