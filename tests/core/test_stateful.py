@@ -573,7 +573,13 @@ class SyncMachine(RuleBasedStateMachine):
         linked = [accounts[s].get(link.remote_id(s)) for s in (W, P)]
         if not link.gone and not any(self.is_protected(a, before) for a in linked):
             for side in link.deactivated:
-                # a survivor syncd deactivated is re-activated as soon as the run may write its side
+                # a survivor syncd deactivated is re-activated as soon as the run may write its side —
+                # if it is still there: one deleted since, in a run whose destination it is, is not
+                # marked gone (a one-way run never acts on a destination deletion), so its flag stays
+                # until a run in a direction that may decide that deletion
+                if accounts[side].get(link.remote_id(side)) is None:
+                    assert policy.source is side.other, f"{side} #{link.remote_id(side)} vanished, not marked gone"
+                    continue
                 assert not policy.may_write(side), f"{side} #{link.remote_id(side)} still waits for re-activation"
         # a user gone from a side is never recreated there
         for side in link.gone:
