@@ -6,7 +6,10 @@ user's pending event (the newest wins), and forgotten when the entry is dropped 
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -110,3 +113,39 @@ def test_a_forgotten_password_cannot_be_revealed() -> None:
     with pytest.raises(ValueError, match="already written or dropped"):
         password.reveal()
     assert repr(password) == "Password(dropped)"
+
+
+# --- [passwords] in the configuration, checked as a process ---------------------------------------------
+
+def _config_file(tmp_path: Path, passwords: str) -> Path:
+    path = tmp_path / "syncd.toml"
+    path.write_text(f'[whmcs]\nurl = "https://b.example.com/"\nidentifier = "i"\nsecret = "whmcs-secret-1234"\n'
+                    f'[wordpress]\nurl = "https://w.example.com/"\nusername = "u"\n'
+                    f'application_password = "bcde FGHI jklm NOPQ"\n'
+                    f'[sync]\nstate_url = "sqlite:///{tmp_path / "state.db"}"\n[passwords]\n{passwords}')
+    return path
+
+
+def _check_config(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncd", "--config", str(path), "check-config"],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_carry_is_off_by_default_and_true_is_accepted(tmp_path: Path) -> None:
+    from syncd import config
+
+    assert config.parse({"whmcs": {"url": "https://b.example.com/", "identifier": "i", "secret": "whmcs-secret-1"},
+                         "wordpress": {"url": "https://w.example.com/", "username": "u",
+                                       "application_password": "bcde FGHI jklm"}}, env={}).passwords.carry is False
+    out = _check_config(_config_file(tmp_path, "carry = true\n"))
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize(("passwords", "needle"), [
+    ('carry = "maybe"\n', "carry"),
+    ("cary = true\n", "cary"),
+])
+def test_a_broken_passwords_section_is_named_by_check_config(tmp_path: Path, passwords: str, needle: str) -> None:
+    out = _check_config(_config_file(tmp_path, passwords))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert needle in out.stderr and "passwords" in out.stderr and "Traceback" not in out.stdout + out.stderr
