@@ -149,3 +149,40 @@ def test_a_broken_passwords_section_is_named_by_check_config(tmp_path: Path, pas
     out = _check_config(_config_file(tmp_path, passwords))
     assert out.returncode == 2, out.stdout + out.stderr
     assert needle in out.stderr and "passwords" in out.stderr and "Traceback" not in out.stdout + out.stderr
+
+
+# --- syncd.carry: what is not carried, and that it is dropped either way ---------------------------------
+
+def _settings(tmp_path: Path, *, carry: bool, direction: str = "both") -> object:
+    from syncd import config
+
+    return config.parse({
+        "whmcs": {"url": "https://b.example.com/", "identifier": "i", "secret": "whmcs-secret-1"},
+        "wordpress": {"url": "https://w.example.com/", "username": "u", "application_password": "bcde FGHI jklm"},
+        "sync": {"direction": direction, "state_url": f"sqlite:///{tmp_path / 'state.db'}"},
+        "passwords": {"carry": carry}}, env={})
+
+
+@pytest.mark.parametrize(("side", "carry", "direction", "says"), [
+    (Side.WHMCS, False, "both", "[passwords] carry is off"),
+    (Side.WORDPRESS, True, "both", "from WHMCS to WordPress only"),
+    (Side.WHMCS, True, "wp_to_whmcs", "does not write to WordPress"),
+    (Side.WHMCS, True, "both", "no active WordPress user is linked to WHMCS client #4"),  # no store: no link
+])
+def test_a_password_not_carried_is_dropped_with_one_info_line(tmp_path: Path, side: Side, carry: bool,
+                                                              direction: str, says: str) -> None:
+    from syncd.carry import carry_password
+    from syncd.service.events import Pending
+    from tests.intake.harness import captured_logs
+
+    entry = Pending(received=0.0, whmcs_id=4 if side is Side.WHMCS else None,
+                    wp_id=9 if side is Side.WORDPRESS else None, email="p@x.org")
+    password = Password(PASSWORD)
+    entry.hold_password(side, password)
+    opened: list[object] = []
+    with captured_logs() as lines:
+        assert carry_password(_settings(tmp_path, carry=carry, direction=direction), entry,  # type: ignore[arg-type]
+                              wordpress=lambda s: opened.append(s)) is False  # type: ignore[arg-type,func-returns-value]
+    assert not password.held and entry.password is None and opened == []
+    (line,) = lines
+    assert line.startswith("INFO") and says in line and "p@x.org" in line and PASSWORD not in line
