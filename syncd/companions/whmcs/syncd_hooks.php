@@ -1,6 +1,6 @@
 <?php
 /**
- * syncd hooks for WHMCS, version 0.1.0: tells syncd (the WHMCS ⇄ WordPress user synchroniser) at once
+ * syncd hooks for WHMCS, version 0.2.0: tells syncd (the WHMCS ⇄ WordPress user synchroniser) at once
  * that a client changed, so that syncd looks at that client now instead of at its next poll.
  *
  * Install: copy this one file into WHMCS's includes/hooks/ (WHMCS loads every .php file there).
@@ -72,7 +72,7 @@ if (!defined('SYNCD_INTAKE_SECRET')) {
 if (!class_exists('Syncd_Whmcs_Hooks', false)) {
     final class Syncd_Whmcs_Hooks
     {
-        public const VERSION = '0.1.0';
+        public const VERSION = '0.2.0';
         /** WHMCS runs hooks of the same point by ascending priority; this one only takes note. */
         public const PRIORITY = 1;
         public const CONNECT_TIMEOUT_MS = 2000;
