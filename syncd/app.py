@@ -20,6 +20,7 @@ from loguru import logger
 
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
+from syncd.carry import carry_password
 from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
@@ -367,10 +368,14 @@ def daemon_job(settings: Settings, full: bool, should_stop: Callable[[], bool]) 
 
 def event_job(settings: Settings, pending: Pending, should_stop: Callable[[], bool]) -> RunReport:
     """The daemon's event worker's job (DESIGN §10): the one-user run an event asks for, by the ids
-    and email the events named, recorded with the note "event run" so ``status`` tells it apart."""
+    and email the events named, recorded with the note "event run" so ``status`` tells it apart.
+    A password the events carried (DESIGN §11) is set on the linked WordPress user after the run,
+    which may just have created that user (``syncd.carry``); a failed run leaves it to the worker."""
     result = sync_user(settings, email=pending.email or None, whmcs_id=pending.whmcs_id, wp_id=pending.wp_id,
                        should_stop=should_stop, note=f"event run ({pending.label()})")
     assert result.report is not None
+    if pending.password is not None:
+        carry_password(settings, pending)
     return result.report
 
 

@@ -399,6 +399,13 @@ class SecretSources(_Strict):
     intake: str = ""  # only when [intake] listen is set
 
 
+class PasswordSettings(_Strict):
+    """``[passwords]`` (DESIGN §11): whether syncd carries a password set on WHMCS to the linked
+    WordPress user, in flight and never stored. Off by default: the operator opts in."""
+
+    carry: bool = False
+
+
 class Settings(_Strict):
     whmcs: WhmcsSettings
     wordpress: WordPressSettings
@@ -406,6 +413,7 @@ class Settings(_Strict):
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     intake: IntakeSettings = IntakeSettings()
+    passwords: PasswordSettings = PasswordSettings()
     # The [[fields]] tables of DESIGN §9, checked by syncd.fieldmap (which names each table in its messages).
     fields: tuple[dict[str, Any], ...] = ()
     source: str = ""  # where the settings came from (a path), for messages

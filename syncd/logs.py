@@ -11,7 +11,10 @@ alembic and sqlalchemy is routed through the same sink.
 Redaction is the last step before a line is written: every configured secret, in the
 forms it may take on the wire (url-encoded, without the spaces WordPress shows in
 application passwords, inside base64 Basic credentials), becomes ``***`` in messages and
-in exception text alike. It is a second line of defence; adapters never log secrets.
+in exception text alike; so does the value of any ``password`` (or ``password2``, ``pwd``)
+key, however it is written — JSON, a Python repr, a form or query string, percent-encoded,
+its quotes escaped — for a password carried in flight (DESIGN §11) is not a configured secret.
+It is a second line of defence; adapters never log secrets, nor passwords.
 """
 
 from __future__ import annotations
@@ -53,6 +56,18 @@ DEBUG_LIBRARY_LEVELS = {"httpx": logging.INFO, "apscheduler": logging.INFO}
 # "Basic settings" is left alone.
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=,]\s*[(\[]?\s*['\"]?(?:basic|bearer)\s+)[^\s'\"]+")
 _AUTH_TOKEN = re.compile(r"\b((?:Basic|Bearer)\s+)(?=[\w.~+/=-]*[\d+/=])[\w.~+/-]{8,}={0,2}")
+
+# A password key and its value: "password": "…", 'password': '…', password=…, password2: …, and
+# the same with the quotes escaped (a JSON body inside a repr) or the key percent-encoded.
+_PASSWORD_FIELD = re.compile(
+    r"""(?ix)
+    ( (?<![\w-]) (?:password2?|pwd|new_?pass(?:word)?) (?:\\?["'])? \s* (?:[:=]|%3[ad]) \s* )
+    ( \\"(?:\\\\.|(?!\\").)*\\"   # a double-quoted value with its quotes escaped (JSON in a repr)
+    | \\'(?:\\\\.|(?!\\').)*\\'   # the same, single-quoted
+    | "(?:\\+.|[^"\\])*"?            # a double-quoted value (to the end of the text if cut); a quote
+    | '(?:\\+.|[^'\\])*'?            # after any backslashes is inside it (safer to mask too much)
+    | [^\s&,;)}\]'"]+ )                 # a bare one, up to a separator
+    """)
 
 _lock = threading.Lock()
 _patterns: tuple[str, ...] = ()  # one regex source per form of every secret
@@ -124,6 +139,7 @@ def redact_text(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _PASSWORD_FIELD.sub(lambda m: m.group(1) + MASK, text)
     return _AUTH_TOKEN.sub(lambda m: m.group(1) + MASK, text)
 
 

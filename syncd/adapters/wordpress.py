@@ -57,6 +57,7 @@ from syncd.errors import (
 )
 from syncd.fieldmap import FieldRule
 from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.passwords import Password
 from syncd.ports import Details
 from syncd.usernames import MAX_EMAIL, base_username, candidates
 
@@ -703,6 +704,29 @@ class WordPressAdapter:
             raise RemoteRejected(f"WordPress kept {updated.email} instead of the new email of {record.label()}",
                                  side=SIDE, code="email_not_stored")
         return updated
+
+    def set_password(self, remote_id: int, password: Password) -> Record:
+        """Set WordPress user ``remote_id``'s password to ``password`` (DESIGN §11, WHMCS → WordPress):
+        one ``POST /wp/v2/users/<id>`` with ``password``, never for the account syncd uses, an
+        excluded role or an administrator in effect (``RefusedWrite``, checked on the user as it is
+        now). Not part of ``SideAdapter``: only the event worker carries passwords. No message
+        raised or logged here contains the password."""
+        if remote_id == self.verify().id:
+            raise RefusedWrite(f"refusing to set the password of WordPress user #{remote_id}: it is the account "
+                               "syncd itself uses")
+        current = self.get(remote_id)
+        record = self._record(current)
+        reason = self.protection(current)
+        if reason:
+            raise RefusedWrite(f"refusing to set the password of WordPress user {record.label()}: {reason}")
+        try:
+            return self._write(record, {"password": password.reveal()}, "set the password of")
+        except SyncdError as exc:
+            # WordPress's own message should not echo it, but the message is not ours to trust.
+            if password.held and password.reveal() in exc.message:
+                exc.message = exc.message.replace(password.reveal(), "***")
+                exc.args = (exc.message,)
+            raise
 
     def deactivate(self, record: Record) -> Record:
         """Leave the user with no role (the engine remembers the roles it had)."""

@@ -435,7 +435,8 @@ class Daemon:
         intake = settings.intake
         if not intake.enabled or intake.secret is None:
             return
-        app = IntakeApp(intake.secret.get_secret_value().encode("utf-8"), self.events, self._metrics)
+        app = IntakeApp(intake.secret.get_secret_value().encode("utf-8"), self.events, self._metrics,
+                        carry=lambda: self.settings.passwords.carry)
         try:
             self._intake = IntakeServer(intake, app)
         except (OSError, ConfigError) as exc:

@@ -5,7 +5,12 @@ entry (matched by the side's id, then by email), so a burst of edits to one prof
 one-user run. The queue is bounded: when it is full, the oldest entry is dropped and a normal
 poll is asked for instead (``take_poll_request``) — a poll finds every change, so a dropped
 hint delays a change, it never loses it. ``put`` never blocks a sender and never grows the
-queue past ``capacity``. No password is ever held here (issue 14 carries passwords elsewhere).
+queue past ``capacity``.
+
+A password event (DESIGN §11, only with ``[passwords] carry = true``) puts its password, wrapped
+in ``syncd.passwords.Password``, on the user's entry: the newest password wins, an older one is
+forgotten at once, and the worker forgets it as soon as it is written or given up. It is held
+nowhere else, and an entry's ``repr`` never shows it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from syncd.model import Side
+from syncd.passwords import Password
 
 #: How many users may wait for their one-user run at once.
 DEFAULT_CAPACITY = 10_000
@@ -35,6 +41,23 @@ class Pending:
     events: int = 1
     attempts: int = 0  # one-user runs tried for it (a lock held elsewhere, a side down)
     ident: int = field(default=0, repr=False)
+    # A password set on ``password_side`` for this user (the newest one), to carry after its run.
+    password: Password | None = field(default=None, repr=False, compare=False)
+    password_side: Side | None = field(default=None, repr=False)
+
+    def hold_password(self, side: Side, password: Password) -> None:
+        """Keep ``password`` (the newest wins: an older one is forgotten now)."""
+        if self.password is not None and self.password is not password:
+            self.password.forget()
+        self.password, self.password_side = password, side
+
+    def drop_password(self) -> bool:
+        """Forget the password held, if any; whether there was one."""
+        had = self.password is not None and self.password.held
+        if self.password is not None:
+            self.password.forget()
+        self.password, self.password_side = None, None
+        return had
 
     def id_of(self, side: Side) -> int | None:
         return self.whmcs_id if side is Side.WHMCS else self.wp_id
@@ -79,9 +102,9 @@ class EventQueue:
 
     # ---- senders ------------------------------------------------------------------------------
 
-    def put(self, side: Side, remote_id: int, email: str = "") -> bool:
-        """Queue a hint for ``side``'s account ``remote_id`` (``email`` its address, "" if unknown).
-        True if it was folded into a user already waiting."""
+    def put(self, side: Side, remote_id: int, email: str = "", password: Password | None = None) -> bool:
+        """Queue a hint for ``side``'s account ``remote_id`` (``email`` its address, "" if unknown;
+        ``password`` one just set there, to carry). True if it was folded into a user already waiting."""
         email = email.strip().lower()
         with self._cond:
             self._accepted += 1
@@ -90,12 +113,16 @@ class EventQueue:
                 self._coalesced += 1
                 entry.events += 1
                 self._set(entry, side, remote_id, email)
+                if password is not None:
+                    entry.hold_password(side, password)
                 return True
             if len(self._entries) >= self.capacity:
                 self._drop_oldest()
             entry = Pending(received=self._clock(), ident=next(self._ids))
             self._entries[entry.ident] = entry
             self._set(entry, side, remote_id, email)
+            if password is not None:
+                entry.hold_password(side, password)
             self._cond.notify()
             return False
 
@@ -125,6 +152,7 @@ class EventQueue:
     def _drop_oldest(self) -> None:
         _ident, oldest = self._entries.popitem(last=False)
         self._forget(oldest)
+        oldest.drop_password()  # the poll finds the change, never a password
         self._dropped += 1
         self._poll_wanted = True
         if self._on_drop is not None:
@@ -164,7 +192,10 @@ class EventQueue:
                 entry.whmcs_id = entry.whmcs_id if entry.whmcs_id is not None else waiting.whmcs_id
                 entry.wp_id = entry.wp_id if entry.wp_id is not None else waiting.wp_id
                 entry.email = waiting.email or entry.email
+                if waiting.password is not None and waiting.password_side is not None:
+                    entry.hold_password(waiting.password_side, waiting.password)  # it is the newer one
             if len(self._entries) >= self.capacity:
+                entry.drop_password()
                 self._dropped += 1
                 self._poll_wanted = True
                 if self._on_drop is not None:
@@ -190,6 +221,8 @@ class EventQueue:
         """Forget every waiting user (at stop: the next poll finds their changes); how many there were."""
         with self._cond:
             n = len(self._entries)
+            for entry in self._entries.values():
+                entry.drop_password()
             self._entries.clear()
             self._by_id.clear()
             self._by_email.clear()

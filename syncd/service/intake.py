@@ -9,8 +9,10 @@ event that did not arrive over TLS or from loopback). ``POST /v1/probe`` is what
 ``syncd test-connection`` sends: signed like an event, it answers 204 and does nothing. Every
 other path is 404, every other method 405; ``/v1/verify`` is issue 14's and not routed yet.
 
-Nothing a request carries is logged: not its body, its signature, the secret, nor a password
-(a password event is taken as a "changed" hint and its password dropped here). Refusals are
+Nothing a request carries is logged: not its body, its signature, the secret, nor a password.
+A password event (DESIGN §11) hands its password, wrapped in ``syncd.passwords.Password``, to the
+queue only with ``[passwords] carry = true``; otherwise it is a "changed" hint and its password
+is dropped here, with one INFO line (once) saying that carrying is off. Refusals are
 logged one line each, at most ``RefusalLog.PER_WINDOW`` lines per reason a minute, the rest
 counted in one line, so a flood does not fill the journal.
 """
@@ -24,7 +26,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
 
@@ -34,6 +36,7 @@ from loguru import logger
 
 from syncd.config import IntakeSettings
 from syncd.model import Side
+from syncd.passwords import Password
 from syncd.service.events import EventQueue
 from syncd.service.metrics import SyncMetrics, parse_listen
 
@@ -63,12 +66,13 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """An accepted event, as queued: never its password."""
+    """An accepted event, as queued; its password (a password event's) wrapped, never shown."""
 
     side: Side
     kind: str  # "changed" | "deleted" | "password"
     remote_id: int
     email: str
+    password: Password | None = field(default=None, repr=False, compare=False)
 
 
 class Refused(Exception):
@@ -158,9 +162,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def parse_event(body: bytes) -> tuple[Event, bool]:
-    """The event in ``body`` and whether it carried a password (dropped here); ``Refused(400)``
-    for anything not exactly in the protocol's shape."""
+def parse_event(body: bytes) -> Event:
+    """The event in ``body`` (a password event's password wrapped); ``Refused(400)`` for anything
+    not exactly in the protocol's shape. No message names a value the body carried."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -192,7 +196,8 @@ def parse_event(body: bytes) -> tuple[Event, bool]:
             raise Refused(400, f'a password event needs "password", a string of 1 to {_MAX_PASSWORD} characters')
     elif "password" in data:
         raise Refused(400, '"password" belongs only in a password event')
-    return Event(Side(side), kind, remote_id, email.strip()), password is not None
+    wrapped = Password(password) if isinstance(password, str) else None
+    return Event(Side(side), kind, remote_id, email.strip(), wrapped)
 
 
 def _is_loopback(address: str) -> bool:
@@ -209,10 +214,13 @@ class IntakeApp:
     both in ``metrics``; ``clock`` gives Unix seconds (tests move it)."""
 
     def __init__(self, secret: bytes, queue: EventQueue, metrics: SyncMetrics, *,
-                 clock: Callable[[], float] = time.time, refusals: RefusalLog | None = None) -> None:
+                 clock: Callable[[], float] = time.time, refusals: RefusalLog | None = None,
+                 carry: Callable[[], bool] = lambda: False) -> None:
         if not secret:
             raise ValueError("the intake needs a secret")
         self._secret = secret
+        self._carry = carry  # [passwords] carry, read at each event (a reload may change it)
+        self._said_carry_off = False
         self._queue = queue
         self._metrics = metrics
         self._clock = clock
@@ -250,18 +258,26 @@ class IntakeApp:
         self._verify(environ, body)
         if path == PROBE_PATH:
             return 204, {}
-        event, had_password = parse_event(body)
-        if had_password and not self._private(environ):
+        event = parse_event(body)
+        password = event.password
+        if password is not None and not self._private(environ):
+            password.forget()
             raise Refused(403, "a password event must arrive over TLS or from loopback (set tls_cert/tls_key, "
                                "or send through a TLS proxy on this host)")
-        # Issue 14 (DESIGN §11) carries the password from here; until then it is dropped with the
-        # body, and a password event is a "changed" hint like any other.
+        if password is not None and not self._carry():
+            password.forget()  # dropped at once: the event is a "changed" hint like any other
+            password = None
+            if not self._said_carry_off:
+                self._said_carry_off = True
+                logger.info("intake: a password event arrived but [passwords] carry is off: its password was "
+                            "dropped and the event taken as a change; set carry = true to carry passwords "
+                            "(README \"Passwords\"); said once")
         if event.kind == "deleted":
             logger.info("intake: {} #{} was deleted on {}: left to the next scheduled listing, which alone "
                         "decides deletions", event.side.account, event.remote_id, event.side.display)
             self._metrics.events_accepted.inc()
             return 202, {"accepted": True}
-        if self._queue.put(event.side, event.remote_id, event.email):
+        if self._queue.put(event.side, event.remote_id, event.email, password):
             self._metrics.events_coalesced.inc()
         self._metrics.events_accepted.inc()
         logger.debug("intake: {} event for {} #{} queued", event.kind, event.side.account, event.remote_id)

@@ -4,7 +4,9 @@ Each run goes through the daemon's run mutex, so it waits for a scheduled run (a
 in progress in this process, and takes the run lock like any run. A lock held by another
 process, or a side that does not answer, puts the user back at the head of the queue after a
 pause (the event is not lost); after ``MAX_ATTEMPTS`` the user is left to the next poll, which
-finds every change anyway. A full queue asks the daemon for a poll (``request_poll``). The
+finds every change anyway. A full queue asks the daemon for a poll (``request_poll``). A password
+the entry holds (DESIGN §11) is written by the job; whenever the entry is given up instead, the
+password is dropped here with an INFO line naming the user (the poll can never carry it). The
 worker also writes the intake's report for ``syncd status`` (``syncd.service.intake_stats``).
 """
 
@@ -108,9 +110,11 @@ class EventWorker:
         settings = self._settings()
         if not settings.sync.enabled:
             logger.debug("intake: sync is disabled in the configuration; {} not looked at", entry.label())
+            self._drop_password(entry, "sync is disabled in the configuration")
             return
         with self._run_mutex:  # waits for a scheduled run in flight in this process
             if self._stop.is_set():
+                self._drop_password(entry, "syncd is stopping")
                 return  # stopping: the next poll finds the change
             entry.attempts += 1
             if self._running is not None:
@@ -123,6 +127,7 @@ class EventWorker:
                 logger.error("intake: the one-user run for {} failed with an unexpected error: {}: {}; the next "
                              "poll looks at it (traceback at DEBUG)", entry.label(), type(exc).__name__, exc)
                 logger.opt(exception=exc).debug("traceback of the one-user run's error")
+                self._drop_password(entry, "its run failed")
                 return
             else:
                 failure = None
@@ -130,6 +135,7 @@ class EventWorker:
                 if self._running is not None:
                     self._running.clear()
         if failure is None:
+            self._drop_password(entry, "the job did not take it")  # never left held: the job forgets it
             self._runs += 1
             latency = max(0.0, self._clock() - entry.received)
             self._latencies.append(latency)
@@ -142,12 +148,19 @@ class EventWorker:
         if entry.attempts >= MAX_ATTEMPTS:
             logger.warning("intake: gave up on {} after {} tries ({}); the next poll looks at it",
                            entry.label(), entry.attempts, first)
+            self._drop_password(entry, "its one-user run could not be made")
             return
         pause = min(MAX_PAUSE_SECONDS, self._first_pause * 2.0 ** (entry.attempts - 1))
         logger.info("intake: the one-user run for {} could not be made now ({}); trying again in {:g} s",
                     entry.label(), first, pause)
         self._queue.retry(entry)
         self._stop.wait(pause)
+
+    @staticmethod
+    def _drop_password(entry: Pending, why: str) -> None:
+        """Forget the password ``entry`` holds (if any), saying so once, without the password."""
+        if entry.drop_password():
+            logger.info("intake: the new password for {} was not carried ({}); dropped", entry.label(), why)
 
     def write_report(self, *, force: bool = False) -> None:
         """Rewrite the report for ``syncd status`` when something changed (at most every few seconds)."""

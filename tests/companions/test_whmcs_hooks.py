@@ -6,7 +6,9 @@ intake never makes WHMCS's PHP fail, print or wait more than 3 s, and the secret
 
 The hook variables below are those of WHMCS's hook reference, in the WHMCS/developer-docs repository
 (commit 2e75f454aa248b791948e14ad7b33fa9f0ded761): ``hooks-reference/client.md`` (ClientAdd,
-ClientEdit, ClientClose, PreDeleteClient) and ``hooks-reference/user.md`` (UserAdd, UserEdit); the
+ClientEdit, ClientClose, PreDeleteClient, ClientChangePassword: ``userid``, ``password`` "The new
+password") and ``hooks-reference/user.md`` (UserAdd, UserEdit, UserChangePassword: ``userid`` "The ID
+of the User being updated", ``password``), and ``api-reference/getusers.md`` (limitstart, limitnum); the
 stand-in's calls follow ``hooks/getting-started.md``, ``hooks/priority.md``, ``hooks/sample-hook.md``
 and ``advanced/logging.md`` of the same repository."""
 
@@ -34,8 +36,9 @@ from syncd import companions
 FILE = Path(companions.__file__).parent / "whmcs" / "syncd_hooks.php"
 HARNESS = Path(__file__).parent / "whmcs_harness.php"
 SECRET = "s3cret-for-the-intake-7f1c"
-PASSWORD = "Client-Pa55word-9d2e"  # ClientAdd's and UserAdd's `password`: never sent, never logged
-HOOKS = ("ClientAdd", "ClientEdit", "ClientClose", "PreDeleteClient", "UserAdd", "UserEdit")
+PASSWORD = "Client-Pa55word-9d2e"  # ClientAdd's and UserAdd's `password`: only in a password event, never logged
+HOOKS = ("ClientAdd", "ClientEdit", "ClientClose", "PreDeleteClient", "UserAdd", "UserEdit", "ClientChangePassword",
+         "UserChangePassword")
 
 # --- the variables WHMCS passes, as hooks-reference/client.md and user.md list them ------------------
 
@@ -46,13 +49,14 @@ CLIENT_FIELDS: dict[str, Any] = {
 }
 
 
-def client_add(client_id: Any = 7) -> dict[str, Any]:
+def client_add(client_id: Any = 7, password: str | None = PASSWORD) -> dict[str, Any]:
     """hooks-reference/client.md, ClientAdd: client_id, user_id, userid (deprecated), the profile,
-    tax_id, password, customFields, the flags, notes, groupid."""
+    tax_id, password, customFields, the flags, notes, groupid (``password=None``: left out)."""
     return {"client_id": client_id, "user_id": 3, "userid": client_id, **CLIENT_FIELDS, "tax_id": "GB123",
-            "password": PASSWORD, "customFields": {"1": "a value"}, "taxexempt": False, "latefeeoveride": False,
-            "overideduenotices": False, "separateinvoices": False, "disableautocc": False, "emailoptout": False,
-            "marketing_emails_opt_in": True, "overrideautoclose": False, "notes": "", "groupid": 0}
+            **({"password": password} if password is not None else {}), "customFields": {"1": "a value"},
+            "taxexempt": False, "latefeeoveride": False, "overideduenotices": False, "separateinvoices": False,
+            "disableautocc": False, "emailoptout": False, "marketing_emails_opt_in": True, "overrideautoclose": False,
+            "notes": "", "groupid": 0}
 
 
 def client_edit(userid: Any = 7, email: str = "Ada@Example.test") -> dict[str, Any]:
@@ -79,10 +83,22 @@ def pre_delete_client(userid: Any = 7) -> dict[str, Any]:
     return {"userid": userid}
 
 
-def user_add(user_id: Any = 3, email: str = "owner@example.test") -> dict[str, Any]:
+def user_add(user_id: Any = 3, email: str = "owner@example.test", password: str | None = PASSWORD) -> dict[str, Any]:
     """hooks-reference/user.md, UserAdd: user_id, firstname, lastname, email, password, language."""
-    return {"user_id": user_id, "firstname": "Ada", "lastname": "Lovelace", "email": email, "password": PASSWORD,
-            "language": "english"}
+    return {"user_id": user_id, "firstname": "Ada", "lastname": "Lovelace", "email": email,
+            **({"password": password} if password is not None else {}), "language": "english"}
+
+
+def client_change_password(userid: Any = 7, password: str = PASSWORD) -> dict[str, Any]:
+    """hooks-reference/client.md, ClientChangePassword: userid ("The ID of the Client being updated"),
+    password ("The new password")."""
+    return {"userid": userid, "password": password}
+
+
+def user_change_password(userid: Any = 3, password: str = PASSWORD) -> dict[str, Any]:
+    """hooks-reference/user.md, UserChangePassword: userid ("The ID of the User being updated"),
+    password ("The new password")."""
+    return {"userid": userid, "password": password}
 
 
 def user_edit(user_id: Any = 3, email: str = "owner@example.test") -> dict[str, Any]:
@@ -245,12 +261,17 @@ def assert_signed(request: Received, secret: str = SECRET) -> None:
     assert hmac.compare_digest(request.headers["x-syncd-signature"], expected)
 
 
-def assert_clean(run: Run, intake: Intake | None = None) -> None:
-    """Neither the secret nor a client's password reaches the log or a request body."""
-    texts = run.activity + [r.body.decode() for r in (intake.received if intake else [])]
-    texts += [v for r in (intake.received if intake else []) for k, v in r.headers.items() if k != "x-syncd-signature"]
+def assert_clean(run: Run, intake: Intake | None = None, *, password: str = PASSWORD) -> None:
+    """Neither the secret nor a client's password reaches the log, a header or a request body; a
+    password only as the "password" of a password event (DESIGN §11)."""
+    received = intake.received if intake else []
+    texts = run.activity + [v for r in received for k, v in r.headers.items() if k != "x-syncd-signature"]
+    for r in received:
+        body = json.loads(r.body)
+        body.pop("password", None) if body.get("event") == "password" else None
+        texts.append(json.dumps(body))
     for text in texts:
-        assert SECRET not in text and PASSWORD not in text, text
+        assert SECRET not in text and password not in text, text
 
 
 # --- the tests -----------------------------------------------------------------------------------------
@@ -282,12 +303,12 @@ def test_it_registers_the_six_hook_points_once_even_when_loaded_twice(php: str, 
     run = run_hooks(php, tmp_path, [("ClientEdit", client_edit())], define=configured(server.url),
                     include=[FILE, copy])
     quiet(run)
-    assert run.registry == {hook: [1] for hook in HOOKS}  # no password hook yet: issue 14's
+    assert run.registry == {hook: [1] for hook in HOOKS}
     assert len(server.received) == 1
 
 
 @pytest.mark.parametrize(("hook", "variables", "expected"), [
-    ("ClientAdd", client_add(), {"event": "changed", "id": 7, "email": "Ada@Example.test"}),
+    ("ClientAdd", client_add(), {"event": "password", "id": 7, "email": "Ada@Example.test", "password": PASSWORD}),
     ("ClientEdit", client_edit(), {"event": "changed", "id": 7, "email": "Ada@Example.test"}),
     ("ClientClose", client_close(), {"event": "changed", "id": 7, "email": ""}),
     ("PreDeleteClient", pre_delete_client(), {"event": "deleted", "id": 7, "email": ""}),
@@ -300,12 +321,16 @@ def test_each_hook_sends_one_signed_event(php: str, tmp_path: Path, intake: Make
     server = intake()
     run = run_hooks(php, tmp_path, [(hook, variables)], define=configured(server.url + "/"))  # "/" is stripped
     quiet(run)
-    assert run.activity == []
+    # UserAdd's password cannot go with the user's id (it could name another client): said, not sent
+    assert run.activity == ([] if hook != "UserAdd" else [
+        "syncd: the new password of WHMCS user #3 was not sent: WHMCS did not say which clients the user owns "
+        "(GetUsers, WHMCS 8.1+)"])
     (request,) = server.received
     assert_signed(request)
     body = json.loads(request.body)
     assert body == {"side": "whmcs", **expected}
-    assert list(body) == ["side", "event", "id", "email"] and type(body["id"]) is int
+    assert list(body) == ["side", "event", "id", "email", *(["password"] if "password" in expected else [])]
+    assert type(body["id"]) is int
     assert_clean(run, server)
 
 
@@ -374,7 +399,8 @@ def test_when_whmcs_cannot_say_the_user_event_goes_as_it_is(php: str, tmp_path: 
     quiet(run)
     assert len(run.api_calls) == 1
     assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 3, "email": "owner@example.test"}]
-    assert run.activity == []
+    assert run.activity == ["syncd: the new password of WHMCS user #3 was not sent: WHMCS did not say which clients "
+                            "the user owns (GetUsers, WHMCS 8.1+)"]
 
 
 def test_ids_given_as_strings_are_sent_as_numbers_and_bad_ones_send_nothing(php: str, tmp_path: Path,
@@ -385,7 +411,9 @@ def test_ids_given_as_strings_are_sent_as_numbers_and_bad_ones_send_nothing(php:
     assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 12, "email": ""}]
     bad = [("ClientEdit", client_edit(0)), ("ClientEdit", client_edit("abc")), ("ClientClose", {}),
            ("PreDeleteClient", client_close(True)), ("ClientAdd", {"email": "x@example.test"}),
-           ("UserEdit", user_edit(None)), ("UserAdd", user_add(4, "")), ("ClientEdit", None)]
+           ("UserEdit", user_edit(None)), ("UserAdd", user_add(4, "", None)), ("ClientEdit", None),
+           ("ClientChangePassword", client_change_password(0)), ("UserChangePassword", user_change_password("x")),
+           ("UserChangePassword", {"userid": 3})]
     later = intake()
     run = run_hooks(php, tmp_path, bad, define=configured(later.url))
     quiet(run)
@@ -410,6 +438,7 @@ def test_unconfigured_it_sends_and_logs_nothing(php: str, tmp_path: Path, intake
     server = intake()
     makers: tuple[Callable[[], dict[str, Any]], ...] = (client_add, client_edit, client_close, pre_delete_client,
                                                         user_add, user_edit)
+    makers += (client_change_password, user_change_password)
     calls = [(hook, make()) for hook, make in zip(HOOKS, makers, strict=True)]
     run = run_hooks(php, tmp_path, calls)  # the file's own placeholders: both constants ''
     quiet(run)
@@ -442,7 +471,7 @@ def test_events_of_one_request_coalesce_per_client(php: str, tmp_path: Path, int
         ("ClientEdit", client_edit(7)),                  # twice: one event
         ("ClientClose", client_close(7)),                # no email: keeps ClientEdit's
         ("ClientAdd", client_add(8)),
-        ("UserAdd", user_add(4, "ada@example.TEST")),    # after a client with that email: left out
+        ("UserAdd", user_add(4, "ada@example.TEST", None)),  # after a client with that email: left out
         ("UserEdit", user_edit(5, "other@example.test")),
         ("UserEdit", user_edit(5, "other@example.test")),
         ("ClientEdit", client_edit(9, "nine@example.test")),
@@ -453,7 +482,7 @@ def test_events_of_one_request_coalesce_per_client(php: str, tmp_path: Path, int
     quiet(run)
     assert payloads(server) == [
         {"side": "whmcs", "event": "changed", "id": 7, "email": "Ada@Example.test"},
-        {"side": "whmcs", "event": "changed", "id": 8, "email": "Ada@Example.test"},
+        {"side": "whmcs", "event": "password", "id": 8, "email": "Ada@Example.test", "password": PASSWORD},
         {"side": "whmcs", "event": "changed", "id": 5, "email": "other@example.test"},
         {"side": "whmcs", "event": "deleted", "id": 9, "email": "nine@example.test"},
     ]
@@ -482,7 +511,7 @@ def test_a_mass_change_keeps_500_events_and_says_the_rest_is_left_to_the_poll(ph
 def test_a_refusing_intake_is_one_log_line_and_nothing_else(php: str, tmp_path: Path, intake: MakeIntake, status: int,
                                                              says: str) -> None:
     server = intake(status=status)
-    calls = [("ClientEdit", client_edit(7)), ("ClientAdd", client_add(8)), ("UserAdd", user_add(4))]
+    calls = [("ClientEdit", client_edit(7)), ("ClientAdd", client_add(8)), ("UserAdd", user_add(4, password=None))]
     run = run_hooks(php, tmp_path, calls, define=configured(server.url))
     quiet(run)
     assert len(server.received) == 1  # the first failure stops the rest: nothing is retried, the poll finds them
@@ -553,3 +582,91 @@ def test_outside_whmcs_it_does_nothing(php: str) -> None:
     alone = subprocess.run([php, "-d", "error_reporting=-1", "-d", "display_errors=1", str(FILE)],
                            capture_output=True, text=True, timeout=60)
     assert alone.returncode == 0 and alone.stdout == "" and alone.stderr == "", alone.stdout + alone.stderr
+
+
+# --- passwords (issue 14, DESIGN §11) --------------------------------------------------------------------
+
+def test_client_change_password_sends_a_signed_password_event(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    server = intake()
+    run = run_hooks(php, tmp_path, [("ClientChangePassword", client_change_password(7, " sp ace\\\"'é "))],
+                    define=configured(server.url))
+    quiet(run)
+    (request,) = server.received
+    assert_signed(request)
+    # the password as WHMCS gave it, untrimmed, and the signature over the exact bytes sent
+    assert json.loads(request.body) == {"side": "whmcs", "event": "password", "id": 7, "email": "",
+                                        "password": " sp ace\\\"'é "}
+    assert run.activity == []
+
+
+def test_user_change_password_goes_to_each_client_the_user_owns(php: str, tmp_path: Path,
+                                                                intake: MakeIntake) -> None:
+    """UserChangePassword gives only the user's id: the file pages through GetUsers to find it."""
+    server = intake()
+    many = [{**USERS[2], "id": 100 + n, "email": f"u{n}@example.test"} for n in range(150)]  # page 1 and part of 2
+    run = run_hooks(php, tmp_path, [("UserChangePassword", user_change_password(3))], define=configured(server.url),
+                    users=many + USERS)
+    quiet(run)
+    assert sorted((p["event"], p["id"], p["password"]) for p in payloads(server)) == [
+        ("password", 7, PASSWORD), ("password", 8, PASSWORD)]  # owned; not 12, where the user only helps
+    assert [c[1] for c in run.api_calls] == [{"limitstart": 0, "limitnum": 100}, {"limitstart": 100, "limitnum": 100}]
+    assert run.activity == []
+    assert_clean(run, server)
+
+
+def test_user_add_with_a_password_and_a_clients_own_event_merge(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    server = intake()
+    calls = [("ClientEdit", client_edit(7)), ("UserAdd", user_add(3)), ("PreDeleteClient", pre_delete_client(8))]
+    run = run_hooks(php, tmp_path, calls, define=configured(server.url), users=USERS)
+    quiet(run)
+    assert payloads(server) == [
+        # the client's own event keeps its email and takes its owner's password
+        {"side": "whmcs", "event": "password", "id": 7, "email": "Ada@Example.test", "password": PASSWORD},
+        {"side": "whmcs", "event": "deleted", "id": 8, "email": ""},  # a deletion wins over a password
+    ]
+
+
+def test_a_password_wins_over_changed_and_the_newest_password_wins(php: str, tmp_path: Path,
+                                                                   intake: MakeIntake) -> None:
+    server = intake()
+    calls = [("ClientChangePassword", client_change_password(7, "first-Pa55")), ("ClientEdit", client_edit(7)),
+             ("ClientChangePassword", client_change_password(7, "second-Pa55")), ("ClientClose", client_close(7))]
+    run = run_hooks(php, tmp_path, calls, define=configured(server.url))
+    quiet(run)
+    assert payloads(server) == [{"side": "whmcs", "event": "password", "id": 7, "email": "Ada@Example.test",
+                                 "password": "second-Pa55"}]
+
+
+@pytest.mark.parametrize("host", ["localhost", "[::1]", "127.0.0.1"])
+def test_passwords_go_over_loopback_http(php: str, tmp_path: Path, intake: MakeIntake, host: str) -> None:
+    server = intake()
+    url = server.url.replace("127.0.0.1", host)
+    if host == "[::1]":  # the capturing intake listens on IPv4: only the rule is checked, by the log
+        run = run_hooks(php, tmp_path, [("ClientChangePassword", client_change_password(7))],
+                        define=configured(url))
+        quiet(run)
+        assert all("not sent (sent as plain changes)" not in line for line in run.activity)
+        return
+    run = run_hooks(php, tmp_path, [("ClientChangePassword", client_change_password(7))], define=configured(url))
+    quiet(run)
+    assert [p["event"] for p in payloads(server)] == ["password"]
+
+
+def test_passwords_never_go_over_plain_http_to_another_host(php: str, tmp_path: Path, intake: MakeIntake) -> None:
+    """http:// to a host not named as loopback (here 2130706433, which curl takes for 127.0.0.1, so that
+    the capture sees what would cross a network): each password event goes as "changed", without the
+    password, and the log says why once."""
+    server = intake()
+    url = server.url.replace("127.0.0.1", "2130706433")
+    run = run_hooks(php, tmp_path, [("ClientChangePassword", client_change_password(7)), ("ClientAdd", client_add(8))],
+                    define=configured(url))
+    quiet(run)
+    assert payloads(server) == [{"side": "whmcs", "event": "changed", "id": 7, "email": ""},
+                                {"side": "whmcs", "event": "changed", "id": 8, "email": "Ada@Example.test"}]
+    assert run.activity == [
+        "syncd: 2 new password(s) not sent (sent as plain changes): SYNCD_INTAKE_URL is not https:// nor http:// "
+        "to this host (127.0.0.1, localhost, [::1]); give syncd's intake tls_cert/tls_key and an https:// URL to "
+        "carry passwords"]
+    for request in server.received:
+        assert PASSWORD.encode() not in request.body
+    assert_clean(run, server)

@@ -81,8 +81,9 @@ if (($scenario['users'] ?? null) !== null) {
             }
             return false;
         }));
-        $page = array_slice($found, 0, (int) ($postData['limitnum'] ?? 25));
-        return ['result' => 'success', 'totalresults' => count($found), 'startnumber' => 0,
+        $start = (int) ($postData['limitstart'] ?? 0);
+        $page = array_slice($found, $start, (int) ($postData['limitnum'] ?? 25));
+        return ['result' => 'success', 'totalresults' => count($found), 'startnumber' => $start,
                 'numreturned' => count($page), 'users' => $page];
     }
 }

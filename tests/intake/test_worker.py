@@ -238,3 +238,32 @@ def test_a_busy_port_is_said_and_the_daemon_goes_on_polling(tmp_path: Path) -> N
     text = running.log.getvalue()
     assert "the event intake could not start" in text and "still finds every change" in text
     assert "Traceback" not in text
+
+
+def test_a_password_whose_runs_fail_is_dropped_when_the_worker_gives_up(make_worker: Any) -> None:
+    """Issue 14: a password is kept through the retries, then forgotten with an INFO line naming the
+    user, never the password."""
+    from syncd.passwords import Password
+
+    secret_password = "Given-Up-Pa55-31c7"
+    job = Job(*[Unreachable("WordPress is not reachable", side=Side.WORDPRESS)] * (MAX_ATTEMPTS + 3))
+    password = Password(secret_password)
+    with captured_logs() as lines:
+        make_worker(job)[1].put(Side.WHMCS, 3, "ann@example.com", password)
+        _until(lambda: any("was not carried" in line for line in lines), "the password to be dropped")
+    assert len(job.calls) == MAX_ATTEMPTS and not password.held
+    gave_up = next(n for n, line in enumerate(lines) if "gave up on" in line)
+    (said,) = [line for line in lines[gave_up:] if "was not carried" in line]  # held until then
+    assert said.startswith("INFO") and "WHMCS client #3 (ann@example.com)" in said
+    assert all(secret_password not in line for line in lines)
+
+
+def test_a_password_the_job_did_not_take_is_forgotten_after_a_successful_run(make_worker: Any) -> None:
+    from syncd.passwords import Password
+
+    password = Password("Left-Over-Pa55-9b0d")
+    job = Job()
+    _worker, queue, _metrics = make_worker(job)
+    queue.put(Side.WHMCS, 3, "", password)
+    _until(lambda: not password.held, "the password to be forgotten")
+    assert len(job.calls) == 1

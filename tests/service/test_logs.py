@@ -168,6 +168,27 @@ def test_redact_text_masks_every_spelling() -> None:
     assert logs.redact_text("{'authorization': 'Bearer abc.def'}") == "{'authorization': 'Bearer ***'}"
 
 
+@pytest.mark.parametrize("password", ["Tr0ub4dor&3 horse", 'sp "quoted" \'both\' é', "a,b;c}d"])
+def test_a_password_keys_value_is_masked_in_every_spelling(password: str) -> None:
+    """Issue 14: a password in flight is no configured secret, so its key is what gives it away: JSON,
+    a repr of a dict or of a JSON body, a form or query string (percent-encoded), password2, pwd."""
+    body = json.dumps({"id": 3, "password": password})
+    spellings = [
+        body, repr(body), repr(body.encode()), repr({"password": password}), str({"password2": password}),
+        f"password={quote_plus(password)}&id=3", f"pwd={quote(password, safe='')}", f"PASSWORD: {password!r}",
+        f"password%3D{quote(password, safe='')}", json.dumps({"data": body}), f'"new_password":"{password}"',
+    ]
+    for text in spellings:
+        masked = logs.redact_text(f"before {text} after")
+        assert "***" in masked, text
+        for part in (password, quote_plus(password), quote(password, safe=""), json.dumps(password)[1:-1]):
+            # the whole value is gone, and no fragment of it longer than a separator run survives
+            assert part not in masked, (text, masked)
+        assert masked.startswith("before "), masked
+    prose = "password for WHMCS client #3 not carried; the password was dropped; passwords: WHMCS to WordPress"
+    assert logs.redact_text(prose) == prose  # prose about passwords is left alone
+
+
 def test_short_values_are_not_treated_as_secrets() -> None:
     logs.add_secrets(["", "ab", "  "])
     assert logs.redact_text("ab cd") == "ab cd"

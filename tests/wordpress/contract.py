@@ -466,6 +466,28 @@ class WordPressContract:
                     write(record)
         assert adapter.calls["update"] == 0
 
+    def test_set_password_refuses_admins_excluded_roles_and_itself(
+        self, site: Site, adapter_factory: AdapterFactory
+    ) -> None:
+        """Issue 14: a carried password is set on a subscriber, never on an administrator, an excluded
+        role or syncd's own account (read fresh), and no message says the password."""
+        from syncd.passwords import Password
+
+        p = unique()
+        adapter = adapter_factory(exclude_roles=["editor"])
+        other_admin, editor = rest_create_users(site, [
+            {"username": f"{p}boss", "email": f"{p}boss@example.test", "roles": ["administrator"]},
+            {"username": f"{p}ed", "email": f"{p}ed@example.test", "roles": ["editor"]},
+        ])
+        for uid in (other_admin, editor, adapter.verify().id):
+            with pytest.raises(RefusedWrite, match="refusing to set the password") as refused:
+                adapter.set_password(uid, Password(f"{p}-Never-Set-9"))
+            assert f"{p}-Never-Set-9" not in str(refused.value)
+        assert adapter.calls["update"] == 0
+        record = self.make(adapter, unique())
+        written = adapter.set_password(record.remote_id, Password(f"{p}-Carried-Pa55"))
+        assert written.remote_id == record.remote_id and adapter.calls["update"] == 1
+
     def test_refuses_a_user_promoted_since_it_was_read(self, site: Site, adapter: WordPressAdapter) -> None:
         record = self.make(adapter, unique())
         with site.client() as client:

@@ -1,6 +1,6 @@
 <?php
 /**
- * syncd hooks for WHMCS, version 0.1.0: tells syncd (the WHMCS ⇄ WordPress user synchroniser) at once
+ * syncd hooks for WHMCS, version 0.2.0: tells syncd (the WHMCS ⇄ WordPress user synchroniser) at once
  * that a client changed, so that syncd looks at that client now instead of at its next poll.
  *
  * Install: copy this one file into WHMCS's includes/hooks/ (WHMCS loads every .php file there).
@@ -28,14 +28,25 @@
  *                                       syncd to find the client by the email; left out then when the
  *                                       same request reports a client with that email (its owner,
  *                                       edited with it).
- * Events for the same client within one request are sent once ("deleted" wins; a client's own event
- * wins over its owner's), when the request ends (a shutdown function), so that the page's own work
- * is not held up by each hook.
+ *   ClientChangePassword                "password", id = the client's id, email "", and "password": the
+ *                                       new password (DESIGN §11; syncd sets it on the linked WordPress
+ *                                       user when its [passwords] carry = true, and drops it otherwise)
+ *   UserChangePassword                  "password" for each client the user owns (found by paging
+ *                                       through GetUsers, for WHMCS gives only the user's id); nothing,
+ *                                       and one Activity Log line, when WHMCS cannot say which
+ *   ClientAdd, UserAdd with a password  "password" instead of "changed", with it
+ * A password goes only to an https:// URL or to http:// on this host's loopback (127.0.0.1,
+ * localhost, [::1]); to any other URL the event goes as "changed" without it, and the Activity Log
+ * says so once per request. A password never goes with a user's id (it could name another client).
+ * Events for the same client within one request are sent once ("deleted" wins, then a password, the
+ * newest; a client's own event wins over its owner's, and takes the owner's password), when the
+ * request ends (a shutdown function), so that the page's own work is not held up by each hook.
  *
- * What it does not do: it never sends a password (nor any other field: syncd reads the client
+ * What it does not do: it never logs a password (nor sends any other field: syncd reads the client
  * itself), decides nothing, retries nothing (syncd's next poll finds every change a lost event
- * announced), never prints, never throws into WHMCS, never holds a request more than 3 s in total
- * (connect 2 s), and logs a failure as one line in WHMCS's Activity Log, without the secret.
+ * announced; a lost password is lost: the person uses WordPress's reset), never prints, never throws
+ * into WHMCS, never holds a request more than 3 s in total (connect 2 s), and logs a failure as one
+ * line in WHMCS's Activity Log, without the secret.
  * It sends with PHP's curl functions (WHMCS requires the curl extension). It needs PHP 8.0 or later,
  * and under PHP 7 does nothing at all.
  */
@@ -61,7 +72,7 @@ if (!defined('SYNCD_INTAKE_SECRET')) {
 if (!class_exists('Syncd_Whmcs_Hooks', false)) {
     final class Syncd_Whmcs_Hooks
     {
-        public const VERSION = '0.1.0';
+        public const VERSION = '0.2.0';
         /** WHMCS runs hooks of the same point by ascending priority; this one only takes note. */
         public const PRIORITY = 1;
         public const CONNECT_TIMEOUT_MS = 2000;
@@ -69,6 +80,10 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
         public const TOTAL_TIMEOUT_MS = 3000;
         /** Events kept per WHMCS request (a mass import): the rest are left to syncd's next poll. */
         public const MAX_EVENTS = 500;
+        /** GetUsers page size when a user is looked for by id (UserChangePassword gives no email). */
+        public const USERS_PAGE = 100;
+        /** The longest password sent (the intake's limit, in characters; bytes are a safe bound). */
+        public const MAX_PASSWORD = 4096;
 
         // No typed properties, arrow functions, ??= nor match here: PHP 7.2 must parse this file.
 
@@ -90,7 +105,7 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             add_hook('ClientAdd', self::PRIORITY, static function ($vars): void {
                 self::guarded(static function () use ($vars): void {
                     $id = self::field($vars, 'client_id') ?? self::field($vars, 'userid');
-                    self::client('changed', $id, self::field($vars, 'email'));
+                    self::client('changed', $id, self::field($vars, 'email'), self::field($vars, 'password'));
                 });
             });
             add_hook('ClientEdit', self::PRIORITY, static function ($vars): void {
@@ -110,7 +125,8 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             });
             add_hook('UserAdd', self::PRIORITY, static function ($vars): void {
                 self::guarded(static function () use ($vars): void {
-                    self::user(self::field($vars, 'user_id'), self::field($vars, 'email'));
+                    self::user(self::field($vars, 'user_id'), self::field($vars, 'email'),
+                        self::field($vars, 'password'));
                 });
             });
             add_hook('UserEdit', self::PRIORITY, static function ($vars): void {
@@ -118,23 +134,47 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                     self::user(self::field($vars, 'user_id'), self::field($vars, 'email'));
                 });
             });
+            // Passwords (DESIGN §11): hooks-reference/client.md and user.md give both points `userid`
+            // (the client's id, the user's id) and `password`, "the new password".
+            add_hook('ClientChangePassword', self::PRIORITY, static function ($vars): void {
+                self::guarded(static function () use ($vars): void {
+                    self::client('password', self::field($vars, 'userid'), null, self::field($vars, 'password'));
+                });
+            });
+            add_hook('UserChangePassword', self::PRIORITY, static function ($vars): void {
+                self::guarded(static function () use ($vars): void {
+                    self::user(self::field($vars, 'userid'), null, self::field($vars, 'password'));
+                });
+            });
         }
 
-        /** A client changed (or is about to be deleted): one event for it, whatever else it gets. */
-        public static function client(string $event, mixed $rawId, mixed $rawEmail): void
+        /**
+         * A client changed (or is about to be deleted, or has a new password): one event for it,
+         * whatever else it gets. "deleted" wins; otherwise a password wins over "changed" (it also says
+         * "look at this client"), and the newest password over an older one.
+         */
+        public static function client(string $event, mixed $rawId, mixed $rawEmail, mixed $rawPassword = null): void
         {
             $id = self::id($rawId);
             if ($id === null || !self::wanted()) {
                 return;
             }
             $email = self::email($rawEmail);
+            $password = self::password($rawPassword);
+            $event = $password !== null && $event !== 'deleted' ? 'password' : ($event === 'password' ? 'changed' : $event);
             $key = 'client:' . $id;
             if (isset(self::$pending[$key])) {
                 $was = self::$pending[$key];
-                $event = ($was['event'] === 'deleted' || $event === 'deleted') ? 'deleted' : 'changed';
                 $email = $email !== '' ? $email : (string) $was['email'];
+                if ($was['event'] === 'deleted' || $event === 'deleted') {
+                    $event = 'deleted';
+                    $password = null;
+                } elseif ($password === null && $was['event'] === 'password') {
+                    $event = 'password';
+                    $password = (string) $was['password'];
+                }
             }
-            self::queue($key, self::event($event, $id, $email));
+            self::queue($key, self::event($event, $id, $email, $password));
         }
 
         /**
@@ -142,25 +182,35 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
          * request it becomes an event for each client the user owns (resolved()). Taken note of by the
          * email (GetUsers searches by it), so nothing without one.
          */
-        public static function user(mixed $rawId, mixed $rawEmail): void
+        public static function user(mixed $rawId, mixed $rawEmail, mixed $rawPassword = null): void
         {
             $id = self::id($rawId);
             $email = self::email($rawEmail);
-            if ($id === null || $email === '' || !self::wanted()) {
+            $password = self::password($rawPassword);
+            // UserChangePassword gives only the user's id: taken note of by it, and its clients found by
+            // paging through GetUsers (resolved()); nothing else is sent for it.
+            if ($id === null || ($email === '' && $password === null) || !self::wanted()) {
                 return;
             }
-            self::queue('user:' . strtolower($email), self::event('changed', $id, $email));
+            $key = $email !== '' ? 'user:' . strtolower($email) : 'user:#' . $id;
+            if ($password === null && isset(self::$pending[$key]) && self::$pending[$key]['event'] === 'password') {
+                $password = (string) self::$pending[$key]['password'];
+            }
+            self::queue($key, self::event($password !== null ? 'password' : 'changed', $id, $email, $password));
         }
 
         /**
-         * One event's payload, as DESIGN §10 has it. Issue 14's password events add a "password"
-         * key here and go through the same queue and send().
+         * One event's payload, as DESIGN §10 has it; a password event (DESIGN §11) carries "password".
          *
          * @return array<string, int|string>
          */
-        public static function event(string $event, int $id, string $email): array
+        public static function event(string $event, int $id, string $email, ?string $password = null): array
         {
-            return ['side' => 'whmcs', 'event' => $event, 'id' => $id, 'email' => $email];
+            $payload = ['side' => 'whmcs', 'event' => $event, 'id' => $id, 'email' => $email];
+            if ($event === 'password' && $password !== null) {
+                $payload['password'] = $password;
+            }
+            return $payload;
         }
 
         /**
@@ -190,7 +240,11 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                     self::log(sprintf('syncd: %d event(s) not sent: %s', count($pending), $problem));
                     return;
                 }
-                self::sendAll(self::resolved($pending, $deadline), $deadline);
+                $events = self::resolved($pending, $deadline);
+                if (!self::passwordsMayGo()) {
+                    $events = self::withoutPasswords($events);
+                }
+                self::sendAll($events, $deadline);
             } catch (\Throwable $e) {
                 self::log('syncd: events not sent (' . get_class($e) . "); syncd's next poll will find the changes");
             }
@@ -215,17 +269,29 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                     continue;
                 }
                 $owned = hrtime(true) < $deadline
-                    ? self::ownedClients((int) $payload['id'], (string) $payload['email'])
+                    ? self::ownedClients((int) $payload['id'], (string) $payload['email'], $deadline)
                     : null;
+                $password = $payload['event'] === 'password' ? (string) $payload['password'] : null;
                 if ($owned === null) {
-                    if (!self::reportsEmail($pending, (string) $payload['email'])) {
-                        $events[$key] = $payload;
+                    if ($password !== null) {
+                        // A password never goes with a user's id: it could name another client.
+                        self::log(sprintf('syncd: the new password of WHMCS user #%d was not sent: WHMCS did not say '
+                            . 'which clients the user owns (GetUsers, WHMCS 8.1+)', (int) $payload['id']));
+                    }
+                    if ($payload['email'] !== '' && !self::reportsEmail($pending, (string) $payload['email'])) {
+                        $events[$key] = self::event('changed', (int) $payload['id'], (string) $payload['email']);
                     }
                     continue;
                 }
                 foreach ($owned as $clientId) {
-                    if (!isset($events['client:' . $clientId])) {
-                        $events['client:' . $clientId] = self::event('changed', $clientId, '');
+                    $was = $events['client:' . $clientId] ?? null;
+                    if ($was === null) {
+                        $events['client:' . $clientId] = self::event($password !== null ? 'password' : 'changed',
+                            $clientId, '', $password);
+                    } elseif ($password !== null && $was['event'] === 'changed') {
+                        // The client's own event says more (its email); the owner's password goes with it.
+                        $events['client:' . $clientId] = self::event('password', $clientId, (string) $was['email'],
+                            $password);
                     }
                 }
             }
@@ -250,19 +316,60 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
          *
          * @return list<int>|null
          */
-        private static function ownedClients(int $userId, string $email): ?array
+        private static function ownedClients(int $userId, string $email, int $deadline): ?array
         {
             if (!function_exists('localAPI')) {
                 return null;
             }
+            if ($email !== '') {
+                $answer = self::getUsers(['search' => $email]);
+                return $answer === null ? null : (self::ownedIn($answer, $userId) ?? []); // none: nothing changed
+            }
+            // Only the id (UserChangePassword): GetUsers cannot search by it, so its pages are read
+            // until the user is found, the list ends or time is up.
+            for ($start = 0; hrtime(true) < $deadline; $start += self::USERS_PAGE) {
+                $answer = self::getUsers(['limitstart' => $start, 'limitnum' => self::USERS_PAGE]);
+                if ($answer === null) {
+                    return null;
+                }
+                $owned = self::ownedIn($answer, $userId);
+                if ($owned !== null) {
+                    return $owned;
+                }
+                if (count($answer['users']) < self::USERS_PAGE) {
+                    return [];
+                }
+            }
+            return null;
+        }
+
+        /**
+         * A GetUsers answer (api-reference/getusers.md), or null on an error.
+         *
+         * @param array<string, int|string> $query
+         * @return array{users: list<mixed>}|null
+         */
+        private static function getUsers(array $query): ?array
+        {
             try {
-                $answer = localAPI('GetUsers', ['search' => $email]);
+                $answer = localAPI('GetUsers', $query);
             } catch (\Throwable $e) {
                 return null;
             }
             if (!is_array($answer) || ($answer['result'] ?? '') !== 'success' || !is_array($answer['users'] ?? null)) {
                 return null;
             }
+            return ['users' => array_values($answer['users'])];
+        }
+
+        /**
+         * The ids of the clients user $userId owns, from one GetUsers answer; null if it is not in it.
+         *
+         * @param array{users: list<mixed>} $answer
+         * @return list<int>|null
+         */
+        private static function ownedIn(array $answer, int $userId): ?array
+        {
             foreach ($answer['users'] as $user) {
                 if (!is_array($user) || self::id($user['id'] ?? null) !== $userId) {
                     continue; // another user whose email starts the same
@@ -276,7 +383,46 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
                 }
                 return $owned;
             }
-            return []; // no such user (any more): nothing of syncd's changed
+            return null;
+        }
+
+        /**
+         * Whether a password may be sent to SYNCD_INTAKE_URL: over https://, or http:// to this host's
+         * loopback (127.0.0.1, localhost, [::1]) where nothing crosses a network. The intake refuses a
+         * password event otherwise (403), but then it has already crossed the network in clear.
+         */
+        private static function passwordsMayGo(): bool
+        {
+            $url = is_string(SYNCD_INTAKE_URL) ? trim(SYNCD_INTAKE_URL) : '';
+            $scheme = strtolower((string) parse_url($url, PHP_URL_SCHEME));
+            $host = strtolower(trim((string) parse_url($url, PHP_URL_HOST), '[]'));
+            return $scheme === 'https' || ($scheme === 'http' && in_array($host, ['127.0.0.1', 'localhost', '::1'], true));
+        }
+
+        /**
+         * The events with each password event turned into "changed" and its password left out, said
+         * once per request in the Activity Log.
+         *
+         * @param list<array<string, int|string>> $events
+         * @return list<array<string, int|string>>
+         */
+        private static function withoutPasswords(array $events): array
+        {
+            $plain = [];
+            $held = 0;
+            foreach ($events as $payload) {
+                if ($payload['event'] === 'password') {
+                    $held++;
+                    $payload = self::event('changed', (int) $payload['id'], (string) $payload['email']);
+                }
+                $plain[] = $payload;
+            }
+            if ($held > 0) {
+                self::log(sprintf('syncd: %d new password(s) not sent (sent as plain changes): SYNCD_INTAKE_URL is '
+                    . 'not https:// nor http:// to this host (127.0.0.1, localhost, [::1]); give syncd\'s intake '
+                    . 'tls_cert/tls_key and an https:// URL to carry passwords', $held));
+            }
+            return $plain;
         }
 
         /**
@@ -441,6 +587,12 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
         private static function email(mixed $raw): string
         {
             return is_string($raw) ? trim($raw) : '';
+        }
+
+        /** A password as WHMCS gave it (never trimmed: spaces may be part of it), or null for none. */
+        private static function password(mixed $raw): ?string
+        {
+            return is_string($raw) && $raw !== '' && strlen($raw) <= self::MAX_PASSWORD ? $raw : null;
         }
 
         /** The intake as the log shows it: scheme, host and port, never a user:password@ or query. */

@@ -1,0 +1,200 @@
+"""Issue 14, WHMCS → WordPress passwords, with nothing standing in but WHMCS itself: ``syncd run`` as a
+process (log level DEBUG, so httpx's request lines are on) with the intake on and ``[passwords] carry =
+true``; the real WordPress with the companion installed; the WHMCS hook file run by the PHP CLI in the
+stand-in for WHMCS (``whmcs_harness.php``) with the documented variables of ClientChangePassword and
+ClientAdd (``tests/companions/test_whmcs_hooks.py`` cites WHMCS's hook reference).
+
+Each password is proven by logging in through WordPress's own login form, ``wp-login.php``: a POST
+of ``log``/``pwd`` that sets a ``wordpress_logged_in_`` cookie, then wp-admin's profile page. Refused:
+an administrator's and an excluded role's password is never set; with carry turned off (a reload)
+a password event changes nothing. Then no password used here is in any log line, the state
+database's bytes, the intake's report, ``status --json`` or ``history``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from syncd.emulators.whmcs import WhmcsEmulator
+from syncd.service import intake_stats
+from tests.companions.test_live_events import _free_port
+from tests.companions.test_whmcs_hooks import (
+    client_add,
+    client_change_password,
+    client_edit,
+    configured,
+    quiet,
+    run_hooks,
+)
+from tests.e2e.harness import WHMCS_SECRET, Sides
+from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
+from tests.service.helpers import NotifyListener
+from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
+
+SECRET = "live-password-intake-secret-7d21c"
+WAIT = 90.0
+ANN_PASSWORD = "Ann's new WHMCS pa55 \"quoted\" é"  # WordPress refuses a backslash in a password
+CAT_PASSWORD = "Cat-at-signup-Pa55!"
+BOSS_PASSWORD = "Boss-must-not-change-Pa55"
+EDDIE_PASSWORD = "Eddie-excluded-Pa55"
+LATE_PASSWORD = "After-carry-off-Pa55"
+ALL_PASSWORDS = (ANN_PASSWORD, CAT_PASSWORD, BOSS_PASSWORD, EDDIE_PASSWORD, LATE_PASSWORD)
+
+
+def _wait(predicate: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def logs_in(site: WordPressSite, login: str, password: str) -> bool:
+    """The real login form: wp-login.php with the test cookie WordPress checks, then wp-admin."""
+    with httpx.Client(timeout=30, follow_redirects=False) as browser:
+        browser.cookies.set("wordpress_test_cookie", "WP Cookie check")
+        answer = browser.post(site.url + "/wp-login.php", data={
+            "log": login, "pwd": password, "wp-submit": "Log In", "redirect_to": site.url + "/wp-admin/profile.php",
+            "testcookie": "1"})
+        if answer.status_code != 302 or not any(k.startswith("wordpress_logged_in_") for k in browser.cookies):
+            return False
+        profile = browser.get(site.url + "/wp-admin/profile.php")
+        return profile.status_code == 200 and 'id="your-profile"' in profile.text
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="module")
+def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
+    wp = fresh_wordpress_site(user_meta=False, debug=True,
+                              defines={"SYNCD_INTAKE_URL": f"http://127.0.0.1:{port}", "SYNCD_INTAKE_SECRET": SECRET})
+    mu = wp.dir / "wp" / "wp-content" / "mu-plugins"
+    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return wp
+
+
+@pytest.fixture
+def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
+    site.reset()
+    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
+    with whmcs.serve() as url:
+        yield Sides(whmcs=whmcs, whmcs_url=url, site=site, tmp=tmp_path)
+
+
+def _write(sides: Sides, port: int, *, carry: bool) -> Path:
+    config = sides.write_config(interval_seconds=3600, full_resync_cron="", exclude_wp_roles=["editor"])
+    with config.open("a", encoding="utf-8") as f:
+        f.write(f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n'
+                f'[passwords]\ncarry = {"true" if carry else "false"}\n[log]\nlevel = "DEBUG"\n')
+    return config
+
+
+def test_a_whmcs_password_logs_in_to_wordpress_and_is_never_kept(sides: Sides, port: int, tmp_path: Path) -> None:
+    php = shutil.which("php")
+    assert php is not None, "php is not installed: ./scripts/test installs it"
+    intake_url = f"http://127.0.0.1:{port}"
+
+    def hook(*calls: tuple[str, Any]) -> None:
+        ran = run_hooks(php, tmp_path, list(calls), define=configured(intake_url, SECRET))
+        quiet(ran)
+        assert ran.activity == [], ran.activity  # sent and accepted
+
+    ann_id = sides.whmcs.add_client("ann@example.com", "Ann", "Archer")
+    eddie_id = sides.whmcs.add_client("eddie@example.com", "Eddie", "Editor")
+    config = _write(sides, port, carry=True)
+    listener = NotifyListener()
+    err_path = sides.tmp / "daemon.stderr"
+    with err_path.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(config), "run"],
+                                stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "NOTIFY_SOCKET": listener.address})
+    try:
+        listener.wait_line("READY=1", timeout=WAIT)
+        _wait(lambda: {"ann@example.com", "eddie@example.com"} <= set(sides.wp_users())
+              and "last sync ok" in err_path.read_text(), "the first run")
+        users = sides.wp_users()
+
+        # 1. ClientChangePassword → the linked WordPress user logs in with that password, by email and login.
+        assert not logs_in(sides.site, "ann@example.com", ANN_PASSWORD)
+        hook(("ClientChangePassword", client_change_password(ann_id, ANN_PASSWORD)))
+        _wait(lambda: logs_in(sides.site, "ann@example.com", ANN_PASSWORD), "Ann's WHMCS password to work on WordPress")
+        assert logs_in(sides.site, users["ann@example.com"]["username"], ANN_PASSWORD)
+
+        # 2. ClientAdd with a password → the WordPress account syncd creates logs in with it.
+        cat_id = sides.whmcs.add_client("cat@example.com", "Cat", "Carter")
+        hook(("ClientAdd", {**client_add(cat_id, CAT_PASSWORD), "email": "cat@example.com", "firstname": "Cat",
+                            "lastname": "Carter"}))
+        _wait(lambda: logs_in(sides.site, "cat@example.com", CAT_PASSWORD), "Cat's account to log in with it")
+
+        # 3. An excluded role: Eddie, linked as a subscriber, was made an editor ([sync] exclude_wp_roles).
+        sides.wp_update(int(users["eddie@example.com"]["id"]), roles=["editor"])
+        hook(("ClientChangePassword", client_change_password(eddie_id, EDDIE_PASSWORD)))
+        _wait(lambda: f"password for WHMCS client #{eddie_id}" in err_path.read_text(), "Eddie's password refused")
+        assert "it has the excluded role editor" in err_path.read_text()
+        assert not logs_in(sides.site, "eddie@example.com", EDDIE_PASSWORD)
+
+        # 4. An administrator: a WHMCS client with the admin's email is never linked, its password never set.
+        admin = next(u for u in sides.wp_users().values() if "administrator" in u["roles"])
+        boss_id = sides.whmcs.add_client(admin["email"], "Boss", "Admin")
+        hook(("ClientChangePassword", client_change_password(boss_id, BOSS_PASSWORD)))
+        _wait(lambda: f"password for WHMCS client #{boss_id}" in err_path.read_text(), "the admin's refused")
+        assert not logs_in(sides.site, admin["username"], BOSS_PASSWORD)
+        assert logs_in(sides.site, "ann@example.com", ANN_PASSWORD)  # nothing else was touched
+
+        # 5. carry turned off (a reload): the password event is a plain change; the password is not set.
+        _write(sides, port, carry=False)
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: "configuration reloaded" in err_path.read_text(), "the reload")
+        sides.whmcs.clients[ann_id].firstname = "Annie"
+        hook(("ClientEdit", client_edit(userid=ann_id, email="ann@example.com")),
+             ("ClientChangePassword", client_change_password(ann_id, LATE_PASSWORD)))
+        _wait(lambda: sides.wp_users()["ann@example.com"]["first_name"] == "Annie", "Ann's event run")
+        assert "[passwords] carry is off" in err_path.read_text()
+        assert not logs_in(sides.site, "ann@example.com", LATE_PASSWORD)
+        assert logs_in(sides.site, "ann@example.com", ANN_PASSWORD)
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        listener.close()
+
+    # 6. No password used here anywhere syncd writes or shows.
+    text = err_path.read_text()
+    assert "Traceback" not in text
+    assert "HTTP Request: POST" in text  # httpx's DEBUG lines were on
+    assert "set the password of WordPress user" in text
+    files = [p for p in sides.tmp.iterdir() if p.name.startswith(sides.state_db.name)]
+    report = intake_stats.path_for(f"sqlite:///{sides.state_db}")
+    assert report is not None and report.exists()
+    files.append(report)
+    status = sides.syncd("status", "--json")
+    history = [sides.syncd("history", email) for email in ("ann@example.com", "cat@example.com")]
+    assert status.code in (0, 1) and all(h.code == 0 for h in history), status.stderr
+    shown = [text, status.stdout, status.stderr] + [h.stdout + h.stderr for h in history]
+    for password in ALL_PASSWORDS:
+        for encoded in {password, password.encode("unicode_escape").decode(), httpx.QueryParams(p=password)["p"]}:
+            assert all(encoded not in s for s in shown), password
+        raw = password.encode("utf-8")
+        for path in files:
+            assert raw not in path.read_bytes(), (password, path.name)
+    for needle in (SECRET, WHMCS_SECRET, sides.site.app_password):
+        assert needle not in text
