@@ -16,10 +16,12 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from syncd.emulators.whmcs import WhmcsEmulator
@@ -84,6 +86,19 @@ class Walk:
         return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
 
 
+def _until_served(site: WordPressSite, key: str) -> None:
+    """Waits until the site runs the wp-config.php just written: its PHP caches compiled files
+    (opcache, re-checked every 2 s), as a production PHP does, so an edit shows a moment later."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(auth=site.auth, timeout=30) as http:
+        while time.monotonic() < deadline:
+            about = http.get(site.url + "/wp-json/syncd/v1/companion")
+            if about.status_code == 200 and key in about.json().get("configured_meta_keys", []):
+                return
+            time.sleep(0.25)
+    raise AssertionError(f"the site never served the wp-config.php with {key} in SYNCD_META_KEYS")
+
+
 @pytest.fixture(scope="module")
 def walk(fresh_wordpress_site: WordPressSiteFactory,  # noqa: F811 (the fixture imported above)
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Walk]:
@@ -110,6 +125,7 @@ def walk(fresh_wordpress_site: WordPressSiteFactory,  # noqa: F811 (the fixture 
         wp_config = config.read_text(encoding="utf-8")
         assert anchor in wp_config
         config.write_text(wp_config.replace(anchor, define.strip() + "\n" + anchor, 1), encoding="utf-8")
+        _until_served(site, "vat_number")
         [walk.verified] = walk.sh(check)  # step 3
         site.php(
             "$id = wp_insert_user(['user_login' => 'york', 'user_email' => 'york@example.com', "

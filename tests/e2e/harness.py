@@ -154,3 +154,13 @@ def sides(wordpress_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
     whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
     with whmcs.serve() as url:
         yield Sides(whmcs=whmcs, whmcs_url=url, site=wordpress_site, tmp=tmp_path)
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test interrupts with SIGINT (Ctrl-C): SIGINT back to its default,
+    as at a terminal. Run as a background job (``pytest ... &`` from a script), the test process
+    and every child it starts would otherwise inherit SIGINT ignored, as shells set it for background
+    jobs, and Python then keeps it ignored."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

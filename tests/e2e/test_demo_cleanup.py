@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd import demo
+from tests.e2e.harness import interruptible
 
 WAIT = 120.0
 
@@ -30,7 +31,7 @@ def test_demo_removes_its_directory_when_it_ends(tmp_path: Path) -> None:
 
 def test_demo_keep_keeps_the_directory_and_says_where_after_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "syncd", "demo", "--keep"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+                            stderr=subprocess.PIPE, text=True, env=_env(tmp_path), preexec_fn=interruptible)
     assert proc.stdout is not None
     lines: list[str] = []
     for line in proc.stdout:

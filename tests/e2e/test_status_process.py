@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.harness import Sides
+from tests.e2e.harness import Sides, interruptible
 from tests.faults.world import World
 
 
@@ -99,7 +99,7 @@ def test_ctrl_c_records_the_run_as_interrupted_at_once(tmp_path: Path) -> None:
     with world.served() as sides:
         proc = subprocess.Popen(
             [sys.executable, "-m", "syncd", "--config", str(sides.config), "sync"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=interruptible,
         )
         deadline = time.monotonic() + 60
         while hang.hits == 0 and proc.poll() is None and time.monotonic() < deadline:
