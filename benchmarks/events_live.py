@@ -23,7 +23,6 @@ Target (DESIGN §10): p95 < 5 s. Everything shares the machine's 2 cores: the fi
 from __future__ import annotations
 
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,17 +34,13 @@ from pathlib import Path
 import httpx
 
 from syncd.emulators.whmcs import WhmcsEmulator
+from tests.companions.live import free_port
 from tests.companions.test_whmcs_hooks import client_edit, configured, run_hooks
 from tests.fixtures_wordpress import start_wordpress, stop_wordpress
 
 SECRET = "benchmark-live-intake-secret-5d1e"
 WHMCS_SECRET = "benchmark-whmcs-secret"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _until(predicate: Callable[[], bool], every: float, what: str, timeout: float = 60) -> float:
@@ -69,7 +64,7 @@ def main(n: int) -> None:
     php = shutil.which("php")
     if php is None:
         raise SystemExit("php is not installed: run ./scripts/wp-site deps (or ./scripts/test) first")
-    port = _free_port()
+    port = free_port()
     intake = f"http://127.0.0.1:{port}"
     site = start_wordpress(user_meta=False, defines={"SYNCD_INTAKE_URL": intake, "SYNCD_INTAKE_SECRET": SECRET})
     whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)

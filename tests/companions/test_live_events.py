@@ -9,59 +9,35 @@ write to WordPress fires profile_update) settles without a further write."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from syncd.emulators.whmcs import WhmcsEmulator
+from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
 from tests.companions.test_whmcs_hooks import client_edit, configured, quiet, run_hooks
 from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
-from tests.service.helpers import NotifyListener
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
 SECRET = "live-intake-secret-4b8e1f0c92"
-WAIT = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
-    wp = fresh_wordpress_site(user_meta=False, debug=True,
-                              defines={"SYNCD_INTAKE_URL": f"http://127.0.0.1:{port}", "SYNCD_INTAKE_SECRET": SECRET})
-    mu = wp.dir / "wp" / "wp-content" / "mu-plugins"
-    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return wp
+    return companion_site(fresh_wordpress_site, port, SECRET)
 
 
 @pytest.fixture
@@ -81,22 +57,16 @@ def test_edits_on_either_side_reach_the_other_through_the_companions(sides: Side
     config = sides.write_config(interval_seconds=3600, full_resync_cron="")
     with config.open("a", encoding="utf-8") as f:
         f.write(f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n')
-    listener = NotifyListener()
     err_path = sides.tmp / "daemon.stderr"
-    with err_path.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(config), "run"],
-                                stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, "NOTIFY_SOCKET": listener.address})
-    try:
-        listener.wait_line("READY=1", timeout=WAIT)
-        _wait(lambda: "ann@example.com" in sides.wp_users()
-              and sides.whmcs.client_by_email("ben@example.com") is not None
-              and "last sync ok" in err_path.read_text(), "the first run")
+    with daemon(config, err_path) as run:
+        wait_for(lambda: "ann@example.com" in sides.wp_users()
+                 and sides.whmcs.client_by_email("ben@example.com") is not None
+                 and "last sync ok" in run.text(), "the first run")
         whmcs_writes = sides.whmcs_writes()
 
         # WordPress → WHMCS: an edit through REST; only the companion tells syncd about it.
         sides.wp_update(ben_wp, last_name="Baker-Jones")
-        _wait(lambda: sides.client("ben@example.com").lastname == "Baker-Jones", "Ben's edit to reach WHMCS")
+        wait_for(lambda: sides.client("ben@example.com").lastname == "Baker-Jones", "Ben's edit to reach WHMCS")
         assert sides.whmcs_writes() > whmcs_writes
 
         # WHMCS → WordPress: an edit in WHMCS, announced by the hook file as WHMCS runs it.
@@ -107,7 +77,7 @@ def test_edits_on_either_side_reach_the_other_through_the_companions(sides: Side
                         define=configured(f"http://127.0.0.1:{port}", SECRET))
         quiet(ran)
         assert ran.activity == [], ran.activity  # sent and accepted: nothing for WHMCS's Activity Log
-        _wait(lambda: sides.wp_users()["ann@example.com"]["first_name"] == "Annie", "Ann's edit to reach WordPress")
+        wait_for(lambda: sides.wp_users()["ann@example.com"]["first_name"] == "Annie", "Ann's edit to reach WordPress")
 
         # syncd's write to WordPress came back as the companion's event: it settles, writing nothing more.
         settled_wp, settled_whmcs = sides.wp_state(), sides.whmcs_writes()
@@ -118,13 +88,8 @@ def test_edits_on_either_side_reach_the_other_through_the_companions(sides: Side
                                 capture_output=True, text=True, timeout=120)
         assert status.returncode in (0, 1), status.stderr
         assert '"intake"' in status.stdout
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=WAIT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        listener.close()
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.wait(timeout=WAIT) == 0
     text = err_path.read_text()
     assert "Traceback" not in text
     for needle in (SECRET, WHMCS_SECRET, sides.site.app_password):

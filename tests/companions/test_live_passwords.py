@@ -12,13 +12,9 @@ database's bytes, the intake's report, ``status --json`` or ``history``."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +23,7 @@ import pytest
 
 from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.service import intake_stats
-from tests.companions.test_live_events import _free_port
+from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
 from tests.companions.test_whmcs_hooks import (
     client_add,
     client_change_password,
@@ -38,26 +34,15 @@ from tests.companions.test_whmcs_hooks import (
 )
 from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
-from tests.service.helpers import NotifyListener
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
 SECRET = "live-password-intake-secret-7d21c"
-WAIT = 90.0
 ANN_PASSWORD = "Ann's new WHMCS pa55 \"quoted\" é"  # WordPress refuses a backslash in a password
 CAT_PASSWORD = "Cat-at-signup-Pa55!"
 BOSS_PASSWORD = "Boss-must-not-change-Pa55"
 EDDIE_PASSWORD = "Eddie-excluded-Pa55"
 LATE_PASSWORD = "After-carry-off-Pa55"
 ALL_PASSWORDS = (ANN_PASSWORD, CAT_PASSWORD, BOSS_PASSWORD, EDDIE_PASSWORD, LATE_PASSWORD)
-
-
-def _wait(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def logs_in(site: WordPressSite, login: str, password: str) -> bool:
@@ -75,18 +60,12 @@ def logs_in(site: WordPressSite, login: str, password: str) -> bool:
 
 @pytest.fixture(scope="module")
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
-    wp = fresh_wordpress_site(user_meta=False, debug=True,
-                              defines={"SYNCD_INTAKE_URL": f"http://127.0.0.1:{port}", "SYNCD_INTAKE_SECRET": SECRET})
-    mu = wp.dir / "wp" / "wp-content" / "mu-plugins"
-    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return wp
+    return companion_site(fresh_wordpress_site, port, SECRET)
 
 
 @pytest.fixture
@@ -118,64 +97,54 @@ def test_a_whmcs_password_logs_in_to_wordpress_and_is_never_kept(sides: Sides, p
     ann_id = sides.whmcs.add_client("ann@example.com", "Ann", "Archer")
     eddie_id = sides.whmcs.add_client("eddie@example.com", "Eddie", "Editor")
     config = _write(sides, port, carry=True)
-    listener = NotifyListener()
     err_path = sides.tmp / "daemon.stderr"
-    with err_path.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "syncd", "--config", str(config), "run"],
-                                stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, "NOTIFY_SOCKET": listener.address})
-    try:
-        listener.wait_line("READY=1", timeout=WAIT)
-        _wait(lambda: {"ann@example.com", "eddie@example.com"} <= set(sides.wp_users())
-              and "last sync ok" in err_path.read_text(), "the first run")
+    with daemon(config, err_path) as run:
+        wait_for(lambda: {"ann@example.com", "eddie@example.com"} <= set(sides.wp_users())
+              and "last sync ok" in run.text(), "the first run")
         users = sides.wp_users()
 
         # 1. ClientChangePassword → the linked WordPress user logs in with that password, by email and login.
         assert not logs_in(sides.site, "ann@example.com", ANN_PASSWORD)
         hook(("ClientChangePassword", client_change_password(ann_id, ANN_PASSWORD)))
-        _wait(lambda: logs_in(sides.site, "ann@example.com", ANN_PASSWORD), "Ann's WHMCS password to work on WordPress")
+        wait_for(lambda: logs_in(sides.site, "ann@example.com", ANN_PASSWORD),
+                 "Ann's WHMCS password to work on WordPress")
         assert logs_in(sides.site, users["ann@example.com"]["username"], ANN_PASSWORD)
 
         # 2. ClientAdd with a password → the WordPress account syncd creates logs in with it.
         cat_id = sides.whmcs.add_client("cat@example.com", "Cat", "Carter")
         hook(("ClientAdd", {**client_add(cat_id, CAT_PASSWORD), "email": "cat@example.com", "firstname": "Cat",
                             "lastname": "Carter"}))
-        _wait(lambda: logs_in(sides.site, "cat@example.com", CAT_PASSWORD), "Cat's account to log in with it")
+        wait_for(lambda: logs_in(sides.site, "cat@example.com", CAT_PASSWORD), "Cat's account to log in with it")
 
         # 3. An excluded role: Eddie, linked as a subscriber, was made an editor ([sync] exclude_wp_roles).
         sides.wp_update(int(users["eddie@example.com"]["id"]), roles=["editor"])
         hook(("ClientChangePassword", client_change_password(eddie_id, EDDIE_PASSWORD)))
-        _wait(lambda: f"password for WHMCS client #{eddie_id}" in err_path.read_text(), "Eddie's password refused")
-        assert "it has the excluded role editor" in err_path.read_text()
+        wait_for(lambda: f"password for WHMCS client #{eddie_id}" in run.text(), "Eddie's password refused")
+        assert "it has the excluded role editor" in run.text()
         assert not logs_in(sides.site, "eddie@example.com", EDDIE_PASSWORD)
 
         # 4. An administrator: a WHMCS client with the admin's email is never linked, its password never set.
         admin = next(u for u in sides.wp_users().values() if "administrator" in u["roles"])
         boss_id = sides.whmcs.add_client(admin["email"], "Boss", "Admin")
         hook(("ClientChangePassword", client_change_password(boss_id, BOSS_PASSWORD)))
-        _wait(lambda: f"password for WHMCS client #{boss_id}" in err_path.read_text(), "the admin's refused")
+        wait_for(lambda: f"password for WHMCS client #{boss_id}" in run.text(), "the admin's refused")
         assert not logs_in(sides.site, admin["username"], BOSS_PASSWORD)
         assert logs_in(sides.site, "ann@example.com", ANN_PASSWORD)  # nothing else was touched
 
         # 5. carry turned off (a reload): the password event is a plain change; the password is not set.
         _write(sides, port, carry=False)
-        proc.send_signal(signal.SIGHUP)
-        _wait(lambda: "configuration reloaded" in err_path.read_text(), "the reload")
+        run.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in run.text(), "the reload")
         sides.whmcs.clients[ann_id].firstname = "Annie"
         hook(("ClientEdit", client_edit(userid=ann_id, email="ann@example.com")),
              ("ClientChangePassword", client_change_password(ann_id, LATE_PASSWORD)))
-        _wait(lambda: sides.wp_users()["ann@example.com"]["first_name"] == "Annie", "Ann's event run")
-        assert "[passwords] carry is off" in err_path.read_text()
+        wait_for(lambda: sides.wp_users()["ann@example.com"]["first_name"] == "Annie", "Ann's event run")
+        assert "[passwords] carry is off" in run.text()
         assert not logs_in(sides.site, "ann@example.com", LATE_PASSWORD)
         assert logs_in(sides.site, "ann@example.com", ANN_PASSWORD)
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=WAIT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        listener.close()
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.wait(timeout=WAIT) == 0
 
     # 6. No password used here anywhere syncd writes or shows.
     text = err_path.read_text()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.companions.live import free_port
 from tests.e2e.emulated import Emulated, emulated
 from tests.intake.harness import SECRET, body_of, headers
 from tests.service.helpers import NotifyListener
@@ -28,11 +28,6 @@ WHMCS_SECRET = "events-whmcs-secret-51c0"
 PASSWORD = "Correct-Horse-Battery-9"
 WAIT = 60.0
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -73,7 +68,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         ann = world.whmcs.add_client("ann@example.com", "Ann", "Archer")
         bob = world.whmcs.add_client("bob@example.com", "Bob", "Baker")
         assert ann and bob
-        port = _free_port()
+        port = free_port()
         with world.config.open("a", encoding="utf-8") as f:
             f.write(f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n')
         listener = NotifyListener()

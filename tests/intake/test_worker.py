@@ -26,6 +26,7 @@ from syncd.service.daemon import Daemon
 from syncd.service.events import EventQueue, Pending
 from syncd.service.metrics import SyncMetrics
 from syncd.service.worker import MAX_ATTEMPTS, EventWorker
+from tests.companions.live import free_port
 from tests.intake.harness import SECRET, body_of, captured_logs, headers
 from tests.service.helpers import WAIT, config_text
 
@@ -153,11 +154,6 @@ def test_a_full_queue_asks_the_daemon_for_a_poll(make_worker: Any) -> None:
 # ---- the daemon's intake, in this process ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 class Running:
     def __init__(self, tmp_path: Path, port: int) -> None:
@@ -195,14 +191,14 @@ def _restore_logging() -> Iterator[None]:
 
 @pytest.mark.usefixtures("_restore_logging")
 def test_the_daemon_serves_the_intake_restarts_it_on_reload_and_closes_it_at_stop(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     running = Running(tmp_path, port)
     try:
         assert running.daemon.intake_port == port
         assert running.post(port, {"side": "wordpress", "event": "changed", "id": 7}).status_code == 202
         _until(lambda: len(running.event_job.calls) == 1, "the event run")
         # A reload with a new address and a new secret: the intake moves.
-        new_port, new_secret = _free_port(), SECRET + "-rotated"
+        new_port, new_secret = free_port(), SECRET + "-rotated"
         running.write(new_port, new_secret)
         running.daemon.request_reload()
         _until(lambda: running.daemon.intake_port == new_port, "the intake to move")
