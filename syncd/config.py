@@ -298,19 +298,22 @@ def is_loopback_listen(text: str) -> bool:
         return False
 
 
+def _listen_value(value: str, *, example_port: int, empty: str) -> str:
+    """A ``listen`` key's value, stripped ("" = off), or the ValueError naming what is wrong with it."""
+    text = value.strip()
+    problem = listen_problem(text, example_port=example_port, empty=empty) if text else ""
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
 class MetricsSettings(_Strict):
     listen: str = ""  # e.g. "127.0.0.1:9464"; empty = no Prometheus endpoint
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        text = v.strip()
-        if not text:
-            return ""
-        problem = listen_problem(text, example_port=9464, empty="empty disables the endpoint")
-        if problem:
-            raise ValueError(problem)
-        return text
+        return _listen_value(v, example_port=9464, empty="empty disables the endpoint")
 
 
 class IntakeSettings(_Strict):
@@ -326,13 +329,7 @@ class IntakeSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        text = v.strip()
-        if not text:
-            return ""
-        problem = listen_problem(text, example_port=8787, empty="empty turns the intake off")
-        if problem:
-            raise ValueError(problem)
-        return text
+        return _listen_value(v, example_port=8787, empty="empty turns the intake off")
 
     @field_validator("tls_cert", "tls_key")
     @classmethod
