@@ -57,6 +57,14 @@ class Daemon:
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8")
 
+    def assert_clean_log(self, *secrets: str) -> str:
+        """Its log: no traceback, none of ``secrets``; returned for further checks."""
+        text = self.text()
+        assert "Traceback" not in text
+        for secret in secrets:
+            assert secret not in text
+        return text
+
 
 @contextmanager
 def daemon(config: Path, log: Path) -> Iterator[Daemon]:

@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd.emulators.whmcs import WhmcsEmulator
 from syncd.service import intake_stats
 from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
 from tests.companions.test_whmcs_hooks import (
@@ -32,7 +31,7 @@ from tests.companions.test_whmcs_hooks import (
     quiet,
     run_hooks,
 )
-from tests.e2e.harness import WHMCS_SECRET, Sides
+from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -70,10 +69,8 @@ def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite
 
 @pytest.fixture
 def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    site.reset()
-    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
-    with whmcs.serve() as url:
-        yield Sides(whmcs=whmcs, whmcs_url=url, site=site, tmp=tmp_path)
+    with served_sides(site, tmp_path) as both:
+        yield both
 
 
 def _write(sides: Sides, port: int, *, carry: bool) -> Path:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,14 +147,21 @@ class Sides:
                 for email, u in self.wp_users().items()}
 
 
+@contextmanager
+def served_sides(site: WordPressSite, tmp: Path) -> Iterator[Sides]:
+    """``site`` emptied, and a new WHMCS emulator served on loopback beside it."""
+    site.reset()
+    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
+    with whmcs.serve() as url:
+        yield Sides(whmcs=whmcs, whmcs_url=url, site=site, tmp=tmp)
+
+
 @pytest.fixture
 def sides(wordpress_site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
     """The WHMCS emulator on loopback and the real WordPress, emptied (a pytest fixture, shared
     through tests/conftest.py)."""
-    wordpress_site.reset()
-    whmcs = WhmcsEmulator(identifier="syncd", secret=WHMCS_SECRET)
-    with whmcs.serve() as url:
-        yield Sides(whmcs=whmcs, whmcs_url=url, site=wordpress_site, tmp=tmp_path)
+    with served_sides(wordpress_site, tmp_path) as both:
+        yield both
 
 
 def interruptible() -> None:
