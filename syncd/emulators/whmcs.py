@@ -5,7 +5,7 @@ messages (``reference/whmcs-api.md``, the captured samples): GetClients (paging,
 search, ``clients: {"client": [...]}``), GetClientsDetails (``client`` plus the deprecated
 top-level copy, ``users: {"user": [...]}``), GetUsers (a plain array with
 ``clients: [{"id", "isOwner"}]``), AddClient (creates the WHMCS 8 owner user, answers
-``clientid`` as a string), UpdateClient, AddUser, UpdateUser, ResetPassword,
+``clientid`` as a string), UpdateClient, AddUser, UpdateUser, ResetPassword, ValidateLogin,
 GetAdminUsers, GetAdminDetails, WhmcsDetails, CloseClient, DeleteClient, GetCurrencies and
 GetClientGroups (for ``test-connection``; AddClient keeps ``currency`` and ``groupid``). Clients keep
 an address, a phone, a country and client custom fields (``add_custom_field``): GetClientsDetails
@@ -33,7 +33,9 @@ GetUsers before 8.1, "Command Not Found" before 8), and per-call faults with
 ``fail_on(...)`` (kinds in ``whmcs_state.FAULT_KINDS``; a fault's ``page`` is counted in
 the page size of the listing's first page). ``calls`` counts calls per action;
 ``emails_sent`` records the emails WHMCS would have sent (welcome, password reset).
-Passwords are never stored: a user only remembers that it has one.
+A user keeps a salted hash of the password it was created with (AddClient's or AddUser's
+``password2``; ``set_user_password`` stands in for the client area's change-password form),
+never the text, and ``ValidateLogin`` checks an email and ``password2`` against it.
 
 Standalone: ``python -m syncd.emulators whmcs --port 8081 --seed seed.json`` (see
 ``syncd/emulators/__main__.py``). The seed file is JSON, every key optional::
@@ -47,7 +49,8 @@ Standalone: ``python -m syncd.emulators whmcs --port 8081 --seed seed.json`` (se
       "currencies": [{"code": "EUR", "prefix": "€"}],   # added after USD, which is id 1
       "client_groups": [{"name": "Resellers"}],        # ids from 1
       "admins":  [{"email": "boss@example.com", "first_name": "Bo", "last_name": "Ss"}],
-      "users":   [{"email": "u@example.com", "first_name": "U", "last_name": "Ser"}],
+      "users":   [{"email": "u@example.com", "first_name": "U", "last_name": "Ser",
+                   "password": "for ValidateLogin"}],           # password: optional, also on clients
       "custom_fields": [{"name": "VAT number", "required": false}],   # ids from 1
       "clients": [{"email": "ann@example.com", "first_name": "Ann", "last_name": "Lee",
                    "company": "", "status": "Active", "phonenumber": "", "country": "US",
@@ -86,6 +89,7 @@ from syncd.emulators.whmcs_state import (
 #: Actions the emulator knows, with the WHMCS version that introduced them.
 ACTION_SINCE: Mapping[str, tuple[int, ...]] = {
     "GetClients": (5,), "GetClientsDetails": (5,), "AddClient": (5,), "UpdateClient": (5,),
+    "ValidateLogin": (5,),
     "CloseClient": (5,), "DeleteClient": (5,), "ResetPassword": (5,), "GetAdminDetails": (5,),
     "GetAdminUsers": (7, 7), "AddUser": (8, 0), "UpdateUser": (8, 0), "WhmcsDetails": (8, 0),
     "GetUsers": (8, 1), "GetCurrencies": (5,), "GetClientGroups": (5,),
@@ -189,15 +193,29 @@ class WhmcsEmulator(Served):
     def _today(self) -> str:
         return self.clock().strftime("%Y-%m-%d")
 
-    def add_user(self, email: str, first_name: str = "", last_name: str = "") -> int:
-        """A WHMCS 8 user with no client; its id."""
+    def add_user(self, email: str, first_name: str = "", last_name: str = "", *, password: str | None = None) -> int:
+        """A WHMCS 8 user with no client; its id. Without ``password`` it has none that
+        ``ValidateLogin`` accepts."""
         with self._lock:
             self._email_index("user")
             uid = self._new_id("user")
             self.users[uid] = EmuUser(uid, first_name, last_name, email,
                                       datecreated=self.clock().strftime("%Y-%m-%d %H:%M:%S"))
+            if password is not None:
+                self.users[uid].set_password(password)
             self._indexed("user", uid, email)
             return uid
+
+    def set_user_password(self, user_id: int, password: str) -> None:
+        """What a person changing their password in the client area does."""
+        with self._lock:
+            self.users[user_id].set_password(password)
+
+    def password_matches(self, email: str, password: str) -> bool:
+        """Whether the user with this email would log in with ``password`` (for tests)."""
+        with self._lock:
+            uid = self.user_by_email(email)
+            return uid is not None and self.users[uid].password_matches(password)
 
     def add_client(
         self,
@@ -208,14 +226,17 @@ class WhmcsEmulator(Served):
         status: str = "Active",
         *,
         owner_user_id: int | None = None,
+        password: str | None = None,
         **details: Any,
     ) -> int:
         """A client and its owner user; its id. A user with the same email becomes the owner
         (as WHMCS 8's migration merged clients sharing an email). ``details`` sets other
-        EmuClient fields (``phonenumber``, ``country``, ``address1``, ...)."""
+        EmuClient fields (``phonenumber``, ``country``, ``address1``, ...); ``password`` is the
+        new owner user's."""
         with self._lock:
             if owner_user_id is None:
-                owner_user_id = self.user_by_email(email) or self.add_user(email, first_name, last_name)
+                owner_user_id = self.user_by_email(email) or self.add_user(email, first_name, last_name,
+                                                                           password=password)
             self._email_index("client")
             cid = self._new_id("client")
             self.clients[cid] = EmuClient(cid, first_name, last_name, email, companyname=company, status=status,
@@ -483,7 +504,8 @@ class WhmcsEmulator(Served):
             emulator.add_admin(admin["email"], admin.get("first_name", "Admin"), admin.get("last_name", "User"),
                                username=admin.get("username"), disabled=bool(admin.get("disabled", False)))
         for user in seed.get("users", []):
-            emulator.add_user(user["email"], user.get("first_name", ""), user.get("last_name", ""))
+            emulator.add_user(user["email"], user.get("first_name", ""), user.get("last_name", ""),
+                              password=user.get("password"))
         for custom in seed.get("custom_fields", []):
             emulator.add_custom_field(custom["name"], required=bool(custom.get("required", False)))
         for client in seed.get("clients", []):
@@ -494,6 +516,7 @@ class WhmcsEmulator(Served):
             if client.get("customfields"):
                 extra["customfields"] = {int(k): str(v) for k, v in client["customfields"].items()}
             emulator.add_client(client["email"], client.get("first_name", ""), client.get("last_name", ""),
-                                client.get("company", ""), client.get("status", "Active"), **extra)
+                                client.get("company", ""), client.get("status", "Active"),
+                                password=client.get("password"), **extra)
         return emulator
 

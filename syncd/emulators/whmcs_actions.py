@@ -11,6 +11,7 @@ captured samples.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -299,7 +300,8 @@ def addclient(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
     if emu.client_by_email(get["email"]) is not None:
         raise ApiError("A client already exists with that email address")
     if owner is None:
-        owner = emu.add_user(get["email"], get["firstname"], get["lastname"])
+        # The password as sent, not stripped: WHMCS hashes what it is given.
+        owner = emu.add_user(get["email"], get["firstname"], get["lastname"], password=form["password2"])
     cid = emu.add_client(get["email"], get["firstname"], get["lastname"], get["companyname"],
                          owner_user_id=owner, address1=get["address1"], address2=get["address2"],
                          city=get["city"], state=get["state"], postcode=get["postcode"],
@@ -364,7 +366,8 @@ def adduser(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
     _check_email(get["email"], "The email address entered is not valid")
     if emu.user_by_email(get["email"]) is not None:
         raise ApiError("A user already exists with that email address")
-    return {"user_id": str(emu.add_user(get["email"], get["firstname"], get["lastname"]))}
+    return {"user_id": str(emu.add_user(get["email"], get["firstname"], get["lastname"],
+                                        password=form["password2"]))}
 
 
 def updateuser(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
@@ -401,6 +404,20 @@ def resetpassword(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]
     return {}
 
 
+def validatelogin(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
+    """api-reference/validatelogin.md: one message for every failure, so the answer never says
+    whether the email exists. ``userid`` is documented as "Client ID": the user's owned client
+    (UNSURE what 8.x answers for a user who owns none; the user id is answered then).
+    ``passwordhash`` is a session token, fresh per call."""
+    uid = emu.user_by_email(form.get("email") or "")
+    user = emu.users.get(uid) if uid is not None else None
+    if user is None or not user.password_matches(form.get("password2") or ""):
+        raise ApiError("Email or Password Invalid")
+    owned = sorted(cid for cid, owner in user.clients.items() if owner)
+    return {"userid": str(owned[0] if owned else user.id), "passwordhash": secrets.token_hex(20),
+            "twoFactorEnabled": "false"}
+
+
 def getcurrencies(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, Any]:
     """``currencies: {"currency": [...]}`` and a string ``totalresults``, as the docs' example
     (WHMCS/developer-docs api-reference/getcurrencies.md) shows them."""
@@ -422,5 +439,6 @@ def getclientgroups(emu: WhmcsEmulator, form: Mapping[str, str]) -> dict[str, An
 ACTIONS: Mapping[str, Callable[[WhmcsEmulator, Mapping[str, str]], dict[str, Any]]] = {
     f.__name__: f for f in (getclients, getclientsdetails, getusers, getadminusers, getadmindetails, whmcsdetails,
                             addclient, updateclient, closeclient, deleteclient, adduser, updateuser, resetpassword,
+                            validatelogin,
                             getcurrencies, getclientgroups)
 }

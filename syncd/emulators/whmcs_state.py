@@ -7,6 +7,9 @@ the captured samples): ints for ids in list rows, strings where WHMCS sends stri
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +176,16 @@ class EmuUser(_EmailWatched):
     clients: dict[int, bool] = field(default_factory=dict)
     has_password: bool = True
     language: str = ""
+    #: A salted hash, as WHMCS keeps it (WHMCS uses bcrypt; PBKDF2 here needs no library);
+    #: empty for a user seeded without one. The text itself is never kept.
+    password_hash: str = field(default="", repr=False)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = hash_password(password)
+        self.has_password = True
+
+    def password_matches(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password(self.password_hash, password)
 
     def row(self) -> dict[str, Any]:
         """A GetUsers row: ``clients`` is a plain list of ``{"id", "isOwner"}``."""
@@ -185,6 +198,19 @@ class EmuUser(_EmailWatched):
             "validationdata": "",
             "clients": [{"id": cid, "isOwner": owner} for cid, owner in self.clients.items()],
         }
+
+
+def hash_password(password: str) -> str:
+    """``salt$digest`` in hex. Few iterations: this is a test double, not a vault."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, 1000)
+    return f"{salt.hex()}${digest.hex()}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    salt, _, digest = stored.partition("$")
+    again = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), bytes.fromhex(salt), 1000)
+    return hmac.compare_digest(again.hex(), digest)
 
 
 @dataclass
