@@ -2,7 +2,7 @@
 /**
  * Plugin Name:       syncd companion
  * Description:       Lets syncd (the WHMCS ⇄ WordPress user synchroniser) read and write the user meta it maps, such as WooCommerce's billing address and phone, through the REST API — only for users who can edit users — and tells syncd's intake at once when a user changes.
- * Version:           0.2.0
+ * Version:           0.3.0
  * Requires at least: 6.1
  * Requires PHP:      8.1
  * License:           MIT
@@ -32,6 +32,18 @@
  * what it refused (another 4xx: a wrong secret, a clock off by minutes, a wrong URL) is dropped and
  * shown in Site Health. An event only says "look at this user now": syncd decides.
  *
+ * Passwords (DESIGN §11): where WordPress sets a password in plain text — a user created with one (REST,
+ * wp_insert_user, wp-admin's Add New User), a REST update of `password`, wp-admin's profile and user-edit
+ * forms, the reset form, and wp_set_password() on WordPress 6.2+ — the user's event becomes
+ * {"side":"wordpress","event":"password","id":USER_ID,"email":"...","password":"..."} ("deleted" still
+ * wins, a password wins over "changed", the newest password over an older one). syncd uses it only with
+ * its [passwords] carry = true. A password is sent only to an https:// SYNCD_INTAKE_URL or to http:// on
+ * this host's loopback (otherwise the event goes as "changed" and debug.log says so, without it), is
+ * never kept: an event that cannot be sent now is kept as "changed", and is never logged. Not reported:
+ * the password syncd itself sets through REST (it came from WHMCS), the one the login fallback sets
+ * (action syncd_companion_fallback_password), and the random one wp-login.php's registration form
+ * gives a new account (the person sets theirs through the emailed link: that one is reported).
+ *
  * It must never break a page: nothing here runs outside WordPress, and a second copy (installed both
  * as a plugin and as a mu-plugin) does nothing. Everything is declared inside the `if` below, so PHP
  * binds it only when the block runs: a top-level declaration would be bound when the file is compiled,
@@ -44,7 +56,7 @@ if (!defined('ABSPATH')) {
 }
 
 if (!defined('SYNCD_COMPANION_VERSION')) {
-    define('SYNCD_COMPANION_VERSION', '0.2.0');
+    define('SYNCD_COMPANION_VERSION', '0.3.0');
 
     final class Syncd_Companion
     {
@@ -215,8 +227,15 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
         /** Profile fields kept in user meta that a plugin may write without wp_update_user(). */
         private const CORE_META_KEYS = ['first_name', 'last_name', 'nickname', 'description'];
 
-        /** @var array<int, array{event: string, email: string}> this request's events, by user id */
+        /** @var array<int, array{event: string, email: string, password?: string}> this request's events, by
+         *  user id; a password lives here (memory) until the request ends, never in the database */
         private static array $events = [];
+
+        /** @var array<int, bool> users whose password the login fallback set in this request */
+        private static array $fallback = [];
+
+        /** The longest password sent (the intake's limit is 4096 characters; bytes are a safe bound). */
+        public const MAX_PASSWORD = 4096;
 
         /** @var array<string, bool>|null */
         private static ?array $watched = null;
@@ -239,6 +258,7 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             add_action(self::RETRY_HOOK, [self::class, 'retry']);
             add_filter('site_status_tests', [self::class, 'site_health_tests']);
             register_deactivation_hook(__FILE__, [self::class, 'deactivate']);
+            Syncd_Companion_Passwords::boot();
         }
 
         public static function url(): string
@@ -299,7 +319,7 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             return self::$watched;
         }
 
-        private static function record(int $id, string $event): void
+        private static function record(int $id, string $event, ?string $password = null): void
         {
             if ($id <= 0 || !self::configured()) {
                 return;
@@ -311,20 +331,79 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             // Read now, while the user exists: a "deleted" event carries the email it had.
             $user = get_userdata($id);
             $email = $user instanceof WP_User ? (string) $user->user_email : ($had['email'] ?? '');
-            self::$events[$id] = ['event' => $event, 'email' => $email];
+            if ($event === 'password' && ($password === null || isset(self::$fallback[$id]))) {
+                $event = 'changed';
+                $password = null;
+            }
+            if ($event === 'changed' && $had !== null && $had['event'] === 'password') {
+                return; // a password set earlier in this request also says "look at this user"
+            }
+            self::$events[$id] = $password === null ? ['event' => $event, 'email' => $email]
+                : ['event' => 'password', 'email' => $email, 'password' => $password];
         }
 
-        /** The wire payload; a "changed" user's email is read again, as it is when the event leaves.
-         *  @return array{side: string, event: string, id: int, email: string} */
-        private static function payload(int $id, string $event, string $email): array
+        /**
+         * A password WordPress just set for user $id, as the hook gave it. WordPress slashes what it
+         * hashes (wp_slash() on REST writes, magic quotes on forms), so the password the person types is
+         * the unslashed text. Empty, too long, or holding a backslash (which WordPress refuses in its
+         * forms and REST, so unslashing cannot be trusted): the user is reported as "changed" only.
+         */
+        public static function password($user_id, $raw): void
         {
-            if ($event === 'changed') {
+            try {
+                $id = (int) $user_id;
+                $plain = is_string($raw) ? wp_unslash($raw) : '';
+                $usable = is_string($plain) && $plain !== '' && strlen($plain) <= self::MAX_PASSWORD
+                    && !str_contains($plain, '\\');
+                self::record($id, $usable ? 'password' : 'changed', $usable ? $plain : null);
+            } catch (\Throwable $e) {
+                self::log('could not note a new password of user ' . (int) $user_id . ': ' . $e->getMessage());
+            }
+        }
+
+        /** The login fallback set user $id's password (the WHMCS one coming back): never reported as new. */
+        public static function fallback_password($user_id = 0): void
+        {
+            $id = (int) $user_id;
+            if ($id <= 0) {
+                return;
+            }
+            self::$fallback[$id] = true;
+            if (isset(self::$events[$id]) && self::$events[$id]['event'] === 'password') {
+                self::$events[$id] = ['event' => 'changed', 'email' => self::$events[$id]['email']];
+            }
+        }
+
+        /**
+         * Whether a password may go to SYNCD_INTAKE_URL: over https://, or http:// to this host's loopback
+         * (127.0.0.1, localhost, [::1]) where nothing crosses a network. syncd's intake refuses a password
+         * event otherwise (403), but by then it would have crossed the network in clear.
+         */
+        public static function passwords_may_go(): bool
+        {
+            $url = self::url();
+            $scheme = strtolower((string) parse_url($url, PHP_URL_SCHEME));
+            $host = strtolower(trim((string) parse_url($url, PHP_URL_HOST), '[]'));
+            return $scheme === 'https' || ($scheme === 'http' && in_array($host, ['127.0.0.1', 'localhost', '::1'], true));
+        }
+
+        /** The wire payload; a "changed" (or password) user's email is read again, as it is when the event
+         *  leaves. A password event carries the password, last.
+         *  @return array{side: string, event: string, id: int, email: string, password?: string} */
+        private static function payload(int $id, string $event, string $email, ?string $password = null): array
+        {
+            if ($event !== 'deleted') {
                 $user = get_userdata($id);
                 if ($user instanceof WP_User) {
                     $email = (string) $user->user_email;
                 }
             }
-            return ['side' => 'wordpress', 'event' => $event, 'id' => $id, 'email' => $email];
+            if ($event === 'password' && $password !== null) {
+                return ['side' => 'wordpress', 'event' => 'password', 'id' => $id, 'email' => $email,
+                        'password' => $password];
+            }
+            return ['side' => 'wordpress', 'event' => $event === 'password' ? 'changed' : $event, 'id' => $id,
+                    'email' => $email];
         }
 
         /** At shutdown: send this request's events, keep what could not be sent. */
@@ -336,17 +415,32 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             try {
                 $events = self::$events;
                 self::$events = [];
+                self::$fallback = [];
                 if (!self::configured()) {
                     return;
                 }
+                $mayGo = self::passwords_may_go();
+                $held = 0;
                 $payloads = [];
                 foreach ($events as $id => $e) {
-                    $payloads[$id] = self::payload($id, $e['event'], $e['email']);
+                    $password = $e['password'] ?? null;
+                    if ($password !== null && !$mayGo) {
+                        $held++;
+                        $password = null;
+                    }
+                    $payloads[$id] = self::payload($id, $e['event'], $e['email'], $password);
+                }
+                unset($events, $e, $password);
+                if ($held > 0) {
+                    self::log("$held new password(s) not sent (sent as plain changes): SYNCD_INTAKE_URL is not https:// "
+                        . 'nor http:// to this host (127.0.0.1, localhost, [::1]); give syncd\'s intake tls_cert/tls_key '
+                        . 'and an https:// SYNCD_INTAKE_URL to carry passwords');
                 }
                 self::finish_response();
                 $left = self::send_all($payloads, self::REQUEST_BUDGET_SECONDS);
+                unset($payloads);
                 if ($left !== []) {
-                    self::enqueue($left);
+                    self::enqueue($left); // a password event is kept as "changed": no password rests in the database
                 }
             } catch (\Throwable $e) {
                 self::log('could not send or keep the events of this request: ' . $e->getMessage());
@@ -371,8 +465,9 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
          * Sends in order until the budget is spent or syncd fails once (then it is down, or hanging:
          * each further try would cost the timeout again).
          *
-         * @param array<int, array{side: string, event: string, id: int, email: string}> $payloads
-         * @return array<int, array{side: string, event: string, id: int, email: string}> what to try again
+         * @param array<int, array{side: string, event: string, id: int, email: string, password?: string}> $payloads
+         * @return array<int, array{side: string, event: string, id: int, email: string, password?: string}> what to
+         *         try again
          */
         private static function send_all(array $payloads, int $budget): array
         {
@@ -517,13 +612,16 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             }
         }
 
-        /** @param array<int, array{side: string, event: string, id: int, email: string}> $payloads */
+        /** Keeps what was not sent, for WP-Cron. Never a password: a password event is kept as "changed" (the
+         *  password is lost; the person's next change, or WordPress's reset, carries a new one).
+         *  @param array<int, array{side: string, event: string, id: int, email: string, password?: string}> $payloads */
         private static function enqueue(array $payloads): void
         {
             $queue = self::pending();
             foreach ($payloads as $id => $payload) {
                 $had = $queue[$id] ?? null;
-                $event = ($had !== null && $had['event'] === 'deleted') ? 'deleted' : $payload['event'];
+                $event = $payload['event'] === 'deleted' ? 'deleted' : 'changed';
+                $event = ($had !== null && $had['event'] === 'deleted') ? 'deleted' : $event;
                 $queue[$id] = ['event' => $event, 'email' => $payload['email'], 'since' => $had['since'] ?? time()];
             }
             $over = count($queue) - self::QUEUE_LIMIT;
@@ -632,6 +730,119 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             if (defined('WP_DEBUG') && WP_DEBUG && defined('WP_DEBUG_LOG') && WP_DEBUG_LOG) {
                 error_log('syncd companion: ' . $message);
             }
+        }
+    }
+
+    /**
+     * Where WordPress sets a password in plain text (DESIGN §11), checked against WordPress 6.1's own code:
+     * each hook hands the password to Syncd_Companion_Events::password(), which holds it in memory until
+     * the request ends. The hooks and what they pass:
+     * - user_register($user_id, $userdata): $userdata is the raw array given to wp_insert_user(), its
+     *   user_pass still plain (REST create, wp-admin's Add New User, a plugin's wp_insert_user());
+     * - rest_insert_user($user, $request, $creating): after a REST create or update succeeded, with the
+     *   request's `password` (wp_update_user() has hashed it by profile_update);
+     * - user_profile_update_errors(&$errors, $update, &$user): the profile / user-edit form's pass1, as
+     *   $user->user_pass; kept aside, and reported by profile_update only if the update then succeeds;
+     * - password_reset / after_password_reset($user, $new_pass): the reset form (reset_password());
+     * - wp_set_password($password, $user_id): WordPress 6.2 and later only (6.1 has no such action).
+     * Skipped: a REST write syncd itself makes (its User-Agent; the password came from WHMCS, or is the
+     * random one of an account syncd creates), wp-login.php's registration (register_post: the password is
+     * a random one nobody knows; the person's own comes through the emailed reset link), and a user the
+     * login fallback set (action syncd_companion_fallback_password, the WHMCS password coming back).
+     */
+    final class Syncd_Companion_Passwords
+    {
+        /** syncd's WordPress client (syncd.adapters.wordpress_http.USER_AGENT; a test keeps them equal). */
+        public const SYNCD_USER_AGENT = 'syncd (WordPress users sync)';
+
+        /** @var array<int, string> passwords the profile form gave, until its update succeeds */
+        private static array $form = [];
+
+        /** wp-login.php's registration: the account's password is a generated one. */
+        private static bool $registering = false;
+
+        public static function boot(): void
+        {
+            add_action('user_register', [self::class, 'registered'], 10, 2);
+            add_action('rest_insert_user', [self::class, 'rest_write'], 10, 3);
+            add_action('user_profile_update_errors', [self::class, 'form'], PHP_INT_MAX, 3);
+            add_action('profile_update', [self::class, 'form_saved'], 10, 1);
+            add_action('password_reset', [self::class, 'reset'], 10, 2);
+            add_action('after_password_reset', [self::class, 'reset'], 10, 2);
+            add_action('wp_set_password', [self::class, 'set'], 10, 2);
+            add_action('register_post', [self::class, 'registering'], 10, 0);
+            add_action('syncd_companion_fallback_password', [Syncd_Companion_Events::class, 'fallback_password'], 10, 1);
+        }
+
+        /** A REST request syncd itself makes: what it sets is never reported back to it. */
+        private static function by_syncd(): bool
+        {
+            $agent = isset($_SERVER['HTTP_USER_AGENT']) && is_string($_SERVER['HTTP_USER_AGENT'])
+                ? $_SERVER['HTTP_USER_AGENT'] : '';
+            return $agent === self::SYNCD_USER_AGENT && defined('REST_REQUEST') && REST_REQUEST;
+        }
+
+        private static function take($user_id, $raw): void
+        {
+            if (!self::by_syncd()) {
+                Syncd_Companion_Events::password($user_id, $raw);
+            }
+        }
+
+        public static function registering(): void
+        {
+            self::$registering = true;
+        }
+
+        public static function registered($user_id = 0, $userdata = null): void
+        {
+            if (self::$registering || !is_array($userdata) || !isset($userdata['user_pass'])) {
+                return; // the "changed" of user_register is enough
+            }
+            self::take($user_id, $userdata['user_pass']);
+        }
+
+        public static function rest_write($user = null, $request = null, $creating = false): void
+        {
+            if (!($user instanceof WP_User) || !($request instanceof WP_REST_Request)) {
+                return;
+            }
+            $password = $request->get_param('password');
+            if (is_string($password) && $password !== '') {
+                // Unslashed already (the request's own value); wp_unslash() leaves it as it is: no backslash.
+                self::take($user->ID, $password);
+            }
+        }
+
+        public static function form($errors = null, $update = false, $user = null): void
+        {
+            if (!is_object($user) || !isset($user->ID, $user->user_pass) || !is_string($user->user_pass)
+                || $user->user_pass === '' || ($errors instanceof WP_Error && $errors->has_errors())) {
+                return;
+            }
+            self::$form[(int) $user->ID] = $user->user_pass;
+        }
+
+        public static function form_saved($user_id = 0): void
+        {
+            $id = (int) $user_id;
+            if (isset(self::$form[$id])) {
+                $password = self::$form[$id];
+                unset(self::$form[$id]);
+                self::take($id, $password);
+            }
+        }
+
+        public static function reset($user = null, $new_pass = ''): void
+        {
+            if ($user instanceof WP_User) {
+                self::take($user->ID, $new_pass);
+            }
+        }
+
+        public static function set($password = '', $user_id = 0): void
+        {
+            self::take($user_id, $password);
         }
     }
 
