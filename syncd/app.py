@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
+from syncd import carry_to_whmcs
 from syncd.adapters.whmcs import WhmcsAdapter
 from syncd.adapters.wordpress import WordPressAdapter
 from syncd.carry import carry_password
@@ -370,13 +371,21 @@ def event_job(settings: Settings, pending: Pending, should_stop: Callable[[], bo
     """The daemon's event worker's job (DESIGN §10): the one-user run an event asks for, by the ids
     and email the events named, recorded with the note "event run" so ``status`` tells it apart.
     A password the events carried (DESIGN §11) is set on the linked WordPress user after the run,
-    which may just have created that user (``syncd.carry``); a failed run leaves it to the worker."""
-    result = sync_user(settings, email=pending.email or None, whmcs_id=pending.whmcs_id, wp_id=pending.wp_id,
-                       should_stop=should_stop, note=f"event run ({pending.label()})")
-    assert result.report is not None
+    which may just have created that user (``syncd.carry``); one set on WordPress is offered to the
+    run's WHMCS create instead (``syncd.carry_to_whmcs``); a failed run leaves it to the worker."""
+    def run(adapters: AdapterFactory | None = None) -> RunReport:
+        result = sync_user(settings, email=pending.email or None, whmcs_id=pending.whmcs_id, wp_id=pending.wp_id,
+                           should_stop=should_stop, note=f"event run ({pending.label()})", adapters=adapters)
+        assert result.report is not None
+        return result.report
+
+    if pending.password is not None and pending.password_side is Side.WORDPRESS:
+        # Set on WordPress: it must be at hand during the run, whose WHMCS create may take it.
+        return carry_to_whmcs.event_run(settings, pending, run)
+    report = run()
     if pending.password is not None:
         carry_password(settings, pending)
-    return result.report
+    return report
 
 
 # --- explain ---------------------------------------------------------------------------------

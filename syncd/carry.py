@@ -48,8 +48,8 @@ def carry_password(settings: Settings, pending: Pending, *,
             logger.info("password for {} not carried: [passwords] carry is off; dropped", who)
             return False
         if side is not Side.WHMCS or pending.whmcs_id is None:
-            logger.info("password for {} not carried: syncd carries passwords from WHMCS to WordPress only "
-                        "(README \"Passwords\"); dropped", who)
+            logger.info("password for {} not carried to WordPress: it was not set on WHMCS (syncd.carry_to_whmcs "
+                        "carries a WordPress password to WHMCS); dropped", who)
             return False
         if not settings.sync.direction.allows_write_to(Side.WORDPRESS):
             logger.info("password for {} not carried: the sync direction ({}) does not write to WordPress; dropped",

@@ -193,6 +193,9 @@ class WhmcsSettings(_Connection):
     access_key: SecretStr | None = None
     page_size: Annotated[int, _between(1, 2500)] = 250
     new_clients: NewClients = NewClients()
+    # DESIGN §11: a password changed on WordPress cannot reach an existing WHMCS user through the API;
+    # true sends WHMCS's password-reset email to that user instead (only with [passwords] carry = true).
+    password_reset_on_wp_change: bool = False
 
 
 class WordPressSettings(_Connection):
@@ -447,6 +450,9 @@ class Settings(_Strict):
                 out.append(f"[{name}] url is plain http:// on a non-loopback host: secrets travel unencrypted")
             if not conn.verify_tls:
                 out.append(f"[{name}] verify_tls = false: the server's certificate is not checked")
+        if self.whmcs.password_reset_on_wp_change and not self.passwords.carry:
+            out.append("[whmcs] password_reset_on_wp_change = true does nothing while [passwords] carry is off: "
+                       "set carry = true, or remove the key")
         return out
 
 

@@ -16,7 +16,10 @@ module that sends WHMCS requests; ``whmcs_wire`` reads the replies. Its limits, 
 - it never deletes or closes a client; deactivation is status Inactive;
 - it refuses to create or write a client whose email is a WHMCS admin's (``RefusedWrite``);
 - secrets (the API secret, the access key, new clients' passwords) are sent in request
-  bodies only and are redacted from anything WHMCS echoes back.
+  bodies only and are redacted from anything WHMCS echoes back;
+- a password just set on WordPress (DESIGN §11) is handed to it with ``offer_password`` before a
+  one-user run: the ``create`` of the client with that email sends it as ``password2`` instead of a
+  random one, once, and forgets it. It never enters the core, the plan or the store.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ from syncd.errors import (
 from syncd.fieldmap import WHMCS_FIELDS, WHMCS_REQUIRED, FieldRule
 from syncd.logs import MIN_SECRET_LENGTH
 from syncd.model import DEFAULT_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.passwords import Password
 from syncd.ports import Details
 
 if TYPE_CHECKING:
@@ -177,6 +181,8 @@ class WhmcsAdapter:
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._admin_emails: frozenset[str] | None = None
+        self._offered: tuple[str, Password] | None = None  # (normalised email, its password): offer_password
+        self.sent_offered_password = False  # a create sent the offered password (AddClient was tried with it)
         limits = httpx.Limits(max_connections=max(4, 2 * settings.concurrency))
         self._http = httpx.Client(
             transport=transport or net.transport(settings.verify_tls, limits, ca_file=settings.ca_path),
@@ -633,6 +639,22 @@ class WhmcsAdapter:
                 "city": dummy.city, "state": dummy.state, "postcode": dummy.postcode, "country": dummy.country,
                 "phonenumber": dummy.phonenumber}
 
+    def offer_password(self, email: str, password: Password) -> None:
+        """Use ``password`` as the password of the client this adapter creates for ``email`` next
+        (DESIGN §11: a password just set on WordPress for that user). Only that email's create takes
+        it, once; it is forgotten as soon as AddClient was sent (or the create gave up), so a later
+        retry of the same run cannot send it again. An offer not taken is the caller's to forget."""
+        with self._lock:
+            self._offered = (normalise_email(email), password)
+
+    def _take_offer(self, email: str) -> Password | None:
+        with self._lock:
+            if self._offered is None or self._offered[0] != normalise_email(email):
+                return None
+            password = self._offered[1]
+            self._offered = None
+        return password if password.held else None
+
     def create(self, fields: Mapping[str, str]) -> Record:
         """AddClient with its owner user (WHMCS 8), the required fields filled per config.
 
@@ -640,7 +662,8 @@ class WhmcsAdapter:
         an empty required one its ``default`` or dummy); a required field still empty or not
         mapped gets the configured dummy (``missing_fields = "dummy"``). Returns the Record with
         the values as sent (dummies included: see ``dummy_fields_for``) and the new owner user
-        id. The password is random, sent once, never kept. ``OutcomeUnknown`` if the reply was
+        id. The password is random, or the one offered for this email (``offer_password``); sent
+        once, never kept. ``OutcomeUnknown`` if the reply was
         lost: look the email up first. WHMCS refusing a value (a country, a phone) is said with
         the field, the value and where it came from.
         """
@@ -663,7 +686,9 @@ class WhmcsAdapter:
                     sent[common] = value
         else:
             params["skipvalidation"] = True
-        password = new_password()
+        offered = self._take_offer(email)
+        password = offered.reveal() if offered is not None else new_password()
+        self.sent_offered_password = self.sent_offered_password or offered is not None
         params["password2"] = password
         params["currency"] = new.currency
         if new.group_id:
@@ -677,6 +702,8 @@ class WhmcsAdapter:
             raise self._refused(exc, "AddClient", {**self._dummies(), **sent}) from exc
         finally:
             del password, params
+            if offered is not None:
+                offered.forget()  # sent (or refused): never sent twice, never kept
         client_id = as_int(data.get("clientid"))
         if client_id is None:
             raise OutcomeUnknown(f"WHMCS accepted AddClient for {email} but sent no client id", side=SIDE)
@@ -687,7 +714,7 @@ class WhmcsAdapter:
             except SideError as exc:
                 logger.warning("created WHMCS client #{id} for {email} but could not read its owner user: {exc}",
                                id=client_id, email=email, exc=exc)
-        if new.send_password_reset:
+        if new.send_password_reset and offered is None:  # a person's own password needs no reset email
             try:
                 self.reset_password(email)
             except SideError as exc:
@@ -750,9 +777,14 @@ class WhmcsAdapter:
         """Status Active (``roles`` is a WordPress notion and is ignored here)."""
         return self._set_status(record, "Active")
 
-    def reset_password(self, email: str) -> None:
-        """ResetPassword: WHMCS emails the user a link to set their own password."""
-        self.call("ResetPassword", {"email": email.strip()})
+    def reset_password(self, email: str = "", *, user_id: int | None = None) -> None:
+        """ResetPassword: WHMCS emails the user a link to set their own password. By the user's id
+        when it is known (api-reference/resetpassword.md: "The id can only belong to a user"), else
+        by email."""
+        if user_id is not None:
+            self.call("ResetPassword", {"id": user_id})
+        else:
+            self.call("ResetPassword", {"email": email.strip()})
 
     def admin_details(self) -> dict[str, Any]:
         """GetAdminDetails: the credential's admin, its permissions and the WHMCS version."""

@@ -172,7 +172,8 @@ def run(
             # A one-way whmcs_to_wp sync never writes to WHMCS; the reset email is optional.
             needed = not write or settings.sync.direction.allows_write_to(Side.WHMCS)
             if action == "ResetPassword":
-                needed = needed and settings.whmcs.new_clients.send_password_reset
+                needed = needed and (settings.whmcs.new_clients.send_password_reset or (
+                    settings.whmcs.password_reset_on_wp_change and settings.passwords.carry))
             if action == "GetClients" and first is not None:
                 checks.append(_permission_check(action, purpose, lambda: first or {}))
                 continue
