@@ -186,7 +186,7 @@ class WordPressEmulator(Served):
             user.meta.update(meta or {})
             return user.id
 
-    def install_companion(self, meta_keys: Sequence[str] = COMPANION_DEFAULT_KEYS, version: str = "0.2.0") -> None:
+    def install_companion(self, meta_keys: Sequence[str] = COMPANION_DEFAULT_KEYS, version: str = "0.3.0") -> None:
         """Act as the syncd companion plugin does once installed: register each key of ``meta_keys``
         (its SYNCD_META_KEYS) that nothing registered yet, as string meta shown in the ``edit``
         context only, and answer ``GET /syncd/v1/companion``."""

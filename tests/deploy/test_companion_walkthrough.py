@@ -145,7 +145,7 @@ def test_the_readme_companion_steps_expose_the_billing_meta_to_syncd(walk: Walk)
     assert walk.half.returncode == 3 and "vat_number" in half, half  # not a WooCommerce key: step 2 is needed
     assert "billing_phone" not in next(li for li in walk.half.stdout.splitlines() if "FAIL" in li)
     assert "All checks passed." in walk.verified.stdout, walk.verified.stdout
-    assert "(the syncd companion 0.2.0 is installed)" in walk.verified.stdout
+    assert "(the syncd companion 0.3.0 is installed)" in walk.verified.stdout
     assert "tax_id ↔ meta.vat_number" in walk.verified.stdout
 
 

@@ -80,7 +80,7 @@ def test_with_the_companion_test_connection_passes_and_says_its_version(companio
     run = companion_sides.syncd("test-connection")
     out = run.stdout + run.stderr
     assert run.code == 0, out
-    assert "the syncd companion 0.2.0 is installed" in out and "phonenumber ↔ meta.billing_phone" in out
+    assert "the syncd companion 0.3.0 is installed" in out and "phonenumber ↔ meta.billing_phone" in out
 
 
 def test_billing_meta_as_woocommerce_writes_it_reaches_explain_and_the_planner(companion_sides: Sides) -> None:

@@ -52,7 +52,7 @@ def test_the_companion_answers_an_admin_only(target: Target) -> None:
         about = http.get(target.api("/syncd/v1/companion"))
         index = http.get(target.api("/"))
     assert about.status_code == 200, about.text
-    assert about.json() == {"version": "0.2.0", "meta_keys": WOO_KEYS, "configured_meta_keys": WOO_KEYS}
+    assert about.json() == {"version": "0.3.0", "meta_keys": WOO_KEYS, "configured_meta_keys": WOO_KEYS}
     assert "syncd/v1" in index.json()["namespaces"]
     login = unique("nosy")
     password = target.add_subscriber(login)  # type: ignore[operator]
