@@ -165,7 +165,7 @@ def _settings(tmp_path: Path, *, carry: bool, direction: str = "both") -> object
 
 @pytest.mark.parametrize(("side", "carry", "direction", "says"), [
     (Side.WHMCS, False, "both", "[passwords] carry is off"),
-    (Side.WORDPRESS, True, "both", "from WHMCS to WordPress only"),
+    (Side.WORDPRESS, True, "both", "it was not set on WHMCS"),
     (Side.WHMCS, True, "wp_to_whmcs", "does not write to WordPress"),
     (Side.WHMCS, True, "both", "no active WordPress user is linked to WHMCS client #4"),  # no store: no link
 ])
