@@ -195,7 +195,8 @@ def test_an_event_not_sent_is_kept_as_changed_and_the_password_never_rests(site:
 
 
 def test_no_password_in_any_log_of_the_site(site: WordPressSite, intake: IntakeCapture) -> None:
-    """Last in this module (xdist may run it alone: then only the passwords it sent itself are searched)."""
+    """Last in this module (xdist may run it alone: then only the passwords it sent itself are searched);
+    and no PHP notice, warning or deprecation from the companion."""
     _user(site, intake, "pw-last", "Last-one-Pa55")
     texts = {p.name: p.read_text(encoding="utf-8", errors="replace")
              for p in (site.dir / "logs").iterdir() if p.is_file()}
@@ -203,6 +204,10 @@ def test_no_password_in_any_log_of_the_site(site: WordPressSite, intake: IntakeC
         for password in USED:
             assert password not in text, (password, name)
         assert SECRET not in text
+    ours = [line for line in texts.get("debug.log", "").splitlines()
+            if ("syncd-companion" in line or "Syncd_Companion" in line)
+            and any(w in line for w in ("PHP Warning", "PHP Notice", "PHP Deprecated", "PHP Fatal"))]
+    assert ours == [], "\n".join(ours)  # PHP 8.2 with WP_DEBUG: not one notice from the companion
 
 
 # --- with stand-ins for WordPress (PHP CLI) -----------------------------------------------------------
