@@ -224,3 +224,15 @@ def test_a_one_way_sync_to_wordpress_creates_no_client_and_checks_no_currency(em
     result = {c.name: c for c in run(settings, transport=emulator.transport())}
     assert result[CURRENCY].ok and "not used" in result[CURRENCY].detail
     assert emulator.calls["GetCurrencies"] == 0
+
+
+def test_reset_password_is_needed_for_password_reset_on_wp_change_only_with_carry(emulator: WhmcsEmulator) -> None:
+    from syncd.config import PasswordSettings
+
+    emulator.deny("ResetPassword")
+    base = full_settings(whmcs_settings(password_reset_on_wp_change=True))
+    idle = run(base, transport=emulator.transport(), sleep=lambda _: None)
+    assert [c.name for c in idle if not c.ok] == []  # carry off: the option does nothing, nothing needed
+    carrying = base.model_copy(update={"passwords": PasswordSettings(carry=True)})
+    result = run(carrying, transport=emulator.transport(), sleep=lambda _: None)
+    assert [c.name for c in result if not c.ok] == ['API action "ResetPassword"']
