@@ -216,7 +216,7 @@ class Daemon:
         # restarting the intake does not reset the failed tries it counts.
         self._verifier = None if login_job is None else Verifier(
             login_job, settings=lambda: self.settings, run_mutex=self._run_mutex, stopping=self.should_stop,
-            say=lambda key, level, message: self._refusals.say(key, message, level))
+            say=self._refusals.say)
 
     # ---- public controls -------------------------------------------------------------
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
@@ -187,15 +189,16 @@ class Verifier:
 
     def __init__(self, job: LoginJob, *, settings: Callable[[], Settings], run_mutex: threading.Lock,
                  stopping: Callable[[], bool] = lambda: False, limiter: FailureLimiter | None = None,
-                 say: Callable[[str, str, str], None] | None = None,
+                 say: Callable[[str, str, str], object] | None = None,
                  run_wait_seconds: float = RUN_WAIT_SECONDS) -> None:
         self._job = job
         self._settings = settings
         self._run_mutex = run_mutex
         self._stopping = stopping
         self.limiter = limiter or FailureLimiter()
-        # say(key, level, message): refusals go through the intake's throttled log (a flood is counted).
-        self._say = say or (lambda _key, level, message: logger.log(level, message))
+        # say(key, message, level): refusals go through the intake's throttled log (``RefusalLog.say``),
+        # so that a flood is counted, not logged line by line.
+        self._say = say or (lambda _key, message, level: logger.log(level, message))
         self._run_wait = run_wait_seconds
         self._said_carry_off = False
 
@@ -226,9 +229,9 @@ class Verifier:
             limited = self.limiter.limited(request.login, request.address)
             if limited:
                 what = f"login {who}" if limited == "login" else f"address {request.address}"
-                self._say("verify-limit", "WARNING",
-                          f"login fallback: refused {who}: the {what} had {FAILURES} failed tries in the last "
-                          f"{WINDOW_SECONDS / 60:g} minutes (WHMCS was not asked)")
+                self._say("verify-limit", f"login fallback: refused {who}: the {what} had {FAILURES} failed tries "
+                                          f"in the last {WINDOW_SECONDS / 60:g} minutes (WHMCS was not asked)",
+                          "WARNING")
                 return OK_FALSE
             verdict = self._decide(request)
         finally:
@@ -239,13 +242,15 @@ class Verifier:
             return {"ok": True, "user_id": verdict.user_id}
         if verdict.counts:
             self.limiter.failed(request.login, request.address)
-        self._say(f"verify-{verdict.level}", verdict.level, f"login fallback: refused {who}: {verdict.reason}")
+        self._say(f"verify-{verdict.level}", f"login fallback: refused {who}: {verdict.reason}", verdict.level)
         return OK_FALSE
 
     def _decide(self, request: VerifyRequest) -> Verdict:
         try:
             return self._job(self._settings(), request.login, request.password, self.locked)
-        except Exception as exc:  # a bug: refused, one line, the traceback at DEBUG
-            logger.opt(exception=exc).debug("traceback of the login fallback's error")
-            return Verdict(None, f"unexpected error {type(exc).__name__} (traceback at DEBUG)", counts=False,
-                           level="ERROR")
+        except Exception as exc:  # a bug: refused, one line
+            # Where it happened, not the message nor a traceback: either could hold what was typed.
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+            return Verdict(None, f"unexpected error {type(exc).__name__}{where} (a bug: please report it)",
+                           counts=False, level="ERROR")
