@@ -198,7 +198,7 @@ class Verifier:
         self.limiter = limiter or FailureLimiter()
         # say(key, message, level): refusals go through the intake's throttled log (``RefusalLog.say``),
         # so that a flood is counted, not logged line by line.
-        self._say = say or (lambda _key, message, level: logger.log(level, message))
+        self._say = say or (lambda _key, message, level: logger.log(level, "{}", message))
         self._run_wait = run_wait_seconds
         self._said_carry_off = False
 
@@ -242,7 +242,13 @@ class Verifier:
             return {"ok": True, "user_id": verdict.user_id}
         if verdict.counts:
             self.limiter.failed(request.login, request.address)
-        self._say(f"verify-{verdict.level}", f"login fallback: refused {who}: {verdict.reason}", verdict.level)
+        message = f"login fallback: refused {who}: {verdict.reason}"
+        if verdict.level == "INFO":
+            # One line per failed try: the limiter bounds them (five per login and per address each
+            # quarter of an hour, each costing a WHMCS call), and each says whom it was about.
+            logger.info("{}", message)
+        else:  # a side down or a bug: the same line for everyone, so a flood is counted
+            self._say(f"verify-{verdict.level}", message, verdict.level)
         return OK_FALSE
 
     def _decide(self, request: VerifyRequest) -> Verdict:
