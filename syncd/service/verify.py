@@ -42,7 +42,8 @@ RUN_WAIT_SECONDS = 5.0
 MAX_LOGIN = 254
 MAX_PASSWORD = 4096  # the same as a password event's (syncd.service.intake)
 _MAX_ADDRESS = 64
-_KEYS = frozenset({"login", "password", "address"})
+_MAX_NONCE = 64
+_KEYS = frozenset({"login", "password", "address", "nonce"})
 OK_FALSE: dict[str, Any] = {"ok": False}
 
 
@@ -104,7 +105,7 @@ def parse_verify(body: bytes) -> VerifyRequest:
         raise BadVerify("the body is not a JSON object")
     unknown = set(data) - _KEYS
     if unknown:
-        raise BadVerify(f"{len(unknown)} unknown key(s): only login, password and address are allowed")
+        raise BadVerify(f"{len(unknown)} unknown key(s): only login, password, address and nonce are allowed")
     login, password, address = data.get("login"), data.get("password"), data.get("address", "")
     if not isinstance(login, str) or not 1 <= len(login) <= MAX_LOGIN or not login.strip() or not _printable(login):
         raise BadVerify(f'"login" must be a string of 1 to {MAX_LOGIN} printable characters')
@@ -112,6 +113,10 @@ def parse_verify(body: bytes) -> VerifyRequest:
         raise BadVerify(f'"password" must be a string of 1 to {MAX_PASSWORD} characters')
     if not isinstance(address, str) or len(address) > _MAX_ADDRESS:
         raise BadVerify('"address" must be the browser\'s IP address (or left out)')
+    nonce = data.get("nonce", "")
+    if not isinstance(nonce, str) or len(nonce) > _MAX_NONCE:
+        # Only there to make two identical tries in one second two bodies (else the second is a replay).
+        raise BadVerify(f'"nonce" must be a string of at most {_MAX_NONCE} characters (or left out)')
     if address:
         try:
             address = str(ip_address(address))

@@ -133,7 +133,8 @@ def test_the_whmcs_password_logs_in_to_wordpress_and_refusals_look_like_wordpres
         whmcs.add_client("newbie@example.com", "New", "Bie", password=NEW_PASSWORD)
         assert "newbie@example.com" not in sides.wp_users()
         assert Browser(site, "127.0.0.4").login("newbie@example.com", NEW_PASSWORD) == (True, "")
-        assert "newbie@example.com" in sides.wp_users() and "login run (newbie@example.com)" in run.text()
+        assert "newbie@example.com" in sides.wp_users()
+        assert "create WordPress user newbie@example.com from WHMCS client" in run.text()
 
         # 3. Refusals: each looks exactly as WordPress's own (compared below with the fallback off).
         sides.wp_update(int(users["eddie@example.com"]["id"]), roles=["editor"])  # [sync] exclude_wp_roles

@@ -52,6 +52,7 @@ def test_a_well_formed_request_is_parsed_and_its_password_wrapped() -> None:
     assert request.login == "Ann@Example.com" and request.address == "203.0.113.9"
     assert request.password.reveal() == PASSWORD and PASSWORD not in repr(request)
     assert parse_verify(body_of({"login": "ann", "password": "p"})).address == ""
+    assert parse_verify(body_of({"login": "ann", "password": "p", "nonce": "0f3a9c"})).login == "ann"
     assert parse_verify(body_of({"login": "ann", "password": "p", "address": "::FFFF:203.0.113.9"})).address \
         == "::ffff:cb00:7109"  # one spelling per address, so a limit cannot be dodged by respelling it
 
@@ -67,6 +68,8 @@ def test_a_well_formed_request_is_parsed_and_its_password_wrapped() -> None:
     body_of({"login": "a", "password": PASSWORD, "address": "not-an-ip"}),
     body_of({"login": "a", "password": PASSWORD, "address": 7}),
     body_of({"login": "a", "password": PASSWORD, "role": "administrator"}),
+    body_of({"login": "a", "password": PASSWORD, "nonce": 5}),
+    body_of({"login": "a", "password": "p", "nonce": "n" * 65}),
     b'{"login": "a", "login": "b", "password": "p"}',
 ])
 def test_anything_else_is_refused_without_echoing_it(body: bytes) -> None:

@@ -710,7 +710,10 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
                 if (self::limited($address)) {
                     return $user;
                 }
-                $id = self::ask($username, $password, $address);
+                // wp_signon() passes $_POST['pwd'] with WordPress's added slashes, and WordPress hashes
+                // passwords in that same form everywhere (its REST API and forms slash before saving):
+                // WHMCS gets the password as typed, WordPress keeps the form it will compare next time.
+                $id = self::ask($username, wp_unslash($password), $address);
                 if ($id === 0) {
                     self::failed($address);
                     return $user;
@@ -767,7 +770,8 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
         /** The WordPress user syncd says may log in, or 0 (refused, or no usable answer). */
         private static function ask(string $login, string $password, string $address): int
         {
-            $payload = ['login' => $login, 'password' => $password];
+            // The nonce makes two identical tries within one second two bodies: the second is no replay.
+            $payload = ['login' => $login, 'password' => $password, 'nonce' => bin2hex(random_bytes(8))];
             if ($address !== '') {
                 $payload['address'] = $address;
             }
