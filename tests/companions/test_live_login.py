@@ -17,6 +17,7 @@ count (the companion's own per address, and syncd's per address and per login)."
 from __future__ import annotations
 
 import html
+import json
 import re
 import signal
 from collections.abc import Iterator
@@ -71,9 +72,23 @@ def port() -> int:
     return free_port()
 
 
+#: A mu-plugin of the test's own: what the password events' capture would see (the contract between the
+#: two companion classes) — the user, and its password hash at that moment (before it is set).
+RECORDER = """<?php
+add_action('syncd_companion_fallback_password', function ($id) {
+    $user = get_userdata((int) $id);
+    $seen = get_option('syncd_test_fallback_seen', []);
+    $seen[] = ['id' => (int) $id, 'hash' => $user instanceof WP_User ? $user->user_pass : ''];
+    update_option('syncd_test_fallback_seen', $seen, false);
+});
+"""
+
+
 @pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
-    return companion_site(fresh_wordpress_site, port, SECRET, SYNCD_LOGIN_FALLBACK=True)
+    wp = companion_site(fresh_wordpress_site, port, SECRET, SYNCD_LOGIN_FALLBACK=True)
+    (wp.dir / "wp" / "wp-content" / "mu-plugins" / "zz-test-recorder.php").write_text(RECORDER, encoding="utf-8")
+    return wp
 
 
 @pytest.fixture
@@ -99,10 +114,11 @@ def _fallback(site: WordPressSite, on: bool) -> None:
     config.write_text(new, encoding="utf-8")
 
 
-def _hashes(site: WordPressSite) -> str:
+def _hashes(site: WordPressSite) -> dict[int, str]:
     """Every user's password hash, to prove a refusal changed nothing."""
-    return site.php("foreach (get_users(['fields' => ['ID', 'user_pass']]) as $u) echo $u->ID, ' ', "
-                    "$u->user_pass, \"\\n\";")
+    out = site.php("foreach (get_users(['fields' => ['ID', 'user_pass']]) as $u) echo $u->ID, ' ', "
+                   "$u->user_pass, \"\\n\";")
+    return {int(line.split()[0]): line.split()[1] for line in out.splitlines() if line.strip()}
 
 
 def _wait_ready(sides: Sides, run: Daemon, *emails: str) -> dict[str, dict[str, object]]:
@@ -124,8 +140,12 @@ def test_the_whmcs_password_logs_in_to_wordpress_and_refusals_look_like_wordpres
         ann = users["ann@example.com"]
 
         # 1. A linked client, by email: WordPress's own check fails, WHMCS's password lets Ann in.
+        ann_hash = _hashes(site)[int(ann["id"])]
         assert Browser(site, "127.0.0.2").login("ann@example.com", ANN_PASSWORD) == (True, "")
         assert f"WordPress user #{ann['id']} may log in" in run.text()
+        # The password events' capture was told first, while the old password was still in place.
+        seen = json.loads(site.php("echo json_encode(get_option('syncd_test_fallback_seen', []));"))
+        assert seen == [{"id": ann["id"], "hash": ann_hash}] and _hashes(site)[int(ann["id"])] != ann_hash
         # ... and by username, now with no help needed (the WordPress password is set).
         assert Browser(site, "127.0.0.3").login(str(ann["username"]), ANN_PASSWORD) == (True, "")
 
@@ -229,3 +249,35 @@ def test_the_whmcs_password_logs_in_to_wordpress_and_refusals_look_like_wordpres
             assert raw not in path.read_bytes(), (password, path.name)
     for needle in (SECRET, WHMCS_SECRET, sides.site.app_password):
         assert all(needle not in t for t in texts)
+
+
+def test_the_filter_passes_everything_else_through_unchanged(site: WordPressSite) -> None:
+    """Inside the real WordPress, no syncd running: only https or loopback intakes are asked; a login
+    that succeeded, an empty password, another error and a check that got no answer are returned as
+    they came (the very same object)."""
+    out = site.php(r"""
+        $r = ['yes' => [], 'no' => []];
+        foreach (['https://sync.example.com', 'HTTPS://sync.example.com:8787/x', 'http://127.0.0.1:8787',
+                  'http://localhost:1', 'http://[::1]:8787', 'http://127.9.8.7/'] as $u) {
+            $r['yes'][] = Syncd_Companion_Login::private_url($u);
+        }
+        foreach (['http://sync.example.com', 'http://127.0.0.1.example.com/', 'ftp://127.0.0.1/', '',
+                  'http://10.0.0.1:8787', 'not a url', 'http://localhost.example.com'] as $u) {
+            $r['no'][] = Syncd_Companion_Login::private_url($u);
+        }
+        $r['enabled'] = Syncd_Companion_Login::enabled();
+        $user = get_user_by('id', 1);
+        $r['user'] = Syncd_Companion_Login::authenticate($user, 'admin', 'pw') === $user;
+        $r['null'] = Syncd_Companion_Login::authenticate(null, 'admin', 'pw') === null;
+        $e = new WP_Error('incorrect_password', 'x');
+        $r['empty'] = Syncd_Companion_Login::authenticate($e, 'admin', '') === $e;
+        $r['no login'] = Syncd_Companion_Login::authenticate($e, ' ', 'pw') === $e;
+        $o = new WP_Error('spammer_account', 'x');
+        $r['other'] = Syncd_Companion_Login::authenticate($o, 'admin', 'pw') === $o;
+        $r['no answer'] = Syncd_Companion_Login::authenticate($e, 'ann@example.com', 'pw') === $e;
+        $r['array'] = Syncd_Companion_Login::authenticate($e, ['x'], 'pw') === $e;
+        echo json_encode($r);
+    """)
+    result = json.loads(out)
+    assert result == {"yes": [True] * 6, "no": [False] * 7, "enabled": True, "user": True, "null": True,
+                      "empty": True, "no login": True, "other": True, "no answer": True, "array": True}
