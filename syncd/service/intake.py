@@ -300,7 +300,9 @@ class IntakeApp:
             request = parse_verify(body)
         except BadVerify as exc:
             raise Refused(400, str(exc)) from None
-        return 200, self._verifier.answer(request)
+        answer = self._verifier.answer(request)
+        self._metrics.login_checks.labels(answer="ok" if answer.get("ok") is True else "refused").inc()
+        return 200, answer
 
     @staticmethod
     def _length(environ: Environ) -> int | None:

@@ -244,6 +244,8 @@ def test_a_signed_request_from_loopback_is_answered_at_once(verifying: tuple[Ser
     r = _post(s, body_of({"login": "ann@example.com", "password": PASSWORD, "address": "198.51.100.4"}))
     assert r.status_code == 200 and r.json() == {"ok": False} and r.headers["content-type"] == "application/json"
     assert job.calls == [("ann@example.com", True)] and len(s.queue) == 0
+    assert s.sample("syncd_login_checks_total", answer="refused") == 1
+    assert s.sample("syncd_login_checks_total", answer="ok") == 0
     _clean(s, headers(b"x")["X-Syncd-Signature"])
 
 
