@@ -149,3 +149,11 @@ def test_verify_answers_from_whmcs_creates_first_and_refuses_alike(running: Runn
         assert all(password.encode() not in data for data in state), password
     for needle in (SECRET, WHMCS_SECRET, world.wp_password):
         assert needle not in log
+
+
+def test_the_companion_command_says_how_to_turn_the_login_fallback_on(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "define('SYNCD_LOGIN_FALLBACK', true);" in out.stdout and "[passwords] carry = true" in out.stdout
+    assert "define('SYNCD_LOGIN_FALLBACK', true);" in (tmp_path / "syncd-companion.php").read_text()
