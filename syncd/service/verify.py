@@ -166,18 +166,46 @@ class FailureLimiter:
                     return kind
         return ""
 
-    def failed(self, login: str, address: str = "") -> None:
-        """Count one failed try for ``login`` and ``address``."""
+    def failed(self, login: str, address: str = "") -> float:
+        """Count one failed try for ``login`` and ``address``; its time (for ``forgive``)."""
+        now = self._clock()
+        with self._lock:
+            self._expire(now)
+            self._count(login, address, now)
+        return now
+
+    def _count(self, login: str, address: str, now: float) -> None:
+        for kind, key in self._keys(login, address):
+            tries = self._tries[kind]
+            times = tries.pop(key, None) or deque(maxlen=self._limit)
+            times.append(now)
+            tries[key] = times  # to the end: the newest failure
+            while len(tries) > self._capacity:
+                tries.popitem(last=False)
+
+    def reserve(self, login: str, address: str = "") -> tuple[str, float]:
+        """``limited`` and, if not limited, a failed try counted at once, atomically (its time is
+        returned: ``forgive`` it when the try did not fail). Counting before asking WHMCS keeps
+        concurrent tries for one login within the limit too."""
         now = self._clock()
         with self._lock:
             self._expire(now)
             for kind, key in self._keys(login, address):
-                tries = self._tries[kind]
-                times = tries.pop(key, None) or deque(maxlen=self._limit)
-                times.append(now)
-                tries[key] = times  # to the end: the newest failure
-                while len(tries) > self._capacity:
-                    tries.popitem(last=False)
+                times = self._tries[kind].get(key)
+                if times is not None and sum(1 for t in times if now - t < self._window) >= self._limit:
+                    return kind, now
+            self._count(login, address, now)
+        return "", now
+
+    def forgive(self, login: str, address: str, stamp: float) -> None:
+        """Take back the try counted at ``stamp`` (a success, or a refusal that is no failed try)."""
+        with self._lock:
+            for kind, key in self._keys(login, address):
+                times = self._tries[kind].get(key)
+                if times is not None and stamp in times:
+                    times.remove(stamp)
+                    if not times:
+                        del self._tries[kind][key]
 
     def __len__(self) -> int:
         with self._lock:
@@ -231,7 +259,7 @@ class Verifier:
                                 "carry is off, so it was refused; set carry = true to turn the login fallback on, "
                                 "or remove SYNCD_LOGIN_FALLBACK from wp-config.php (README \"Passwords\"); said once")
                 return OK_FALSE
-            limited = self.limiter.limited(request.login, request.address)
+            limited, stamp = self.limiter.reserve(request.login, request.address)
             if limited:
                 what = f"login {who}" if limited == "login" else f"address {request.address}"
                 self._say("verify-limit", f"login fallback: refused {who}: the {what} had {FAILURES} failed tries "
@@ -241,12 +269,12 @@ class Verifier:
             verdict = self._decide(request)
         finally:
             request.password.forget()
+        if verdict.user_id is not None or not verdict.counts:
+            self.limiter.forgive(request.login, request.address, stamp)
         if verdict.user_id is not None:
             logger.info("login fallback: WHMCS accepted the password of {}: WordPress user #{} may log in (the "
                         "companion sets that password on WordPress)", who, verdict.user_id)
             return {"ok": True, "user_id": verdict.user_id}
-        if verdict.counts:
-            self.limiter.failed(request.login, request.address)
         message = f"login fallback: refused {who}: {verdict.reason}"
         if verdict.level == "INFO":
             # One line per failed try: the limiter bounds them (five per login and per address each

@@ -108,6 +108,21 @@ def test_five_failures_from_one_address_limit_every_login_from_it() -> None:
     assert limiter.limited("someone-new@example.com") == ""  # no address given: only the login counts
 
 
+def test_a_reserved_try_counts_at_once_and_is_taken_back_when_forgiven() -> None:
+    clock = Clock()
+    limiter = FailureLimiter(clock=clock)
+    stamps = [limiter.reserve("ann@example.com", "192.0.2.1") for _ in range(FAILURES)]
+    assert [kind for kind, _ in stamps] == [""] * FAILURES
+    # Five tries in flight at once (none answered yet): the sixth is already refused.
+    assert limiter.reserve("ANN@example.com", "192.0.2.9")[0] == "login"
+    assert limiter.reserve("bob@example.com", "192.0.2.1")[0] == "address"
+    limiter.forgive("ann@example.com", "192.0.2.1", stamps[0][1])  # one of them succeeded
+    assert limiter.limited("ann@example.com", "192.0.2.1") == ""
+    for _, stamp in stamps[1:]:
+        limiter.forgive("ann@example.com", "192.0.2.1", stamp)
+    assert len(limiter) == 0
+
+
 def test_memory_is_bounded_under_a_flood_of_distinct_logins() -> None:
     clock = Clock()
     limiter = FailureLimiter(clock=clock, capacity=100)
@@ -163,6 +178,27 @@ def test_a_yes_answers_the_user_id_and_does_not_count(lines: list[str]) -> None:
         assert answer == {"ok": True, "user_id": 7} and not password.held  # forgotten before the answer
     assert len(job.calls) == FAILURES + 2 and all(saw for _, saw in job.calls)
     assert any("WordPress user #7 may log in" in line for line in lines)
+
+
+def test_concurrent_tries_for_one_login_stay_within_the_limit() -> None:
+    gate = threading.Event()
+
+    class Slow(Job):
+        def __call__(self, settings: Settings, login: str, password: Password, locked: Locked) -> Verdict:
+            gate.wait(10)
+            return super().__call__(settings, login, password, locked)
+
+    job = Slow(Verdict(None, "wrong"))
+    verifier = Verifier(job, settings=_settings, run_mutex=threading.Lock())
+    answers: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: answers.append(_ask(verifier)[0])) for _ in range(FAILURES + 3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # every thread has asked by now; only FAILURES of them wait in the job
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert answers == [{"ok": False}] * (FAILURES + 3) and len(job.calls) == FAILURES
 
 
 def test_every_refusal_is_the_same_answer_and_the_sixth_try_does_not_reach_whmcs(lines: list[str]) -> None:
