@@ -276,8 +276,12 @@ def test_the_filter_passes_everything_else_through_unchanged(site: WordPressSite
         $r['other'] = Syncd_Companion_Login::authenticate($o, 'admin', 'pw') === $o;
         $r['no answer'] = Syncd_Companion_Login::authenticate($e, 'ann@example.com', 'pw') === $e;
         $r['array'] = Syncd_Companion_Login::authenticate($e, ['x'], 'pw') === $e;
+        $tests = apply_filters('site_status_tests', ['direct' => [], 'async' => []]);
+        $r['health'] = isset($tests['direct']['syncd_login_fallback'])
+            ? call_user_func($tests['direct']['syncd_login_fallback']['test'])['status'] : 'missing';
         echo json_encode($r);
     """)
     result = json.loads(out)
     assert result == {"yes": [True] * 6, "no": [False] * 7, "enabled": True, "user": True, "null": True,
-                      "empty": True, "no login": True, "other": True, "no answer": True, "array": True}
+                      "empty": True, "no login": True, "other": True, "no answer": True, "array": True,
+                      "health": "good"}

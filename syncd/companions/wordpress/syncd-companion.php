@@ -666,12 +666,59 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
         public static function boot(): void
         {
             add_filter('authenticate', [self::class, 'authenticate'], self::PRIORITY, 3);
+            add_filter('site_status_tests', [self::class, 'site_health_tests']);
+        }
+
+        public static function wanted(): bool
+        {
+            return defined('SYNCD_LOGIN_FALLBACK') && constant('SYNCD_LOGIN_FALLBACK') === true;
         }
 
         public static function enabled(): bool
         {
-            return defined('SYNCD_LOGIN_FALLBACK') && constant('SYNCD_LOGIN_FALLBACK') === true
-                && Syncd_Companion_Events::configured() && self::private_url(Syncd_Companion_Events::url());
+            return self::why_off() === '';
+        }
+
+        /** Why the fallback, wanted, cannot run ("" if it can): said in Site Health and debug.log. */
+        public static function why_off(): string
+        {
+            if (!self::wanted()) {
+                return 'SYNCD_LOGIN_FALLBACK is not true';
+            }
+            if (!Syncd_Companion_Events::configured()) {
+                return 'SYNCD_INTAKE_URL and SYNCD_INTAKE_SECRET must both be set';
+            }
+            if (!self::private_url(Syncd_Companion_Events::url())) {
+                return 'SYNCD_INTAKE_URL must be https:// (or http:// to this host\'s loopback): a password must not '
+                    . 'cross a network in clear text';
+            }
+            return '';
+        }
+
+        /** @param array<string, mixed> $tests */
+        public static function site_health_tests($tests): array
+        {
+            $tests = is_array($tests) ? $tests : [];
+            if (self::wanted()) {
+                $tests['direct']['syncd_login_fallback'] = ['label' => 'syncd login fallback',
+                                                            'test' => [self::class, 'site_health']];
+            }
+            return $tests;
+        }
+
+        /** Site Health: whether a WHMCS password can log in here, and what to do if not.
+         *  @return array<string, mixed> */
+        public static function site_health(): array
+        {
+            $off = self::why_off();
+            return ['label' => $off === '' ? 'People can log in with their WHMCS password'
+                                           : 'The syncd login fallback is off',
+                    'status' => $off === '' ? 'good' : 'critical',
+                    'badge' => ['label' => 'syncd', 'color' => 'blue'], 'actions' => '',
+                    'test' => 'syncd_login_fallback',
+                    'description' => '<p>' . esc_html($off === ''
+                        ? 'A failed login is checked against WHMCS through syncd (which needs [passwords] carry = true).'
+                        : 'SYNCD_LOGIN_FALLBACK is on in wp-config.php, but ' . $off . '.') . '</p>'];
         }
 
         /** https, or plain http to this host only. */
@@ -703,7 +750,12 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             try {
                 if (!($user instanceof WP_Error) || !in_array($user->get_error_code(), self::FALLBACK_CODES, true)
                     || !is_string($username) || !is_string($password) || trim($username) === '' || $password === ''
-                    || !self::enabled()) {
+                    || !self::wanted()) {
+                    return $user;
+                }
+                $off = self::why_off();
+                if ($off !== '') {
+                    self::log("the login fallback is off: $off");
                     return $user;
                 }
                 $address = self::address();
