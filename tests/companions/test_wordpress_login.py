@@ -32,6 +32,13 @@ function wp_parse_url($u) { return parse_url($u); }
 function esc_html($t) { return htmlspecialchars($t); }
 function wp_remote_post($url, $args) { global $sent; $sent[] = $url; return ['response' => ['code' => 200]]; }
 function get_transient($k) { return false; }
+function set_transient($k, $v, $t) { return true; }
+function wp_json_encode($v, $o = 0) { return json_encode($v, $o); }
+function is_wp_error($r) { return false; }
+function wp_unslash($v) { return stripslashes($v); }
+function wp_remote_retrieve_response_code($r) { return $r['response']['code']; }
+function wp_remote_retrieve_body($r) { return '{"ok": false}'; }
+$_SERVER['REMOTE_ADDR'] = '203.0.113.7';
 require %(file)s;
 $error = new WP_Error('incorrect_password');
 $same = call_user_func($hooks['authenticate'], $error, 'ann@example.com', 'Pa55-word') === $error;
@@ -80,3 +87,17 @@ def test_without_the_constant_set_to_true_nothing_of_it_runs(tmp_path: Path, fal
         defines["SYNCD_LOGIN_FALLBACK"] = fallback
     result = _run(tmp_path, defines)
     assert result == {"same": True, "sent": [], "logged": [], "health": None}
+
+
+@pytest.mark.parametrize("api", ["XMLRPC_REQUEST", "REST_REQUEST"])
+def test_an_api_login_is_left_to_wordpress(tmp_path: Path, api: str) -> None:
+    result = _run(tmp_path, {"SYNCD_INTAKE_URL": "https://sync.example.com", "SYNCD_INTAKE_SECRET": "k" * 32,
+                             "SYNCD_LOGIN_FALLBACK": True, api: True})
+    assert result["same"] is True and result["sent"] == [] and result["logged"] == []
+
+
+def test_a_safe_configuration_asks_syncd_and_keeps_the_error_on_a_no(tmp_path: Path) -> None:
+    result = _run(tmp_path, {"SYNCD_INTAKE_URL": "https://sync.example.com/", "SYNCD_INTAKE_SECRET": "k" * 32,
+                             "SYNCD_LOGIN_FALLBACK": True})
+    assert result["same"] is True and result["sent"] == ["https://sync.example.com/v1/verify"]
+    assert result["logged"] == [] and result["health"] == ["good", result["health"][1]]  # type: ignore[index]

@@ -750,7 +750,7 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             try {
                 if (!($user instanceof WP_Error) || !in_array($user->get_error_code(), self::FALLBACK_CODES, true)
                     || !is_string($username) || !is_string($password) || trim($username) === '' || $password === ''
-                    || !self::wanted()) {
+                    || !self::wanted() || self::api_request()) {
                     return $user;
                 }
                 $off = self::why_off();
@@ -785,6 +785,12 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
                 self::log('the login fallback failed: ' . get_class($e) . '; WordPress\'s own answer is kept');
                 return $user;
             }
+        }
+
+        /** XML-RPC and REST clients authenticate too; the fallback is for people at a login form only. */
+        private static function api_request(): bool
+        {
+            return (defined('XMLRPC_REQUEST') && XMLRPC_REQUEST) || (defined('REST_REQUEST') && REST_REQUEST);
         }
 
         /** The browser's address as this server sees it ("" if it is not an IP address). */
