@@ -24,7 +24,9 @@ from syncd.adapters.wordpress import WordPressAdapter
 from syncd.carry import carry_password
 from syncd.config import Settings
 from syncd.errors import NotLinked, RequestRefused, SideError
+from syncd.login import check_login
 from syncd.model import Direction, Link, Record, Side, Snapshot, normalise_email
+from syncd.passwords import Password
 from syncd.ports import (
     Change,
     Details,
@@ -39,6 +41,7 @@ from syncd.ports import (
 from syncd.service import intake_stats
 from syncd.service.events import Pending
 from syncd.service.lock import run_lock
+from syncd.service.verify import Locked, Verdict
 from syncd.state import url as state_url
 from syncd.state.store import SqlStateStore
 from syncd.sync import history as changes
@@ -386,6 +389,24 @@ def event_job(settings: Settings, pending: Pending, should_stop: Callable[[], bo
     if pending.password is not None:
         carry_password(settings, pending)
     return report
+
+
+#: The longest a login's one-user run waits for the run lock another process holds (the companion
+#: waits 10 s for the whole answer).
+LOGIN_LOCK_WAIT_SECONDS = 3.0
+
+
+def login_job(settings: Settings, login: str, password: Password, locked: Locked) -> Verdict:
+    """The intake's /v1/verify decision (DESIGN §11, ``syncd.login``): a WHMCS client without a
+    WordPress account gets one first, by the one-user run of its email under the daemon's run
+    mutex (``locked``), recorded with the note "login run"."""
+    quick = settings.model_copy(update={"sync": settings.sync.model_copy(
+        update={"lock_wait_seconds": min(settings.sync.lock_wait_seconds, LOGIN_LOCK_WAIT_SECONDS)})})
+
+    def run_user(email: str) -> bool:
+        return locked(lambda: sync_user(quick, email=email, note=f"login run ({email})"))
+
+    return check_login(settings, login, password, run_user=run_user)
 
 
 # --- explain ---------------------------------------------------------------------------------

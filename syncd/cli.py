@@ -181,7 +181,8 @@ def run(obj: Context) -> None:
     def load_settings() -> Settings:
         return load(obj.config_path, os.environ)
 
-    code = Daemon(load_settings, app.daemon_job, source=settings.source, event_job=app.event_job).run()
+    code = Daemon(load_settings, app.daemon_job, source=settings.source, event_job=app.event_job,
+                  login_job=app.login_job).run()
     sys.exit(code)
 
 

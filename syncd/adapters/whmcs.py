@@ -93,6 +93,9 @@ if TYPE_CHECKING:
     from syncd.ports import SideAdapter
 
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+#: ValidateLogin's one refusal (api-reference/validatelogin.md), lower-cased: for a wrong password and an
+#: unknown email alike.
+LOGIN_REFUSED = "email or password invalid"
 
 #: 0.5 s, 1 s, 2 s, … capped at 20 s, plus up to 0.5 s of jitter. A Retry-After longer than
 #: two minutes is not waited for in a run: the call fails and the next run tries again.
@@ -776,6 +779,22 @@ class WhmcsAdapter:
     def reactivate(self, record: Record, roles: Sequence[str] = ()) -> Record:
         """Status Active (``roles`` is a WordPress notion and is ignored here)."""
         return self._set_status(record, "Active")
+
+    def validate_login(self, email: str, password: Password) -> bool:
+        """Whether WHMCS accepts ``email`` and ``password`` (ValidateLogin, DESIGN §11's login
+        fallback): False for its one refusal, "Email or Password Invalid", which is the same for an
+        unknown email and a wrong password; any other failure raises the usual ``SyncdError``. The
+        password goes only into that call's form and is kept out of every message (``hide``)."""
+        text = password.reveal()
+        try:
+            self.call("ValidateLogin", {"email": email.strip(), "password2": text}, write=False, hide=(text,))
+        except RemoteRejected as exc:
+            if (exc.code or "").strip().rstrip(".").lower() == LOGIN_REFUSED:
+                return False
+            raise
+        finally:
+            del text
+        return True
 
     def reset_password(self, email: str = "", *, user_id: int | None = None) -> None:
         """ResetPassword: WHMCS emails the user a link to set their own password. By the user's id

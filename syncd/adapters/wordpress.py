@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 
 USERS = "/wp/v2/users"
 DEFAULT_COMPANY_KEY = "billing_company"
+#: Pages of 100 search hits read to find one username (a short one is in many logins, emails and names).
+MAX_USERNAME_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -473,6 +475,46 @@ class WordPressAdapter:
             if page >= pages:
                 return found, protected
             page += 1
+
+    def user_by_username(self, username: str) -> tuple[int, str] | None:
+        """The id and email of the user whose username is ``username`` (DESIGN §11's login fallback,
+        where a person may type either), or None: a REST search in context=edit, then an exact match on
+        ``username`` (case-insensitively, as WordPress's own login lookup in MySQL). A term with "@"
+        searches the email column only, so a username with "@" is not found here."""
+        self.verify()
+        term = username.strip()
+        if not term or "@" in term:
+            return None
+        wanted = term.lower()
+        page = 1
+        while page <= MAX_USERNAME_PAGES:
+            params = {"context": "edit", "search": term, "per_page": 100, "page": page, "orderby": "id",
+                      "_fields": "id,username,email"}
+            reply = self._rest.call("search", "GET", USERS, params=params, who=f"username {term!r}")
+            if not isinstance(reply.data, list):
+                raise NotAnApi("WordPress answered a user search with something other than a list", side=SIDE)
+            for user in reply.data:
+                if isinstance(user, dict) and as_text(user.get("username")).lower() == wanted:
+                    user_id = user.get("id")
+                    return (user_id, as_text(user.get("email"))) if type(user_id) is int else None
+            _, pages = self._totals(reply, page)
+            if page >= pages:
+                return None
+            page += 1
+        return None
+
+    def login_refusal(self, remote_id: int) -> str:
+        """Why the login fallback must not let a person in as WordPress user ``remote_id`` ("" if it
+        may): the same rules as ``set_password``, on the user as it is now (NotFound if it is gone)."""
+        if remote_id == self.verify().id:
+            return "it is the account syncd itself uses"
+        current = self.get(remote_id)
+        reason = self.protection(current)
+        if reason:
+            return reason
+        if not current.get("roles"):
+            return "it has no role (deactivated)"
+        return ""
 
     def lookup(self, emails: Collection[str], ids: Collection[int]) -> Snapshot:
         """The users with one of ``emails`` or ``ids`` (a user that is gone is absent), and the

@@ -17,6 +17,8 @@ INSTALL = {
         "the same secret as syncd's [intake] (see the README, \"The WordPress companion\"):\n"
         "  define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');\n"
         "  define('SYNCD_INTAKE_SECRET', '...');\n"
+        "To let people log in to WordPress with their WHMCS password, also (with [passwords] carry = true in\n"
+        "syncd; see the README, \"Passwords\"): define('SYNCD_LOGIN_FALLBACK', true);\n"
         "To see it is active: GET /wp-json/syncd/v1/companion as an administrator (e.g. with syncd's\n"
         "Application Password) answers with its version and the keys it registered."
     ),

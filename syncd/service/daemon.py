@@ -47,7 +47,7 @@ from syncd.render import daemon as status_lines
 from syncd.service import intake_stats
 from syncd.service import notify as sd
 from syncd.service.events import EventQueue
-from syncd.service.intake import IntakeApp, IntakeServer
+from syncd.service.intake import IntakeApp, IntakeServer, RefusalLog
 from syncd.service.metrics import (
     METRICS,
     MetricsServer,
@@ -55,6 +55,7 @@ from syncd.service.metrics import (
     parse_listen,
     start_metrics_server,
 )
+from syncd.service.verify import LoginJob, Verifier
 from syncd.service.worker import EventJob, EventWorker
 from syncd.sync.engine import said_by_run
 
@@ -178,6 +179,7 @@ class Daemon:
         manage_logging: bool = True,
         source: str = "",
         event_job: EventJob | None = None,
+        login_job: LoginJob | None = None,
     ) -> None:
         self._load_settings = load_settings
         self._source = source  # the configuration file, named in "cannot start" and reload errors
@@ -199,6 +201,7 @@ class Daemon:
         self.events = EventQueue(on_drop=self._metrics.events_dropped.inc)
         self._metrics.events_queued.set_function(lambda: len(self.events))
         self._worker: EventWorker | None = None
+        self._refusals = RefusalLog()
 
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -209,6 +212,11 @@ class Daemon:
         self._overlap_said = False
         self.ready = threading.Event()  # set once READY=1 was sent
         self.status_text = ""
+        # /v1/verify (DESIGN §11), served with the intake; one for the daemon's life, so that a reload
+        # restarting the intake does not reset the failed tries it counts.
+        self._verifier = None if login_job is None else Verifier(
+            login_job, settings=lambda: self.settings, run_mutex=self._run_mutex, stopping=self.should_stop,
+            say=self._refusals.say)
 
     # ---- public controls -------------------------------------------------------------
 
@@ -436,7 +444,8 @@ class Daemon:
         if not intake.enabled or intake.secret is None:
             return
         app = IntakeApp(intake.secret.get_secret_value().encode("utf-8"), self.events, self._metrics,
-                        carry=lambda: self.settings.passwords.carry)
+                        carry=lambda: self.settings.passwords.carry, refusals=self._refusals,
+                        verifier=self._verifier)
         try:
             self._intake = IntakeServer(intake, app)
         except (OSError, ConfigError) as exc:

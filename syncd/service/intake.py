@@ -6,8 +6,11 @@ or wrong signature, a timestamp more than ``WINDOW_SECONDS`` away, a signature s
 413 (a body over ``MAX_BODY`` bytes, checked on Content-Length before anything is read and
 counted while a chunked body is read), 400 (not exactly the protocol's shape), 403 (a password
 event that did not arrive over TLS or from loopback). ``POST /v1/probe`` is what
-``syncd test-connection`` sends: signed like an event, it answers 204 and does nothing. Every
-other path is 404, every other method 405; ``/v1/verify`` is issue 14's and not routed yet.
+``syncd test-connection`` sends: signed like an event, it answers 204 and does nothing.
+``POST /v1/verify`` (DESIGN §11's login fallback, with a ``Verifier``: ``syncd.service.verify``) is
+signed like an event and refused the same ways, always 403 unless over TLS or from loopback (it
+always carries a password), and answers 200 with ``{"ok": ...}`` at once. Every other path is 404,
+every other method 405.
 
 Nothing a request carries is logged: not its body, its signature, the secret, nor a password.
 A password event (DESIGN §11) hands its password, wrapped in ``syncd.passwords.Password``, to the
@@ -39,6 +42,7 @@ from syncd.model import Side
 from syncd.passwords import Password
 from syncd.service.events import EventQueue
 from syncd.service.metrics import SyncMetrics, parse_listen
+from syncd.service.verify import VERIFY_PATH, BadVerify, Verifier, parse_verify
 
 EVENTS_PATH = "/v1/events"
 PROBE_PATH = "/v1/probe"
@@ -84,8 +88,8 @@ class Refused(Exception):
         self.reason = reason
 
 
-_STATUS_LINES = {202: "202 Accepted", 204: "204 No Content", 400: "400 Bad Request", 401: "401 Unauthorized",
-                 403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
+_STATUS_LINES = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content", 400: "400 Bad Request",
+                 401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
                  413: "413 Content Too Large", 500: "500 Internal Server Error"}
 
 
@@ -101,7 +105,7 @@ class RefusalLog:
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[float, int]] = {}  # reason key → (window start, lines in it)
 
-    def say(self, key: str, message: str) -> None:
+    def say(self, key: str, message: str, level: str = "WARNING") -> None:
         now = self._clock()
         with self._lock:
             start, n = self._windows.get(key, (now, 0))
@@ -112,12 +116,12 @@ class RefusalLog:
             n += 1
             self._windows[key] = (start, n)
         if suppressed:
-            logger.warning("intake: {} more requests refused ({}) were not logged one by one in the last minute",
-                           suppressed, key)
+            logger.log(level, "intake: {} more requests refused ({}) were not logged one by one in the last minute",
+                       suppressed, key)
         if n <= self.PER_WINDOW:
-            logger.warning("intake: {}", message)
+            logger.log(level, "intake: {}", message)
         elif n == self.PER_WINDOW + 1:
-            logger.warning("intake: more requests refused ({}); counting them instead of logging each", key)
+            logger.log(level, "intake: more requests refused ({}); counting them instead of logging each", key)
 
 
 class ReplayCache:
@@ -215,7 +219,7 @@ class IntakeApp:
 
     def __init__(self, secret: bytes, queue: EventQueue, metrics: SyncMetrics, *,
                  clock: Callable[[], float] = time.time, refusals: RefusalLog | None = None,
-                 carry: Callable[[], bool] = lambda: False) -> None:
+                 carry: Callable[[], bool] = lambda: False, verifier: Verifier | None = None) -> None:
         if not secret:
             raise ValueError("the intake needs a secret")
         self._secret = secret
@@ -226,6 +230,7 @@ class IntakeApp:
         self._clock = clock
         self._replays = ReplayCache()
         self._refusals = refusals or RefusalLog()
+        self._verifier = verifier  # answers /v1/verify; None: that path is not served (404)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self._metrics.events_received.inc()  # every request, accepted or refused
@@ -250,7 +255,7 @@ class IntakeApp:
     def _handle(self, environ: Environ) -> tuple[int, dict[str, Any]]:
         length = self._length(environ)
         path = environ.get("PATH_INFO", "")
-        if path not in (EVENTS_PATH, PROBE_PATH):
+        if path not in (EVENTS_PATH, PROBE_PATH) and (path != VERIFY_PATH or self._verifier is None):
             raise Refused(404, "no such path: events go to POST /v1/events")
         if environ.get("REQUEST_METHOD") != "POST":
             raise Refused(405, f"only POST is allowed on {path}")
@@ -258,6 +263,8 @@ class IntakeApp:
         self._verify(environ, body)
         if path == PROBE_PATH:
             return 204, {}
+        if path == VERIFY_PATH:
+            return self._verify_login(environ, body)
         event = parse_event(body)
         password = event.password
         if password is not None and not self._private(environ):
@@ -282,6 +289,20 @@ class IntakeApp:
         self._metrics.events_accepted.inc()
         logger.debug("intake: {} event for {} #{} queued", event.kind, event.side.account, event.remote_id)
         return 202, {"accepted": True}
+
+    def _verify_login(self, environ: Environ, body: bytes) -> tuple[int, dict[str, Any]]:
+        """/v1/verify, signed and fresh: always a password, so TLS or loopback only, then the answer."""
+        assert self._verifier is not None
+        if not self._private(environ):
+            raise Refused(403, "a login check carries a password: it must arrive over TLS or from loopback (set "
+                               "tls_cert/tls_key, or send through a TLS proxy on this host)")
+        try:
+            request = parse_verify(body)
+        except BadVerify as exc:
+            raise Refused(400, str(exc)) from None
+        answer = self._verifier.answer(request)
+        self._metrics.login_checks.labels(answer="ok" if answer.get("ok") is True else "refused").inc()
+        return 200, answer
 
     @staticmethod
     def _length(environ: Environ) -> int | None:

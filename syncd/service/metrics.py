@@ -69,6 +69,9 @@ class SyncMetrics:
         self.event_latency = Histogram(
             "syncd_event_latency_seconds", "From an event's arrival to the end of its one-user run",
             buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.login_checks = Counter(
+            "syncd_login_checks", "Login checks answered on /v1/verify (DESIGN §11), by answer: ok or refused",
+            ["answer"], registry=self.registry)
 
     def record_run(self, report: RunReportLike) -> None:
         """Account for one finished run."""

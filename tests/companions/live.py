@@ -37,11 +37,14 @@ def wait_for(predicate: Callable[[], bool], what: str, *, every: float = 0.2) ->
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def companion_site(factory: WordPressSiteFactory, port: int, secret: str) -> WordPressSite:
+def companion_site(factory: WordPressSiteFactory, port: int, secret: str,
+                   **defines: str | int | bool) -> WordPressSite:
     """A fresh site (WP_DEBUG on) that reports to the intake on ``port``: the companion written by
-    ``syncd companion wordpress --out`` into mu-plugins, the two constants in wp-config.php."""
+    ``syncd companion wordpress --out`` into mu-plugins, the two constants in wp-config.php (and
+    ``defines``, e.g. SYNCD_LOGIN_FALLBACK)."""
     wp = factory(user_meta=False, debug=True,
-                 defines={"SYNCD_INTAKE_URL": f"http://127.0.0.1:{port}", "SYNCD_INTAKE_SECRET": secret})
+                 defines={"SYNCD_INTAKE_URL": f"http://127.0.0.1:{port}", "SYNCD_INTAKE_SECRET": secret,
+                          **defines})
     mu = wp.dir / "wp" / "wp-content" / "mu-plugins"
     out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(mu)],
                          capture_output=True, text=True, timeout=60)

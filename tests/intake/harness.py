@@ -17,6 +17,7 @@ from syncd.config import IntakeSettings
 from syncd.service.events import EventQueue
 from syncd.service.intake import IntakeApp, IntakeServer, RefusalLog, sign
 from syncd.service.metrics import SyncMetrics
+from syncd.service.verify import Verifier
 
 SECRET = "intake-test-secret-7c1e9b42f0"
 
@@ -56,11 +57,13 @@ def captured_logs() -> Iterator[list[str]]:
 
 @contextmanager
 def served(*, capacity: int = 10_000, clock: Callable[[], float] | None = None, tls: tuple[str, str] | None = None,
-           refusals: RefusalLog | None = None, carry: bool = False) -> Iterator[Served]:
+           refusals: RefusalLog | None = None, carry: bool = False,
+           verifier: Verifier | None = None) -> Iterator[Served]:
     metrics = SyncMetrics()
     queue = EventQueue(capacity, on_drop=metrics.events_dropped.inc)
     app = IntakeApp(SECRET.encode(), queue, metrics, **({"clock": clock} if clock else {}),
-                    **({"refusals": refusals} if refusals else {}), carry=lambda: carry)
+                    **({"refusals": refusals} if refusals else {}), carry=lambda: carry,
+                    verifier=verifier)
     settings = IntakeSettings(listen="127.0.0.1:0", secret=SecretStr(SECRET),
                               tls_cert=tls[0] if tls else "", tls_key=tls[1] if tls else "")
     with captured_logs() as lines:

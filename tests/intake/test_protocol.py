@@ -229,7 +229,7 @@ def test_anything_not_in_the_protocol_shape_is_400(intake: Served, what: str, bo
     _clean(intake)
 
 
-def test_other_paths_are_404_other_methods_405_and_verify_is_not_routed(intake: Served) -> None:
+def test_other_paths_are_404_other_methods_405_and_verify_is_not_routed_without_a_verifier(intake: Served) -> None:
     body = body_of({"side": "whmcs", "event": "changed", "id": 1})
     assert _post(intake, body, path="/v1/other").status_code == 404
     assert _post(intake, body_of({"login": "a", "password": PASSWORD}), path="/v1/verify").status_code == 404

@@ -14,6 +14,8 @@
  *   define('SYNCD_META_KEYS', 'billing_phone,billing_address_1');   // default: WooCommerce's billing keys
  *   define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');     // syncd's [intake]; events are off without it
  *   define('SYNCD_INTAKE_SECRET', 'the [intake] secret of syncd');    // ... and without this
+ *   define('SYNCD_LOGIN_FALLBACK', true);  // log in with the WHMCS password (needs the two above and syncd's
+ *                                          // [passwords] carry = true; see Syncd_Companion_Login below)
  *
  * What it does: registers each meta key of SYNCD_META_KEYS for users, as a single string shown in the
  * REST API's `meta` (/wp/v2/users) in the `edit` context only, readable and writable only by a user who
@@ -846,6 +848,247 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
         }
     }
 
+    /**
+     * The login fallback (DESIGN §11): log in to WordPress with the password WHMCS knows. Only with
+     * define('SYNCD_LOGIN_FALLBACK', true), the events' two constants, and SYNCD_INTAKE_URL over https or
+     * to a loopback address (the password must not cross a network in clear text).
+     *
+     * When WordPress's own check failed (a wrong password, an unknown username or email), it asks syncd:
+     * POST {SYNCD_INTAKE_URL}/v1/verify {"login":..., "password":..., "address": the browser's IP}, signed
+     * like an event. syncd asks WHMCS (ValidateLogin); on {"ok": true, "user_id": N} (never for an
+     * administrator, an excluded role or syncd's own account, and after syncd created the account where
+     * its direction allows) this sets that user's WordPress password to the one typed and lets the login
+     * proceed; from then on it works without syncd. Anything else leaves WordPress's own error unchanged,
+     * so the page reads exactly as it would have. Failed tries are limited here too, per browser address
+     * (LIMIT in WINDOW_SECONDS, in a transient), to spare syncd and WHMCS. The password is never stored,
+     * logged or shown. Never throws, never prints.
+     */
+    final class Syncd_Companion_Login
+    {
+        /** After core's username, email and application-password checks (priority 20). */
+        public const PRIORITY = 30;
+        public const TIMEOUT_SECONDS = 10;
+        public const LIMIT = 5;
+        public const WINDOW_SECONDS = 900;
+        /** WordPress's errors for a wrong password and an unknown username or email (wp-includes/user.php). */
+        private const FALLBACK_CODES = ['incorrect_password', 'invalid_username', 'invalid_email'];
+        private const TRIES_TRANSIENT = 'syncd_login_tries_';
+
+        public static function boot(): void
+        {
+            add_filter('authenticate', [self::class, 'authenticate'], self::PRIORITY, 3);
+            add_filter('site_status_tests', [self::class, 'site_health_tests']);
+        }
+
+        public static function wanted(): bool
+        {
+            return defined('SYNCD_LOGIN_FALLBACK') && constant('SYNCD_LOGIN_FALLBACK') === true;
+        }
+
+        public static function enabled(): bool
+        {
+            return self::why_off() === '';
+        }
+
+        /** Why the fallback, wanted, cannot run ("" if it can): said in Site Health and debug.log. */
+        public static function why_off(): string
+        {
+            if (!self::wanted()) {
+                return 'SYNCD_LOGIN_FALLBACK is not true';
+            }
+            if (!Syncd_Companion_Events::configured()) {
+                return 'SYNCD_INTAKE_URL and SYNCD_INTAKE_SECRET must both be set';
+            }
+            if (!self::private_url(Syncd_Companion_Events::url())) {
+                return 'SYNCD_INTAKE_URL must be https:// (or http:// to this host\'s loopback): a password must not '
+                    . 'cross a network in clear text';
+            }
+            return '';
+        }
+
+        /** @param array<string, mixed> $tests */
+        public static function site_health_tests($tests): array
+        {
+            $tests = is_array($tests) ? $tests : [];
+            if (self::wanted()) {
+                $tests['direct']['syncd_login_fallback'] = ['label' => 'syncd login fallback',
+                                                            'test' => [self::class, 'site_health']];
+            }
+            return $tests;
+        }
+
+        /** Site Health: whether a WHMCS password can log in here, and what to do if not.
+         *  @return array<string, mixed> */
+        public static function site_health(): array
+        {
+            $off = self::why_off();
+            return ['label' => $off === '' ? 'People can log in with their WHMCS password'
+                                           : 'The syncd login fallback is off',
+                    'status' => $off === '' ? 'good' : 'critical',
+                    'badge' => ['label' => 'syncd', 'color' => 'blue'], 'actions' => '',
+                    'test' => 'syncd_login_fallback',
+                    'description' => '<p>' . esc_html($off === ''
+                        ? 'A failed login is checked against WHMCS through syncd (which needs [passwords] carry = true).'
+                        : 'SYNCD_LOGIN_FALLBACK is on in wp-config.php, but ' . $off . '.') . '</p>'];
+        }
+
+        /** https, or plain http to this host only. */
+        public static function private_url(string $url): bool
+        {
+            $parts = wp_parse_url($url);
+            if (!is_array($parts)) {
+                return false;
+            }
+            $scheme = strtolower((string) ($parts['scheme'] ?? ''));
+            if ($scheme === 'https') {
+                return true;
+            }
+            $host = strtolower(trim((string) ($parts['host'] ?? ''), '[]'));
+            return $scheme === 'http'
+                && ($host === 'localhost' || $host === '::1' || preg_match('/^127(\.\d{1,3}){3}$/', $host) === 1);
+        }
+
+        /**
+         * The `authenticate` filter: the WP_User to log in, or what it was given, unchanged.
+         *
+         * @param null|WP_User|WP_Error $user
+         * @param mixed $username
+         * @param mixed $password
+         * @return null|WP_User|WP_Error
+         */
+        public static function authenticate($user, $username = '', $password = '')
+        {
+            try {
+                if (!($user instanceof WP_Error) || !in_array($user->get_error_code(), self::FALLBACK_CODES, true)
+                    || !is_string($username) || !is_string($password) || trim($username) === '' || $password === ''
+                    || !self::wanted() || self::api_request()) {
+                    return $user;
+                }
+                $off = self::why_off();
+                if ($off !== '') {
+                    self::log("the login fallback is off: $off");
+                    return $user;
+                }
+                $address = self::address();
+                if (self::limited($address)) {
+                    return $user;
+                }
+                // wp_signon() passes $_POST['pwd'] with WordPress's added slashes, and WordPress hashes
+                // passwords in that same form everywhere (its REST API and forms slash before saving):
+                // WHMCS gets the password as typed, WordPress keeps the form it will compare next time.
+                $id = self::ask($username, wp_unslash($password), $address);
+                if ($id === 0) {
+                    self::failed($address);
+                    return $user;
+                }
+                $found = get_userdata($id);
+                if (!($found instanceof WP_User) || user_can($found, 'manage_options') || is_super_admin($id)) {
+                    self::log("syncd allowed user $id, but this site refuses it (an administrator, or gone); "
+                        . 'WordPress\'s own answer is kept');
+                    return $user;
+                }
+                // Told first, so that the password events do not report this one back to syncd as a change.
+                do_action('syncd_companion_fallback_password', $id);
+                wp_set_password($password, $id);
+                $fresh = get_userdata($id); // wp_set_password() cleared the cached user
+                return $fresh instanceof WP_User ? $fresh : $user;
+            } catch (\Throwable $e) {
+                self::log('the login fallback failed: ' . get_class($e) . '; WordPress\'s own answer is kept');
+                return $user;
+            }
+        }
+
+        /** XML-RPC and REST clients authenticate too; the fallback is for people at a login form only. */
+        private static function api_request(): bool
+        {
+            return (defined('XMLRPC_REQUEST') && XMLRPC_REQUEST) || (defined('REST_REQUEST') && REST_REQUEST);
+        }
+
+        /** The browser's address as this server sees it ("" if it is not an IP address). */
+        private static function address(): string
+        {
+            $remote = $_SERVER['REMOTE_ADDR'] ?? '';
+            return is_string($remote) && filter_var($remote, FILTER_VALIDATE_IP) !== false ? $remote : '';
+        }
+
+        private static function limited(string $address): bool
+        {
+            if ($address === '') {
+                return false; // syncd still limits per login
+            }
+            $tries = get_transient(self::TRIES_TRANSIENT . md5($address));
+            return is_array($tries) && (int) ($tries['count'] ?? 0) >= self::LIMIT
+                && time() - (int) ($tries['since'] ?? 0) < self::WINDOW_SECONDS;
+        }
+
+        private static function failed(string $address): void
+        {
+            if ($address === '') {
+                return;
+            }
+            $key = self::TRIES_TRANSIENT . md5($address);
+            $tries = get_transient($key);
+            if (!is_array($tries) || time() - (int) ($tries['since'] ?? 0) >= self::WINDOW_SECONDS) {
+                $tries = ['count' => 0, 'since' => time()];
+            }
+            $tries['count'] = (int) ($tries['count'] ?? 0) + 1;
+            $left = self::WINDOW_SECONDS - (time() - (int) $tries['since']);
+            set_transient($key, $tries, max(1, $left));
+        }
+
+        /** The WordPress user syncd says may log in, or 0 (refused, or no usable answer). */
+        private static function ask(string $login, string $password, string $address): int
+        {
+            // The nonce makes two identical tries within one second two bodies: the second is no replay.
+            $payload = ['login' => $login, 'password' => $password, 'nonce' => bin2hex(random_bytes(8))];
+            if ($address !== '') {
+                $payload['address'] = $address;
+            }
+            $body = wp_json_encode($payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+            unset($payload);
+            if (!is_string($body)) {
+                return 0;
+            }
+            $timestamp = (string) time();
+            $endpoint = rtrim(Syncd_Companion_Events::url(), '/') . '/v1/verify';
+            $secret = defined('SYNCD_INTAKE_SECRET') ? (string) constant('SYNCD_INTAKE_SECRET') : '';
+            $reply = wp_remote_post($endpoint, [
+                'timeout' => self::TIMEOUT_SECONDS,
+                'redirection' => 0,
+                'user-agent' => 'syncd-companion/' . SYNCD_COMPANION_VERSION,
+                'headers' => [
+                    'Content-Type' => 'application/json',
+                    'X-Syncd-Timestamp' => $timestamp,
+                    'X-Syncd-Signature' => hash_hmac('sha256', $timestamp . '.' . $body, $secret),
+                ],
+                'body' => $body,
+            ]);
+            unset($body);
+            if (is_wp_error($reply)) {
+                self::log("syncd's intake at $endpoint did not answer a login check (" . $reply->get_error_message()
+                    . '); the login was refused as WordPress refused it');
+                return 0;
+            }
+            $status = (int) wp_remote_retrieve_response_code($reply);
+            $answer = json_decode((string) wp_remote_retrieve_body($reply), true);
+            if ($status !== 200 || !is_array($answer)) {
+                self::log("syncd's intake at $endpoint answered a login check with HTTP $status: "
+                    . Syncd_Companion_Events::refusal_advice($status));
+                return 0;
+            }
+            $id = $answer['user_id'] ?? 0;
+            return ($answer['ok'] ?? false) === true && is_int($id) && $id > 0 ? $id : 0;
+        }
+
+        private static function log(string $message): void
+        {
+            if (defined('WP_DEBUG') && WP_DEBUG && defined('WP_DEBUG_LOG') && WP_DEBUG_LOG) {
+                error_log('syncd companion: ' . $message);
+            }
+        }
+    }
+
     Syncd_Companion::boot();
     Syncd_Companion_Events::boot();
+    Syncd_Companion_Login::boot();
 }
