@@ -115,14 +115,12 @@ def event_run(settings: Settings, pending: Pending, run: UserRun, *,
         return adapter, wordpress(s)
 
     report = run(adapters)  # raises for the worker: the password stays held for its next try
-    try:
-        if any(a.sent_offered_password for a in opened):
-            logger.info("the WHMCS client created for {} has the password just set on WordPress", pending.label())
-            return report
+    pending.drop_password()  # sent with the create, or of no use to an existing user: dropped now
+    if any(a.sent_offered_password for a in opened):
+        logger.info("the WHMCS client created for {} has the password just set on WordPress", pending.label())
+    else:
         _existing(settings, pending, whmcs=whmcs)
-        return report
-    finally:
-        pending.drop_password()
+    return report
 
 
 def _existing(settings: Settings, pending: Pending, *, whmcs: WhmcsFactory = WhmcsAdapter.from_settings) -> None:

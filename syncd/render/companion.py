@@ -17,6 +17,8 @@ INSTALL = {
         "the same secret as syncd's [intake] (see the README, \"The WordPress companion\"):\n"
         "  define('SYNCD_INTAKE_URL', 'https://sync.example.com:8787');\n"
         "  define('SYNCD_INTAKE_SECRET', '...');\n"
+        "It then also sends a password set in WordPress, only to an https:// URL or to this host's loopback;\n"
+        "syncd uses it only with [passwords] carry = true (see the README, \"Passwords\").\n"
         "To let people log in to WordPress with their WHMCS password, also (with [passwords] carry = true in\n"
         "syncd; see the README, \"Passwords\"): define('SYNCD_LOGIN_FALLBACK', true);\n"
         "To see it is active: GET /wp-json/syncd/v1/companion as an administrator (e.g. with syncd's\n"

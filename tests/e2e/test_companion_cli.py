@@ -57,3 +57,11 @@ def test_an_unwritable_directory_is_said_plainly(tmp_path: Path) -> None:
     (locked / "syncd-companion.php").mkdir()  # even root cannot write a file where a directory is
     out = _syncd("companion", "wordpress", "--out", str(locked))
     assert out.returncode == 2 and "is a directory" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_wordpress_companion_s_instructions_say_when_a_password_is_sent(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "syncd", "companion", "wordpress", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "only to an https:// URL or to this host's loopback" in out.stdout
+    assert "[passwords] carry = true" in out.stdout
