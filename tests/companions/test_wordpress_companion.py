@@ -67,7 +67,8 @@ def test_outside_wordpress_and_loaded_twice_it_does_nothing(tmp_path: Path) -> N
         "init", "rest_prepare_user", "rest_api_init",
         "user_register", "profile_update", "set_user_role", "add_user_role", "remove_user_role", "delete_user",
         "wpmu_delete_user", "added_user_meta", "updated_user_meta", "deleted_user_meta", "shutdown",
-        "cron_schedules", "syncd_companion_retry", "site_status_tests", "deactivate"]
+        "cron_schedules", "syncd_companion_retry", "site_status_tests", "deactivate",
+        "authenticate", "site_status_tests"]  # Syncd_Companion_Login: the login fallback, its Site Health test
 
 
 def test_under_php_fpm_the_response_is_finished_before_anything_is_sent(tmp_path: Path) -> None:
