@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import traceback
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -30,13 +28,9 @@ from loguru import logger
 
 from syncd.config import Settings
 from syncd.passwords import Password
+from syncd.service.login_limits import FAILURES, WINDOW_SECONDS, FailureLimiter
 
 VERIFY_PATH = "/v1/verify"
-#: Failed tries allowed per login and per address within ``WINDOW_SECONDS`` (DESIGN §11).
-FAILURES = 5
-WINDOW_SECONDS = 15 * 60.0
-#: Logins and addresses remembered at most (each); past it the one untouched longest is forgotten.
-CAPACITY = 50_000
 #: The longest wait for the daemon's run mutex before a login's one-user run is given up.
 RUN_WAIT_SECONDS = 5.0
 MAX_LOGIN = 254
@@ -123,93 +117,6 @@ def parse_verify(body: bytes) -> VerifyRequest:
         except ValueError:
             raise BadVerify('"address" must be the browser\'s IP address (or left out)') from None
     return VerifyRequest(login.strip(), Password(password), address)
-
-
-class FailureLimiter:
-    """Failed tries per login (case-insensitively) and per address, each kept ``window`` seconds;
-    ``limited`` once either has ``limit``. Thread-safe; memory bounded by ``capacity`` per kind."""
-
-    def __init__(self, *, limit: int = FAILURES, window: float = WINDOW_SECONDS, capacity: int = CAPACITY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._limit = limit
-        self._window = window
-        self._capacity = capacity
-        self._clock = clock
-        self._lock = threading.Lock()
-        # kind → key → times of its failures (newest last); ordered by the last failure, oldest first.
-        self._tries: dict[str, OrderedDict[str, deque[float]]] = {"login": OrderedDict(), "address": OrderedDict()}
-
-    @staticmethod
-    def _keys(login: str, address: str) -> list[tuple[str, str]]:
-        keys = [("login", login.strip().lower())]
-        if address:
-            keys.append(("address", address))
-        return keys
-
-    def _expire(self, now: float) -> None:
-        for tries in self._tries.values():
-            # The first entry has the oldest last failure: once it is out of the window, all of it is.
-            while tries:
-                key, times = next(iter(tries.items()))
-                if now - times[-1] < self._window:
-                    break
-                del tries[key]
-
-    def limited(self, login: str, address: str = "") -> str:
-        """"login" or "address" if that one is at the limit now, else ""."""
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            for kind, key in self._keys(login, address):
-                times = self._tries[kind].get(key)
-                if times is not None and sum(1 for t in times if now - t < self._window) >= self._limit:
-                    return kind
-        return ""
-
-    def failed(self, login: str, address: str = "") -> float:
-        """Count one failed try for ``login`` and ``address``; its time (for ``forgive``)."""
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            self._count(login, address, now)
-        return now
-
-    def _count(self, login: str, address: str, now: float) -> None:
-        for kind, key in self._keys(login, address):
-            tries = self._tries[kind]
-            times = tries.pop(key, None) or deque(maxlen=self._limit)
-            times.append(now)
-            tries[key] = times  # to the end: the newest failure
-            while len(tries) > self._capacity:
-                tries.popitem(last=False)
-
-    def reserve(self, login: str, address: str = "") -> tuple[str, float]:
-        """``limited`` and, if not limited, a failed try counted at once, atomically (its time is
-        returned: ``forgive`` it when the try did not fail). Counting before asking WHMCS keeps
-        concurrent tries for one login within the limit too."""
-        now = self._clock()
-        with self._lock:
-            self._expire(now)
-            for kind, key in self._keys(login, address):
-                times = self._tries[kind].get(key)
-                if times is not None and sum(1 for t in times if now - t < self._window) >= self._limit:
-                    return kind, now
-            self._count(login, address, now)
-        return "", now
-
-    def forgive(self, login: str, address: str, stamp: float) -> None:
-        """Take back the try counted at ``stamp`` (a success, or a refusal that is no failed try)."""
-        with self._lock:
-            for kind, key in self._keys(login, address):
-                times = self._tries[kind].get(key)
-                if times is not None and stamp in times:
-                    times.remove(stamp)
-                    if not times:
-                        del self._tries[kind][key]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(len(t) for t in self._tries.values())
 
 
 def shown(login: str) -> str:

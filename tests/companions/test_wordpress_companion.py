@@ -70,7 +70,8 @@ def test_outside_wordpress_and_loaded_twice_it_does_nothing(tmp_path: Path) -> N
         "cron_schedules", "syncd_companion_retry", "site_status_tests", "deactivate",
         # Syncd_Companion_Passwords (issue 14): where WordPress sets a password, and the login fallback's action
         "user_register", "rest_insert_user", "user_profile_update_errors", "profile_update", "password_reset",
-        "after_password_reset", "wp_set_password", "register_post", "syncd_companion_fallback_password"]
+        "after_password_reset", "wp_set_password", "register_post", "syncd_companion_fallback_password",
+        "authenticate", "site_status_tests"]  # Syncd_Companion_Login: the login fallback, its Site Health test
 
 
 def test_under_php_fpm_the_response_is_finished_before_anything_is_sent(tmp_path: Path) -> None:

@@ -18,14 +18,12 @@ from syncd.config import Settings, parse
 from syncd.passwords import Password
 from syncd.service.events import EventQueue
 from syncd.service.intake import IntakeApp, RefusalLog, sign
+from syncd.service.login_limits import FAILURES, WINDOW_SECONDS, FailureLimiter
 from syncd.service.metrics import SyncMetrics
 from syncd.service.verify import (
-    FAILURES,
     MAX_LOGIN,
     MAX_PASSWORD,
-    WINDOW_SECONDS,
     BadVerify,
-    FailureLimiter,
     Locked,
     Verdict,
     Verifier,
