@@ -214,7 +214,7 @@ class Run:
 
 def run_hooks(php: str, tmp: Path, calls: list[tuple[str, Any]], *, define: dict[str, str] | None = None,
               activity: bool | str = True, include: list[Path] | None = None,
-              users: list[dict[str, Any]] | str | None = None) -> Run:
+              users: list[dict[str, Any]] | str | None = None, server: dict[str, str] | None = None) -> Run:
     """Runs ``calls`` in the stand-in; ``activity``: True (logActivity records), False (no such
     function) or "throw" (it throws); ``users``: what localAPI's GetUsers finds ("throw", "error",
     or None for no localAPI at all)."""
@@ -224,7 +224,8 @@ def run_hooks(php: str, tmp: Path, calls: list[tuple[str, Any]], *, define: dict
         stale.unlink(missing_ok=True)
     logged = activity if isinstance(activity, str) else str(log) if activity else None
     scenario.write_text(json.dumps({
-        "define": define or {}, "activity": logged, "registry": str(registry), "users": users, "calls": str(api),
+        "define": define or {}, "server": server or {}, "activity": logged, "registry": str(registry),
+        "users": users, "calls": str(api),
         "include": [str(p) for p in include or [FILE]], "run": [list(c) for c in calls]}), encoding="utf-8")
     started = time.monotonic()
     proc = subprocess.run([php, "-d", "error_reporting=-1", "-d", "display_errors=1", "-d", "display_startup_errors=1",
@@ -669,4 +670,31 @@ def test_passwords_never_go_over_plain_http_to_another_host(php: str, tmp_path: 
         "carry passwords"]
     for request in server.received:
         assert PASSWORD.encode() not in request.body
+    assert_clean(run, server)
+
+
+@pytest.mark.parametrize(("script", "carried"), [
+    ("/var/www/whmcs/includes/api.php", False),      # the External API: syncd's own AddClient
+    ("C:\\inetpub\\whmcs\\includes\\api.php", False),  # the same on Windows
+    ("/var/www/whmcs/cart.php", True),               # a sign-up at checkout
+    ("/var/www/whmcs/register.php", True),           # the client area's registration
+    ("/var/www/whmcs/admin/clientsadd.php", True),   # an admin adding a client
+    ("/var/www/whmcs/api.php", True),                # not WHMCS's API endpoint
+])
+def test_a_password_given_to_an_account_made_through_the_external_api_is_not_sent(
+        php: str, tmp_path: Path, intake: MakeIntake, script: str, carried: bool) -> None:
+    """syncd creates a WHMCS client for a WordPress user through the API, with a random password (or the
+    WordPress one); ClientAdd and UserAdd then see that password. Sent back, a random one would replace the
+    person's WordPress password. A sign-up anywhere else is carried."""
+    server = intake()
+    run = run_hooks(php, tmp_path, [("ClientAdd", client_add(8)), ("UserAdd", user_add(3, "owner@example.test"))],
+                    define=configured(server.url), users=USERS, server={"SCRIPT_FILENAME": script})
+    quiet(run)
+    assert payloads(server) == ([
+        {"side": "whmcs", "event": "password", "id": 8, "email": "Ada@Example.test", "password": PASSWORD},
+        {"side": "whmcs", "event": "password", "id": 7, "email": "", "password": PASSWORD},
+    ] if carried else [
+        {"side": "whmcs", "event": "changed", "id": 8, "email": "Ada@Example.test"},
+        {"side": "whmcs", "event": "changed", "id": 7, "email": ""},
+    ])
     assert_clean(run, server)

@@ -5,6 +5,7 @@
  * Usage: php whmcs_harness.php SCENARIO.json
  * SCENARIO: {
  *   "define":   {"SYNCD_INTAKE_URL": "...", ...}   constants defined first, as configuration.php would
+ *   "server":   {"SCRIPT_FILENAME": "...", ...}     $_SERVER entries of the request WHMCS is serving
  *   "activity": "/path/log.jsonl" | "throw" | null  where logActivity() writes a line per call; "throw":
  *                                                   it throws; null: no logActivity() function at all
  *   "registry": "/path/registry.json" | null        where the registered hook points are written
@@ -32,6 +33,9 @@
 $scenario = json_decode((string) file_get_contents($argv[1]), true, 64, JSON_THROW_ON_ERROR);
 
 define('WHMCS', true);
+foreach ($scenario['server'] ?? [] as $name => $value) {  // e.g. SCRIPT_FILENAME: the page WHMCS runs
+    $_SERVER[$name] = $value;
+}
 foreach ($scenario['define'] ?? [] as $name => $value) {
     define($name, $value);
 }

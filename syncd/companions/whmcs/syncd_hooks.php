@@ -34,7 +34,10 @@
  *   UserChangePassword                  "password" for each client the user owns (found by paging
  *                                       through GetUsers, for WHMCS gives only the user's id); nothing,
  *                                       and one Activity Log line, when WHMCS cannot say which
- *   ClientAdd, UserAdd with a password  "password" instead of "changed", with it
+ *   ClientAdd, UserAdd with a password  "password" instead of "changed", with it — except when the account
+ *                                       is made through the External API (includes/api.php): syncd's own
+ *                                       AddClient gives a password nobody should get (random, or the
+ *                                       WordPress one already), so that event goes as "changed"
  * A password goes only to an https:// URL or to http:// on this host's loopback (127.0.0.1,
  * localhost, [::1]); to any other URL the event goes as "changed" without it, and the Activity Log
  * says so once per request. A password never goes with a user's id (it could name another client).
@@ -105,7 +108,7 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             add_hook('ClientAdd', self::PRIORITY, static function ($vars): void {
                 self::guarded(static function () use ($vars): void {
                     $id = self::field($vars, 'client_id') ?? self::field($vars, 'userid');
-                    self::client('changed', $id, self::field($vars, 'email'), self::field($vars, 'password'));
+                    self::client('changed', $id, self::field($vars, 'email'), self::signupPassword($vars));
                 });
             });
             add_hook('ClientEdit', self::PRIORITY, static function ($vars): void {
@@ -126,7 +129,7 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             add_hook('UserAdd', self::PRIORITY, static function ($vars): void {
                 self::guarded(static function () use ($vars): void {
                     self::user(self::field($vars, 'user_id'), self::field($vars, 'email'),
-                        self::field($vars, 'password'));
+                        self::signupPassword($vars));
                 });
             });
             add_hook('UserEdit', self::PRIORITY, static function ($vars): void {
@@ -567,6 +570,26 @@ if (!class_exists('Syncd_Whmcs_Hooks', false)) {
             } catch (\Throwable $e) {
                 self::log('syncd: an event could not be prepared (' . get_class($e) . ')');
             }
+        }
+
+        /**
+         * ClientAdd's and UserAdd's `password`, unless the account is being created through WHMCS's
+         * External API (includes/api.php): that is syncd creating a client for a WordPress user (its
+         * password is a random one nobody knows, or the WordPress password itself), or another program
+         * that owns its own passwords. Carried back, a random one would lock the person out of WordPress.
+         * A sign-up in the client area, the cart or the admin area is carried.
+         */
+        private static function signupPassword(mixed $vars): mixed
+        {
+            return self::byExternalApi() ? null : self::field($vars, 'password');
+        }
+
+        /** The request is WHMCS's External API: its endpoint is includes/api.php (api/getting-started.md). */
+        private static function byExternalApi(): bool
+        {
+            $script = $_SERVER['SCRIPT_FILENAME'] ?? ($_SERVER['SCRIPT_NAME'] ?? '');
+            $script = str_replace('\\', '/', is_string($script) ? $script : '');
+            return strtolower(basename($script)) === 'api.php' && strtolower(basename(dirname($script))) === 'includes';
         }
 
         private static function field(mixed $vars, string $name): mixed
