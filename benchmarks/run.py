@@ -331,8 +331,8 @@ def _store_links_in_bulk() -> None:
     buffered: list[Link] = []
     real_finish = SqlStateStore.finish_run
 
-    def save_link(self: SqlStateStore, link: Link) -> None:
-        buffered.append(link)
+    def save_link(self: SqlStateStore, link: Link, *, history: Sequence[Any] = ()) -> None:
+        buffered.append(link)  # a first contact has no history
 
     def finish_run(self: SqlStateStore, run_id: int, **kwargs: Any) -> None:
         now = datetime.now(UTC)

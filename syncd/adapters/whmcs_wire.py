@@ -24,9 +24,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,7 @@ from syncd.errors import (
     Transient,
     UnknownAction,
 )
-from syncd.model import Record, Side
+from syncd.model import Fields, Record, Side
 
 SIDE = Side.WHMCS.value
 
@@ -265,13 +265,13 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
     client_id = as_int(raw_id)
     if client_id is None:
         return None
-    status = as_str(row.get("status")).strip()
+    # One string per status for the whole listing, not one per client.
+    status = sys.intern(as_str(row.get("status")).strip())
     low = status.lower()
     return Record(
         side=Side.WHMCS,
         remote_id=client_id,
-        # A read-only view of a dict nobody else holds: Record keeps it as it is, uncopied.
-        fields=MappingProxyType({
+        fields=Fields({
             "email": as_str(row.get("email")),
             "first_name": as_str(row.get("firstname")),
             "last_name": as_str(row.get("lastname")),
