@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -160,26 +160,45 @@ class Fields(Mapping[str, str]):
     """A read-only mapping of field names to values, kept as compactly as Python allows.
 
     A run holds one per record and one per link (its base), so 100,000 users per side hold
-    300,000 of them: a dict and its read-only proxy cost ~250 bytes each before the values,
-    this ~120. The names are a layout shared by every mapping with the same names in the same
-    order (a listing's records all share one); the values are one tuple.
+    300,000 of them: a dict of four strings and its read-only proxy cost ~490 bytes, this ~200.
+    The names are a layout shared by every mapping with the same names in the same order (a
+    listing's records all share one); the values are one string, joined by a NUL (each value
+    its own string costs ~50 bytes of header), or a tuple when a value has a NUL of its own.
+    Reading a value splits the string: a run reads each a few times, and keeps them all.
     """
 
     __slots__ = ("_at", "_values")
 
     _at: Mapping[str, int]
-    _values: tuple[str, ...]
+    _values: str | tuple[str, ...]
 
     def __init__(self, values: Mapping[str, str] = MappingProxyType({})) -> None:
         self._at = _layout(tuple(values))
-        self._values = tuple(values.values())
+        row = tuple(values.values())
+        joined = _SEP.join(row) if all(type(v) is str for v in row) else _SEP
+        self._values = joined if row and joined.count(_SEP) == len(row) - 1 else row
+
+    def row(self) -> Sequence[str]:
+        """The values, in the order of the names."""
+        values = self._values
+        return values.split(_SEP) if type(values) is str else values
 
     def __getitem__(self, name: str) -> str:
-        return self._values[self._at[name]]
+        return self.row()[self._at[name]]
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         at = self._at.get(name)
-        return default if at is None else self._values[at]
+        return default if at is None else self.row()[at]
+
+    def same(self, other: Mapping[str, str]) -> bool:
+        """True when ``other`` is a Fields with the same names in the same order and the same
+        values: one comparison, where a run would otherwise compare field by field."""
+        return type(other) is Fields and other._at is self._at and other._values == self._values
+
+    def covers(self, names: Iterable[str]) -> bool:
+        """True if every one of ``names`` is here (as a string: a NUL-joined row has no None)."""
+        at = self._at
+        return type(self._values) is str and all(n in at for n in names)
 
     def __contains__(self, name: object) -> bool:
         return name in self._at
@@ -188,11 +207,11 @@ class Fields(Mapping[str, str]):
         return iter(self._at)
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._at)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is Fields and other._at is self._at:
-            return self._values == other._values
+            return self._values == other._values  # the same values give the same form
         return Mapping.__eq__(self, other)
 
     __hash__ = None  # type: ignore[assignment]  # a mapping: compared by value, never hashed
@@ -241,6 +260,7 @@ class Digests(Mapping[str, str]):
         return Fields, (dict(self),)
 
 
+_SEP = "\x00"
 _DIGEST_BYTES = 16
 _HEX = frozenset("0123456789abcdef")
 #: Every layout of names seen, shared by the mappings that have it. Bounded: names come from
