@@ -12,6 +12,7 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -164,7 +165,10 @@ class Fields(Mapping[str, str]):
     The names are a layout shared by every mapping with the same names in the same order (a
     listing's records all share one); the values are one string, joined by a NUL (each value
     its own string costs ~50 bytes of header), or a tuple when a value has a NUL of its own.
-    Reading a value splits the string: a run reads each a few times, and keeps them all.
+    Reading a value splits the string: a run reads each a few times, and keeps them all. The
+    values are kept in the order of the sorted names (the email first), whatever the order of
+    the mapping: two mappings of the same names hold the same string exactly when their values
+    are equal.
     """
 
     __slots__ = ("_at", "_values")
@@ -173,32 +177,39 @@ class Fields(Mapping[str, str]):
     _values: str | tuple[str, ...]
 
     def __init__(self, values: Mapping[str, str] = MappingProxyType({})) -> None:
-        self._at = _layout(tuple(values))
-        row = tuple(values.values())
+        self._at, canon = _layout(tuple(values))
+        row = tuple([values[name] for name in canon])
         joined = _SEP.join(row) if all(type(v) is str for v in row) else _SEP
         self._values = joined if row and joined.count(_SEP) == len(row) - 1 else row
 
-    def row(self) -> Sequence[str]:
-        """The values, in the order of the names."""
+    def _row(self) -> Sequence[str]:
         values = self._values
         return values.split(_SEP) if type(values) is str else values
 
     def __getitem__(self, name: str) -> str:
-        return self.row()[self._at[name]]
+        return self._row()[self._at[name]]
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         at = self._at.get(name)
-        return default if at is None else self.row()[at]
+        if at is None:
+            return default
+        values = self._values
+        if type(values) is not str:
+            return values[at]
+        if at == 0:  # the email (kept first): read for every record by every run, so cut, not split
+            end = values.find(_SEP)
+            return values if end < 0 else values[:end]
+        return values.split(_SEP, at + 1)[at]
 
     def same(self, other: Mapping[str, str]) -> bool:
-        """True when ``other`` is a Fields with the same names in the same order and the same
-        values: one comparison, where a run would otherwise compare field by field."""
-        return type(other) is Fields and other._at is self._at and other._values == self._values
+        """True when ``other`` is a Fields with the same names and the same values: two
+        comparisons, where a run would otherwise compare field by field."""
+        return type(other) is Fields and other._values == self._values and (
+            other._at is self._at or other._at == self._at)
 
-    def covers(self, names: Iterable[str]) -> bool:
+    def covers(self, names: AbstractSet[str]) -> bool:
         """True if every one of ``names`` is here (as a string: a NUL-joined row has no None)."""
-        at = self._at
-        return type(self._values) is str and all(n in at for n in names)
+        return type(self._values) is str and self._at.keys() >= names
 
     def __contains__(self, name: object) -> bool:
         return name in self._at
@@ -210,8 +221,8 @@ class Fields(Mapping[str, str]):
         return len(self._at)
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is Fields and other._at is self._at:
-            return self._values == other._values  # the same values give the same form
+        if type(other) is Fields and (other._at is self._at or other._at == self._at):
+            return self._values == other._values  # the same names and values give the same form
         return Mapping.__eq__(self, other)
 
     __hash__ = None  # type: ignore[assignment]  # a mapping: compared by value, never hashed
@@ -234,9 +245,9 @@ class Digests(Mapping[str, str]):
     _at: Mapping[str, int]
     _raw: bytes
 
-    def __init__(self, names: tuple[str, ...], raw: bytes) -> None:
-        self._at = _layout(names)
-        self._raw = raw
+    def __init__(self, digests: Mapping[str, str]) -> None:
+        self._at, canon = _layout(tuple(digests))
+        self._raw = bytes.fromhex("".join([digests[name] for name in canon]))
 
     def __getitem__(self, name: str) -> str:
         at = self._at[name] * _DIGEST_BYTES
@@ -265,17 +276,25 @@ _DIGEST_BYTES = 16
 _HEX = frozenset("0123456789abcdef")
 #: Every layout of names seen, shared by the mappings that have it. Bounded: names come from
 #: the configuration and the sides' fields, but a damaged state store could hold any.
-_LAYOUTS: dict[tuple[str, ...], Mapping[str, int]] = {}
+_LAYOUTS: dict[tuple[str, ...], tuple[Mapping[str, int], tuple[str, ...]]] = {}
 _LAYOUTS_MAX = 1024
 
 
-def _layout(names: tuple[str, ...]) -> Mapping[str, int]:
-    at = _LAYOUTS.get(names)
-    if at is None:
-        at = MappingProxyType({name: i for i, name in enumerate(names)})
+def _email_first(name: str) -> tuple[bool, str]:
+    return name != "email", name
+
+
+def _layout(names: tuple[str, ...]) -> tuple[Mapping[str, int], tuple[str, ...]]:
+    """Where each of ``names`` sits among the sorted names, email first (keyed in the order given,
+    which is the order of iteration), and the sorted names (the order the values are kept in)."""
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        canon = tuple(sorted(names, key=_email_first))
+        position = {name: i for i, name in enumerate(canon)}
+        layout = MappingProxyType({name: position[name] for name in names}), canon
         if len(_LAYOUTS) < _LAYOUTS_MAX:
-            _LAYOUTS[names] = at
-    return at
+            _LAYOUTS[names] = layout
+    return layout
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -293,7 +312,7 @@ def compact_digests(mapping: Mapping[str, str]) -> Mapping[str, str]:
         return mapping
     values = tuple(mapping.values())
     if all(type(v) is str and len(v) == 2 * _DIGEST_BYTES and _HEX.issuperset(v) for v in values):
-        return Digests(tuple(mapping), bytes.fromhex("".join(values)))
+        return Digests(mapping)
     return _frozen(mapping)
 
 

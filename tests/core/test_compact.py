@@ -54,6 +54,17 @@ def test_records_and_links_take_any_mapping_and_compare_by_value() -> None:
     assert link == Link(1, 2, base=Fields(VALUES)) and type(link.base) is Fields
 
 
+def test_the_same_values_in_another_order_are_the_same_fields_and_keep_their_order() -> None:
+    # The state store gives a link's base with its names sorted; a listing gives them its own way.
+    stored = Fields(dict(sorted(VALUES.items())))
+    listed = Fields(VALUES)
+    assert stored.same(listed) and listed.same(stored) and stored == listed
+    assert list(stored) == sorted(VALUES) and list(listed) == list(VALUES)
+    assert not stored.same(Fields({**VALUES, "last_name": "Li"})) and not stored.same(VALUES)
+    assert not Fields({"a": "x", "b": ""}).same(Fields({"a": "", "c": "x"}))
+    assert listed.covers({"email", "company"}) and not listed.covers({"email", "phone"})
+
+
 def test_one_listing_shares_one_layout_of_names() -> None:
     first, second = Fields(VALUES), Fields({**VALUES, "email": "bob@example.test"})
     assert first._at is second._at
