@@ -126,6 +126,11 @@ class _Listing:
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
+
+
+def _client_id(record: Record | None) -> int | None:
+    return None if record is None else record.remote_id
+
 #: AddClient's name of a field syncd carries under another name.
 _COMMON_NAMES = {"firstname": "first_name", "lastname": "last_name"}
 
@@ -416,7 +421,7 @@ class WhmcsAdapter:
         page 1 told the total: always ``concurrency`` calls in flight until the end. When
         several fail, the admins' error is raised first, then the clients', then the users'.
         """
-        clients = _Listing(*_CLIENTS, keep=listed_client, id_of=itemgetter(0))
+        clients = _Listing(*_CLIENTS, keep=listed_client, id_of=_client_id)
         users = _Listing(*_USERS, keep=listed_user, id_of=itemgetter(0))
         with self._pool() as pool:
             try:
@@ -436,11 +441,13 @@ class WhmcsAdapter:
                 pool.shutdown(wait=False, cancel_futures=True)
         self._admin_emails = admins
         owners = {cid: uid for uid, owned in user_read.rows if uid is not None for cid in owned}
-        records: list[Record] = []
-        listed: list[tuple[int, Record]] = client_read.rows
-        for cid, record in listed:
-            owner = owners.get(cid)
-            records.append(record if owner is None else replace(record, owner_user_id=owner))
+        records: list[Record] = client_read.rows
+        for record in records:
+            owner = owners.get(record.remote_id)
+            if owner is not None:
+                # Completing a record nobody else has seen yet, as its constructor would: a copy
+                # of each of 100,000 records left as many holes in the memory the run keeps.
+                object.__setattr__(record, "owner_user_id", owner)
         records.sort(key=_REMOTE_ID)
         logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
         return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=self.fields)
