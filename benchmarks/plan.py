@@ -50,7 +50,9 @@ def build(n: int, scenario: str) -> tuple[Snapshot, Snapshot, list[Link]]:
         wp.append(Record(Side.WORDPRESS, 100_000_000 + i, wp_values, roles=("subscriber",)))
         if scenario != "first run":
             agreed = _fields(i)  # what both sides held at the last sync
-            links.append(Link(whmcs_id=i + 1, wp_id=100_000_000 + i, base=_fields(i), owner_user_id=i + 1,
+            # The state store gives each base with its names sorted (its JSON column sorts them).
+            links.append(Link(whmcs_id=i + 1, wp_id=100_000_000 + i, base=dict(sorted(_fields(i).items())),
+                              owner_user_id=i + 1,
                               digests={"whmcs": digest(agreed, names), "wordpress": digest(agreed, names)}))
     return (Snapshot(Side.WHMCS, tuple(whmcs)), Snapshot(Side.WORDPRESS, tuple(wp)), links)
 

@@ -37,6 +37,7 @@ Run from the repository root::
 
     python -m benchmarks.run                                   # everything (about 6 minutes on 2 cores)
     python -m benchmarks.run --sizes 1000,10000 --latency 0,20 --no-wordpress
+    python -m benchmarks.run --sizes 1000,10000,100000 --million --latency 20 --no-wordpress   # adds 1M (issue 15)
     python -m benchmarks.run --no-emulators --import-users 300 # the WordPress import only
 
 Options choose the page sizes and concurrency (printed with the results); see ``--help``.
@@ -331,8 +332,8 @@ def _store_links_in_bulk() -> None:
     buffered: list[Link] = []
     real_finish = SqlStateStore.finish_run
 
-    def save_link(self: SqlStateStore, link: Link) -> None:
-        buffered.append(link)
+    def save_link(self: SqlStateStore, link: Link, *, history: Sequence[Any] = ()) -> None:
+        buffered.append(link)  # a first contact has no history
 
     def finish_run(self: SqlStateStore, run_id: int, **kwargs: Any) -> None:
         now = datetime.now(UTC)
@@ -568,7 +569,7 @@ def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], kno
             config = config_for(host.whmcs_url, host.wp_url, "admin", host.wp_password, f"sqlite:///{state}", knobs)
             host.set_latency(0)
             host.reset_calls()
-            bulk = n > bulk_above
+            bulk = 0 < bulk_above < n
             out = run_syncd(config, work / f"syncd-{n}.log", bulk_links=bulk)
             rows.append(_row(n, 0, "initial link (bulk)" if bulk else "initial link", out, host.calls(),
                              host.own_ms_per_call(), knobs))
@@ -578,7 +579,7 @@ def no_change_benchmark(sizes: Sequence[int], latencies_ms: Sequence[float], kno
                 host.reset_calls()
                 out = run_syncd(config, work / f"syncd-{n}.log")
                 row = _row(n, latency, "no change", out, host.calls(), host.own_ms_per_call(), knobs)
-                row.bare_fetch = min(bare_fetch(host, n, knobs) for _ in range(2))
+                row.bare_fetch = min(bare_fetch(host, n, knobs) for _ in range(1 if n >= 1_000_000 else 2))
                 rows.append(row)
                 say(f"  no change at {latency:g} ms: {row.wall:.2f} s, calls {row.total_calls}/{row.total_bound}, "
                     f"RSS {row.maxrss_mb:.0f} MB, plan {row.plan_cpu:.2f} s CPU {row.error}")
@@ -615,6 +616,35 @@ def print_no_change(rows: Sequence[NoChangeRow], knobs: Knobs) -> None:
             _calls_text(r.calls)
             + ("" if r.calls_agree else f"  (emulators counted {_calls_text(r.server_calls)})")
             + (f"  ERROR {r.error}" if r.error else ""),
+        ])
+    _print_table(table)
+
+
+def print_growth(rows: Sequence[NoChangeRow]) -> None:
+    """Memory and time per user at each size, side by side (issue 15): how a run grows with N.
+
+    "KB/user" is the peak RSS above the process's own after its imports (the libraries), per
+    user per side; "first contact ÷ listing" the initial link's wall time over its slower listing."""
+    print("\nGrowth with the number of users (per user = per user per side; no change at the highest latency run)")
+    head = ["users", "first contact s", "÷ listing", "first-contact RSS MB", "no-change wall s", "bare fetch s",
+            "÷ bare", "µs/user", "peak RSS MB", "KB/user", "plan CPU s", "plan µs/user", "÷ bound"]
+    table = [head]
+    for n in sorted({r.users for r in rows}):
+        first = next((r for r in rows if r.users == n and r.what.startswith("initial link")), None)
+        changes = [r for r in rows if r.users == n and r.what == "no change"]
+        if not changes:
+            continue
+        last = max(changes, key=lambda r: r.latency_ms)
+        listing = max(first.listing_whmcs, first.listing_wp) if first else 0.0
+        table.append([
+            f"{n:,}", f"{first.wall:.1f}" if first else "", f"{first.wall / listing:.2f}" if first and listing else "",
+            f"{first.maxrss_mb:.0f}" if first else "", f"{last.wall:.2f} ({last.latency_ms:g} ms)",
+            f"{last.bare_fetch:.2f}" if last.bare_fetch else "",
+            f"{last.wall / last.bare_fetch:.2f}" if last.bare_fetch else "", f"{1e6 * last.wall / n:.0f}",
+            f"{max(r.maxrss_mb for r in changes):.0f}",
+            f"{1024 * (max(r.maxrss_mb for r in changes) - last.baseline_rss_mb) / n:.2f}",
+            f"{max(r.plan_cpu for r in changes):.2f}", f"{1e6 * max(r.plan_cpu for r in changes) / n:.1f}",
+            f"{max(r.ratio for r in changes):.2f}",
         ])
     _print_table(table)
 
@@ -752,9 +782,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-wordpress", action="store_true", help="skip the import into a real WordPress")
     parser.add_argument("--import-users", type=int, default=1000, help="users imported into WordPress (1000)")
     parser.add_argument("--import-concurrency", type=_ints, default=[1, 2], help="import concurrencies (1,2)")
-    parser.add_argument("--bulk-initial-link-above", type=int, default=10_000, metavar="N",
+    parser.add_argument("--million", action="store_true",
+                        help="add 1,000,000 users per side to --sizes (minutes, and ~10 GB of RAM for the emulators)")
+    parser.add_argument("--bulk-initial-link-above", type=int, default=0, metavar="N",
                         help="above N users, the initial link's links are stored in one bulk insert by the "
-                             "benchmark instead of one transaction each (10000)")
+                             "benchmark instead of syncd's own batches (0, the default: never; syncd itself "
+                             "commits first contacts in batches since issue 15)")
     parser.add_argument("--preset", default="", choices=("", "woocommerce"),
                         help="map the WooCommerce billing fields (both sides seeded with the same addresses)")
     parser.add_argument("--full-pass-up-to", type=int, default=1000, metavar="N",
@@ -764,6 +797,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (state databases, run logs)")
     args = parser.parse_args(argv)
     knobs = Knobs(args.whmcs_page_size, args.wp_page_size, args.concurrency, args.preset)
+    if args.million and 1_000_000 not in args.sizes:
+        args.sizes = [*args.sizes, 1_000_000]
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -787,6 +822,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f} at the end")
     if no_change:
         print_no_change(no_change, knobs)
+        print_growth(no_change)
     if imports:
         print_import(imports)
     if args.json:

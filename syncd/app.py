@@ -540,6 +540,9 @@ class _UserStore:
     def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
         self._store.save_link(link, history=history)
 
+    def save_links(self, links: Sequence[tuple[Link, Sequence[Change]]]) -> None:
+        self._store.save_links(links)
+
     def delete_link(self, whmcs_id: int, wp_id: int, *, history: Sequence[Change] = ()) -> bool:
         return self._store.delete_link(whmcs_id, wp_id, history=history)
 

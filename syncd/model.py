@@ -11,10 +11,12 @@ import contextlib
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 import phonenumbers
 
@@ -75,7 +77,9 @@ def normalise_email(value: str) -> str:
     """The key of DESIGN §2: trimmed, NFC, case-folded, with an internationalised domain in
     one spelling: ``ann@xn--bcher-kva.de`` (how WordPress must store it, it refuses the other)
     and ``ann@bücher.de`` (how WHMCS may hold it) are the same mailbox, so the same key."""
-    key = unicodedata.normalize("NFC", value.strip()).casefold()
+    key = unicodedata.normalize("NFC", value.strip())
+    if not (key.isascii() and key.islower()):  # casefold() is lower() for ASCII: no copy when it is already
+        key = key.casefold()
     if "xn--" not in key:  # nearly every email: one check, this runs for every record of a run
         return key
     local, at, domain = key.rpartition("@")
@@ -153,12 +157,163 @@ def digest(fields: Mapping[str, str], names: Iterable[str], kinds: Mapping[str, 
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
+class Fields(Mapping[str, str]):
+    """A read-only mapping of field names to values, kept as compactly as Python allows.
+
+    A run holds one per record and one per link (its base), so 100,000 users per side hold
+    300,000 of them: a dict of four strings and its read-only proxy cost ~490 bytes, this ~200.
+    The names are a layout shared by every mapping with the same names in the same order (a
+    listing's records all share one); the values are one string, joined by a NUL (each value
+    its own string costs ~50 bytes of header), or a tuple when a value has a NUL of its own.
+    Reading a value splits the string: a run reads each a few times, and keeps them all. The
+    values are kept in the order of the sorted names (the email first), whatever the order of
+    the mapping: two mappings of the same names hold the same string exactly when their values
+    are equal.
+    """
+
+    __slots__ = ("_at", "_values")
+
+    _at: Mapping[str, int]
+    _values: str | tuple[str, ...]
+
+    def __init__(self, values: Mapping[str, str] = MappingProxyType({})) -> None:
+        self._at, canon = _layout(tuple(values))
+        row = tuple([values[name] for name in canon])
+        joined = _SEP.join(row) if all(type(v) is str for v in row) else _SEP
+        self._values = joined if row and joined.count(_SEP) == len(row) - 1 else row
+
+    def _row(self) -> Sequence[str]:
+        values = self._values
+        return values.split(_SEP) if type(values) is str else values
+
+    def __getitem__(self, name: str) -> str:
+        return self._row()[self._at[name]]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        at = self._at.get(name)
+        if at is None:
+            return default
+        values = self._values
+        if type(values) is not str:
+            return values[at]
+        if at == 0:  # the email (kept first): read for every record by every run, so cut, not split
+            end = values.find(_SEP)
+            return values if end < 0 else values[:end]
+        return values.split(_SEP, at + 1)[at]
+
+    def same(self, other: Mapping[str, str]) -> bool:
+        """True when ``other`` is a Fields with the same names and the same values: two
+        comparisons, where a run would otherwise compare field by field."""
+        return type(other) is Fields and other._values == self._values and (
+            other._at is self._at or other._at == self._at)
+
+    def covers(self, names: AbstractSet[str]) -> bool:
+        """True if every one of ``names`` is here (as a string: a NUL-joined row has no None)."""
+        return type(self._values) is str and self._at.keys() >= names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Fields and (other._at is self._at or other._at == self._at):
+            return self._values == other._values  # the same names and values give the same form
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping: compared by value, never hashed
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[type[Fields], tuple[dict[str, str]]]:
+        return Fields, (dict(self),)
+
+
+class Digests(Mapping[str, str]):
+    """A link's per-side digests (``digest()``'s 32 hex characters each) as 16 bytes each.
+
+    Read back as the same hex text; ~110 bytes a link instead of ~400 as a dict of strings.
+    ``compact_digests`` keeps any other value as it is, in ``Fields``."""
+
+    __slots__ = ("_at", "_raw")
+
+    _at: Mapping[str, int]
+    _raw: bytes
+
+    def __init__(self, digests: Mapping[str, str]) -> None:
+        self._at, canon = _layout(tuple(digests))
+        self._raw = bytes.fromhex("".join([digests[name] for name in canon]))
+
+    def __getitem__(self, name: str) -> str:
+        at = self._at[name] * _DIGEST_BYTES
+        return self._raw[at:at + _DIGEST_BYTES].hex()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._at
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[type[Fields], tuple[dict[str, str]]]:
+        return Fields, (dict(self),)
+
+
+_SEP = "\x00"
+_DIGEST_BYTES = 16
+_HEX = frozenset("0123456789abcdef")
+#: Every layout of names seen, shared by the mappings that have it. Bounded: names come from
+#: the configuration and the sides' fields, but a damaged state store could hold any.
+_LAYOUTS: dict[tuple[str, ...], tuple[Mapping[str, int], tuple[str, ...]]] = {}
+_LAYOUTS_MAX = 1024
+
+
+def _email_first(name: str) -> tuple[bool, str]:
+    return name != "email", name
+
+
+def _layout(names: tuple[str, ...]) -> tuple[Mapping[str, int], tuple[str, ...]]:
+    """Where each of ``names`` sits among the sorted names, email first (keyed in the order given,
+    which is the order of iteration), and the sorted names (the order the values are kept in)."""
+    layout = _LAYOUTS.get(names)
+    if layout is None:
+        canon = tuple(sorted(names, key=_email_first))
+        position = {name: i for i, name in enumerate(canon)}
+        layout = MappingProxyType({name: position[name] for name in names}), canon
+        if len(_LAYOUTS) < _LAYOUTS_MAX:
+            _LAYOUTS[names] = layout
+    return layout
+
+
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    # A read-only view of a private copy; one that is already such a view is kept as it is
-    # (dataclasses.replace hands it back), which saves a copy per record and per link.
-    if type(mapping) is MappingProxyType:
+    # A private, read-only copy; one that is already one is kept as it is (dataclasses.replace
+    # hands it back), which saves a copy per record and per link.
+    if type(mapping) is Fields or type(mapping) is Digests:
         return mapping
-    return MappingProxyType(dict(mapping))
+    return Fields(mapping)
+
+
+def compact_digests(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    """``mapping`` as ``Digests`` when every value is a digest (32 lowercase hex characters),
+    else as ``Fields``: the same mapping either way."""
+    if type(mapping) is Digests:
+        return mapping
+    values = tuple(mapping.values())
+    if all(type(v) is str and len(v) == 2 * _DIGEST_BYTES and _HEX.issuperset(v) for v in values):
+        return Digests(mapping)
+    return _frozen(mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +369,9 @@ class Snapshot:
     fields: tuple[str, ...] = DEFAULT_FIELDS
 
 
+_NONE: frozenset[Any] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """A pairing of a WHMCS client and a WordPress user, with the agreed base values.
@@ -237,7 +395,11 @@ class Link:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", _frozen(self.base))
-        object.__setattr__(self, "digests", _frozen(self.digests))
+        object.__setattr__(self, "digests", compact_digests(self.digests))
+        # frozenset() is a new 216-byte object each time: every link without any shares one.
+        for name in ("gone", "deactivated", "dummy_fields"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, _NONE)
 
     def remote_id(self, side: Side) -> int:
         return self.whmcs_id if side is Side.WHMCS else self.wp_id

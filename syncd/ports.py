@@ -238,6 +238,11 @@ class StateStore(Protocol):
         of the write this link records) is kept in the same transaction, so neither is lost alone."""
         ...
 
+    def save_links(self, links: Sequence[tuple[Link, Sequence[Change]]]) -> None:
+        """``save_link`` for each (link, history) of ``links``, in one transaction: all are kept
+        or none. For actions that wrote nothing remote (first contact): a batch, one commit."""
+        ...
+
     def pending_creates(self) -> dict[tuple[Side, str], datetime]:
         """Creates sent but not confirmed, by (side, key): settle by lookup before retrying."""
         ...

@@ -9,6 +9,7 @@ import random
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -329,6 +330,29 @@ def test_pages_are_built_in_page_order_in_the_callers_thread() -> None:
     assert built == [(1, "a", True), (2, "b", True), (3, "c", True), (4, "d", True)]
 
 
+def test_a_page_is_let_go_once_built() -> None:
+    # A listing keeps what it built of each page, never the page itself: at 100,000 WordPress
+    # users the decoded pages held until the end were ~100 MB of a run's peak.
+    class Page:
+        pass
+
+    fetched: list[weakref.ref[Page]] = []
+
+    def fetch() -> Page:
+        page = Page()
+        fetched.append(weakref.ref(page))
+        return page
+
+    def build(number: int, page: Page) -> int:
+        assert all(ref() is None for ref in fetched[:number - 2]), f"pages before {number} still held"
+        return number
+
+    with ThreadPoolExecutor(max_workers=1) as workers:
+        later = paging.submit(workers, [fetch] * 4)
+        assert paging.collect(Page(), later, build) == [1, 2, 3, 4, 5]
+        assert not later
+
+
 def test_a_failed_page_cancels_the_pages_not_yet_sent() -> None:
     pending: list[Future[str]] = [Future(), Future()]
     later = [_settled("b"), _settled(error=Transient("HTTP 502", side="wordpress")), *pending]
@@ -347,7 +371,7 @@ def test_several_listings_schedule_their_pages_and_the_first_error_in_order_wins
     firsts = [inline.submit(lambda: paging.FirstPage("a1", 3, (lambda: "a2", lambda: "a3"))),
               inline.submit(lambda: paging.FirstPage("b1", 1))]
     [a, b] = paging.schedule(inline, firsts)
-    assert [f.result() for f in a] == ["a2", "a3"] and b == []
+    assert [f.result() for f in a] == ["a2", "a3"] and not b
     watched = _settled(error=Unreachable("admins", side="whmcs"))
     failing = [_settled(error=Transient("clients", side="whmcs"))]
     with pytest.raises(Unreachable, match="admins"):

@@ -69,13 +69,14 @@ class FirstPage(Generic[_P]):
     later: tuple[Callable[[], _P], ...] = ()
 
 
-def submit(workers: Executor, fetches: Iterable[Callable[[], _P]]) -> list[Future[_P]]:
-    """Every page call sent to ``workers`` at once, in page order."""
-    return [workers.submit(fetch) for fetch in fetches]
+def submit(workers: Executor, fetches: Iterable[Callable[[], _P]]) -> deque[Future[_P]]:
+    """Every page call sent to ``workers`` at once, in page order. A queue that ``collect``
+    empties as it builds: a future it took is held nowhere else, nor the page it returned."""
+    return deque(workers.submit(fetch) for fetch in fetches)
 
 
 def schedule(workers: Executor, firsts: Sequence[Future[FirstPage[_P]]],
-             watch: Iterable[Future[Any]] = ()) -> list[list[Future[_P]]]:
+             watch: Iterable[Future[Any]] = ()) -> list[deque[Future[_P]]]:
     """The later pages of several listings whose pages 1 are already in ``workers``.
 
     A listing's later pages are sent as soon as its own page 1 has told the total, so no
@@ -84,7 +85,7 @@ def schedule(workers: Executor, firsts: Sequence[Future[FirstPage[_P]]],
     call in the order ``watch``, ``firsts`` is raised.
     """
     watched = list(watch)
-    later: dict[int, list[Future[_P]]] = {}
+    later: dict[int, deque[Future[_P]]] = {}
     order = {id(f): n for n, f in enumerate(firsts)}
     for done in as_completed([*watched, *firsts]):
         if done.exception() is not None:
@@ -93,19 +94,23 @@ def schedule(workers: Executor, firsts: Sequence[Future[FirstPage[_P]]],
         n = order.get(id(done))
         if n is not None:
             later[n] = submit(workers, done.result().later)
-    return [later.get(n, []) for n in range(len(firsts))]
+    return [later.get(n, deque()) for n in range(len(firsts))]
 
 
 def collect(first: _P, later: Iterable[Future[_P]], build: Callable[[int, _P], _R]) -> list[_R]:
     """``build(number, page)`` for page 1 and then each later page as it arrives, in page order,
-    in this thread. If a page or a build fails, the pages not yet started are cancelled."""
-    waiting = deque(later)
+    in this thread. If a page or a build fails, the pages not yet started are cancelled.
+
+    ``later`` as ``submit`` gives it is emptied as the pages are built, so that each reply is
+    dropped once built: a list of futures kept by the caller held every decoded page of a
+    listing until its end (~100 MB at 100,000 WordPress users)."""
+    waiting = later if isinstance(later, deque) else deque(later)
     try:
         built = [build(1, first)]
         number = 1
         while waiting:
             number += 1
-            # Popped, so the reply is dropped once built (its future no longer holds it).
+            # Popped, so the reply is dropped once built (nothing holds its future any more).
             built.append(build(number, waiting.popleft().result()))
     except BaseException:
         for future in waiting:  # the listing is lost: send no more of it

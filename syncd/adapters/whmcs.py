@@ -34,7 +34,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from functools import partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode, urlsplit
 
@@ -56,16 +56,16 @@ from syncd.adapters.whmcs_wire import (
     as_str,
     canonical_action,
     client_details,
-    client_fields,
     client_record,
     custom_field_id,
     custom_fields_of,
     decode,
+    listed_client,
+    listed_user,
     mapped_values,
     owner_user_id,
     owners_from_users,
     refused_field,
-    user_links,
     version_of,
 )
 from syncd.config import Settings, WhmcsSettings
@@ -125,12 +125,19 @@ class _Listing:
     #: What of each row to keep, applied as each page arrives: a snapshot holds every page
     #: until the last one is in, and at 100,000 clients the fields nobody reads (dates, the
     #: users' names and emails) were ~100 MB of the run's peak memory.
-    keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    keep: Callable[[dict[str, Any]], Any] | None = None
+    #: A kept row's id (None when it has none).
+    id_of: Callable[[Any], int | None] = lambda row: as_int(row.get("id"))
 
 
 _CLIENTS = ("GetClients", {"orderby": "id", "sorting": "ASC"}, "clients", "client")
 _USERS = ("GetUsers", {"sorting": "ASC"}, "users", "user")
 _REMOTE_ID = attrgetter("remote_id")
+
+
+def _client_id(record: Record | None) -> int | None:
+    return None if record is None else record.remote_id
+
 #: AddClient's name of a field syncd carries under another name.
 _COMMON_NAMES = {"firstname": "first_name", "lastname": "last_name"}
 
@@ -144,7 +151,7 @@ def _same(number: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class _Read:
     """A listing read whole: its rows and their ids, in the order WHMCS sent them."""
 
-    rows: list[dict[str, Any]]
+    rows: list[Any]  # as the listing's ``keep`` made them (the reply's dicts without one)
     ids: list[int]
 
 
@@ -355,7 +362,7 @@ class WhmcsAdapter:
         for listing, first, later in zip(listings, firsts, paging.schedule(pool, firsts, watch), strict=True):
             rows = [row for page in paging.collect(first.result().page, later, _same) for row in page]
             what = f"WHMCS {listing.action}"
-            ids = [as_int(r.get("id")) for r in rows]
+            ids = [listing.id_of(r) for r in rows]
             if None in ids:
                 raise IncompleteListing(f"{what} sent a row without an id", side=SIDE)
             paging.check_complete(cast(list[int], ids), first.result().total, what=what, total_from="totalresults",
@@ -423,7 +430,8 @@ class WhmcsAdapter:
         page 1 told the total: always ``concurrency`` calls in flight until the end. When
         several fail, the admins' error is raised first, then the clients', then the users'.
         """
-        clients, users = _Listing(*_CLIENTS, keep=client_fields), _Listing(*_USERS, keep=user_links)
+        clients = _Listing(*_CLIENTS, keep=listed_client, id_of=_client_id)
+        users = _Listing(*_USERS, keep=listed_user, id_of=itemgetter(0))
         with self._pool() as pool:
             try:
                 # Page 1 of GetClients goes alone: a refused IP or credential then costs one
@@ -441,9 +449,14 @@ class WhmcsAdapter:
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
         self._admin_emails = admins
-        owners = owners_from_users(user_read.rows)
-        records = [self._record(row, owners.get(cid)) for row, cid in zip(client_read.rows, client_read.ids,
-                                                                          strict=True)]
+        owners = {cid: uid for uid, owned in user_read.rows if uid is not None for cid in owned}
+        records: list[Record] = client_read.rows
+        for record in records:
+            owner = owners.get(record.remote_id)
+            if owner is not None:
+                # Completing a record nobody else has seen yet, as its constructor would: a copy
+                # of each of 100,000 records left as many holes in the memory the run keeps.
+                object.__setattr__(record, "owner_user_id", owner)
         records.sort(key=_REMOTE_ID)
         logger.debug("WHMCS listing: {n} clients, {a} admins", n=len(records), a=len(admins))
         return Snapshot(side=Side.WHMCS, records=tuple(records), admin_emails=admins, fields=self.fields)

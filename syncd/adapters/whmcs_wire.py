@@ -24,9 +24,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,7 @@ from syncd.errors import (
     Transient,
     UnknownAction,
 )
-from syncd.model import Record, Side
+from syncd.model import Fields, Record, Side
 
 SIDE = Side.WHMCS.value
 
@@ -248,11 +248,19 @@ def owners_from_users(users: list[dict[str, Any]]) -> dict[int, int]:
         uid = as_int(user.get("id"))
         if uid is None:
             continue
-        for link in as_list(user.get("clients"), "client"):
-            cid = as_int(link.get("id"))
-            if cid is not None and as_bool(link.get("isOwner", link.get("is_owner", link.get("owner")))):
-                owners[cid] = uid
+        for cid in owned_clients(user):
+            owners[cid] = uid
     return owners
+
+
+def owned_clients(user: Mapping[str, Any]) -> tuple[int, ...]:
+    """The ids of the clients a GetUsers row says the user owns."""
+    owned = []
+    for link in as_list(user.get("clients"), "client"):
+        cid = as_int(link.get("id"))
+        if cid is not None and as_bool(link.get("isOwner", link.get("is_owner", link.get("owner")))):
+            owned.append(cid)
+    return tuple(owned)
 
 
 def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | None:
@@ -265,13 +273,13 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
     client_id = as_int(raw_id)
     if client_id is None:
         return None
-    status = as_str(row.get("status")).strip()
+    # One string per status for the whole listing, not one per client.
+    status = sys.intern(as_str(row.get("status")).strip())
     low = status.lower()
     return Record(
         side=Side.WHMCS,
         remote_id=client_id,
-        # A read-only view of a dict nobody else holds: Record keeps it as it is, uncopied.
-        fields=MappingProxyType({
+        fields=Fields({
             "email": as_str(row.get("email")),
             "first_name": as_str(row.get("firstname")),
             "last_name": as_str(row.get("lastname")),
@@ -284,18 +292,16 @@ def client_record(row: Mapping[str, Any], owner: int | None = None) -> Record | 
     )
 
 
-#: What ``client_record`` reads of a GetClients row.
-CLIENT_ROW_KEYS = ("id", "client_id", "userid", "email", "firstname", "lastname", "companyname", "status")
+def listed_client(row: dict[str, Any]) -> Record | None:
+    """A GetClients row as a listing keeps it while the other pages arrive: its record, its owner
+    user not known yet (None for a row without an id). A row kept as it was cost ~700 bytes more
+    per client at the end of a listing, when every client's row and record were both alive."""
+    return client_record(row) if as_int(row.get("id")) is not None else None
 
 
-def client_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``client_record`` reads of a GetClients row, the rest dropped (a listing keeps this)."""
-    return {k: row[k] for k in CLIENT_ROW_KEYS if k in row}
-
-
-def user_links(row: dict[str, Any]) -> dict[str, Any]:
-    """What ``owners_from_users`` reads of a GetUsers row: its id and its clients."""
-    return {"id": row.get("id"), "clients": row.get("clients")}
+def listed_user(row: dict[str, Any]) -> tuple[int | None, tuple[int, ...]]:
+    """A GetUsers row as a listing keeps it: its id and the clients it owns (no dict per user)."""
+    return as_int(row.get("id")), owned_clients(row)
 
 
 # --- decoding one reply ----------------------------------------------------------------

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -56,7 +56,7 @@ from syncd.errors import (
     Unreachable,
 )
 from syncd.fieldmap import FieldRule
-from syncd.model import CORE_FIELDS, Record, Side, Snapshot, normalise_email
+from syncd.model import CORE_FIELDS, Fields, Record, Side, Snapshot, normalise_email
 from syncd.passwords import Password
 from syncd.ports import Details
 from syncd.usernames import MAX_EMAIL, base_username, candidates
@@ -298,7 +298,7 @@ class WordPressAdapter:
             records.append(Record(
                 side=Side.WORDPRESS,
                 remote_id=int(uid),
-                fields=MappingProxyType(fields),  # a fresh dict: Record keeps the view without a copy
+                fields=Fields(fields),
                 roles=role_names,
                 active=bool(role_names),
                 username=username if type(username) is str else as_text(username),

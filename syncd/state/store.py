@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import Engine, Table, bindparam, delete, func, or_
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
@@ -216,23 +216,30 @@ class SqlStateStore:
         the row of the same WHMCS client keeps its creation time. ``history``, the changes of
         the write this link records, is kept in the same transaction (DESIGN §5.9).
         """
-        # SQLAlchemy Core, not ORM objects: building a LinkRow costs ~1 ms of CPU (pydantic
-        # inspects its default factories on every construction), and every action saves a link.
-        values = link_values(link)
         with self._session(f"saving the link of WHMCS client {link.whmcs_id}", write=True) as s:
+            _put_link(s.connection(), link, history, self._now())
+
+    def save_links(self, links: Sequence[tuple[Link, Sequence[Change]]]) -> None:
+        """``save_link`` for each (link, history) of ``links``, in one transaction: all are kept or none.
+
+        Links whose ids no row holds yet (first contact, nearly always) are inserted together,
+        their history too; the others are replaced one by one as ``save_link`` does."""
+        if not links:
+            return
+        with self._session(f"saving the links of {len(links)} users", write=True) as s:
             connection = s.connection()
-            rows = connection.execute(_LINK_ROWS, {"whmcs_id": link.whmcs_id, "wp_id": link.wp_id}).all()
-            keep = next((r.id for r in rows if r.whmcs_id == link.whmcs_id), rows[0].id if rows else None)
-            for row in rows:  # deleted first, so the unique constraints see them gone before the update
-                if row.id != keep:
-                    connection.execute(_LINK_DELETE, {"row_id": row.id})
             now = self._now()
-            if keep is None:
-                connection.execute(_LINK_INSERT, {**values, "created_at": now, "updated_at": now})
-            else:
-                connection.execute(_LINK_UPDATE, {**values, "updated_at": now, "row_id": keep})
-            if history:
-                connection.execute(_HISTORY_INSERT, [_history_values(c, now) for c in history])
+            w_ids, p_ids = [link.whmcs_id for link, _ in links], [link.wp_id for link, _ in links]
+            held = connection.execute(_LINKS_HELD, {"w": w_ids, "p": p_ids}).all()
+            if not held and len(set(w_ids)) == len(w_ids) and len(set(p_ids)) == len(p_ids):
+                connection.execute(_LINK_INSERT, [{**link_values(link), "created_at": now, "updated_at": now}
+                                                  for link, _ in links])
+                history = [_history_values(c, now) for _, changes in links for c in changes]
+                if history:
+                    connection.execute(_HISTORY_INSERT, history)
+                return
+            for link, changes in links:
+                _put_link(connection, link, changes, now)
 
     # ----------------------------------------------------------------- history
 
@@ -498,6 +505,30 @@ _LINK_ROWS = (
 _LINK_DELETE = _LINKS_TABLE.delete().where(_LINKS_TABLE.c.id == bindparam("row_id"))
 _LINK_INSERT = _LINKS_TABLE.insert()
 _LINK_UPDATE = _LINKS_TABLE.update().where(_LINKS_TABLE.c.id == bindparam("row_id"))
+
+_LINKS_HELD = select(_LINKS_TABLE.c.id).where(or_(
+    _LINKS_TABLE.c.whmcs_id.in_(bindparam("w", expanding=True)),
+    _LINKS_TABLE.c.wp_id.in_(bindparam("p", expanding=True)),
+)).limit(1)
+
+
+def _put_link(connection: Connection, link: Link, history: Sequence[Change], now: datetime) -> None:
+    """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id`` (see ``save_link``)."""
+    # SQLAlchemy Core, not ORM objects: building a LinkRow costs ~1 ms of CPU (pydantic
+    # inspects its default factories on every construction), and every action saves a link.
+    values = link_values(link)
+    rows = connection.execute(_LINK_ROWS, {"whmcs_id": link.whmcs_id, "wp_id": link.wp_id}).all()
+    keep = next((r.id for r in rows if r.whmcs_id == link.whmcs_id), rows[0].id if rows else None)
+    for row in rows:  # deleted first, so the unique constraints see them gone before the update
+        if row.id != keep:
+            connection.execute(_LINK_DELETE, {"row_id": row.id})
+    if keep is None:
+        connection.execute(_LINK_INSERT, {**values, "created_at": now, "updated_at": now})
+    else:
+        connection.execute(_LINK_UPDATE, {**values, "updated_at": now, "row_id": keep})
+    if history:
+        connection.execute(_HISTORY_INSERT, [_history_values(c, now) for c in history])
+
 
 _HISTORY_TABLE: Table = HistoryRow.__table__  # type: ignore[attr-defined]
 _HISTORY_INSERT = _HISTORY_TABLE.insert()

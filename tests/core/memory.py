@@ -358,6 +358,12 @@ class MemoryStore:
         self._links[link.whmcs_id] = link
         self.saves += 1
 
+    def save_links(self, links: Sequence[tuple[Link, Sequence[Change]]]) -> None:
+        if self.fail_saves is not None:  # all or none, as in one transaction
+            raise self.fail_saves
+        for link, history in links:
+            self.save_link(link, history=history)
+
     def pending_creates(self) -> dict[tuple[Side, str], datetime]:
         return dict(self._pending)
 

@@ -138,7 +138,7 @@ class DyingSide:
 
 
 class DyingStore:
-    """A ``StateStore`` whose ``save_link`` and ``finish_run`` go through ``tripwire``."""
+    """A ``StateStore`` whose ``save_link``, ``save_links`` and ``finish_run`` go through ``tripwire``."""
 
     def __init__(self, store: StateStore, tripwire: Tripwire) -> None:
         self._store = store
@@ -151,6 +151,13 @@ class DyingStore:
         self._tripwire.before_step()
         self._store.save_link(link, **history)
         self._tripwire.saved()
+
+    def save_links(self, links: Any) -> None:
+        # One transaction: a crash before it keeps none of them, after it all of them.
+        self._tripwire.before_step()
+        self._store.save_links(links)
+        for _ in links:
+            self._tripwire.saved()
 
     def finish_run(self, run_id: int, **kwargs: Any) -> None:
         self._tripwire.before_step()

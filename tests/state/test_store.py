@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from syncd.app import read_status
 from syncd.errors import StateError
 from syncd.model import Link, Side
-from syncd.ports import LinkStats, RunOutcome, StateStore
+from syncd.ports import Change, ChangeKind, LinkStats, RunOutcome, StateStore
 from syncd.render.items import link_json
 from syncd.render.status import status_json
 from syncd.state.store import SqlStateStore
@@ -275,3 +276,34 @@ def test_old_history_is_pruned_but_recent_runs_and_open_issues_stay(
     assert kept == [e, e - 1, d, a]
     assert c not in kept
     assert [i.key for i in store.open_issues()] == ["open@example.com"]
+
+
+def _linked(whmcs_id: int, wp_id: int) -> Change:
+    return Change(key=f"u{whmcs_id}@example.com", side="", kind=ChangeKind.LINK, field="", before="",
+                  after=f"WHMCS client #{whmcs_id} ⇄ WordPress user #{wp_id}", run_id=1, whmcs_id=whmcs_id, wp_id=wp_id)
+
+
+def test_a_batch_of_new_links_is_saved_with_its_history(store: SqlStateStore) -> None:
+    store.save_link(_full_link())
+    batch = [(Link(whmcs_id=i, wp_id=100 + i, base={"email": f"u{i}@example.com"}), [_linked(i, 100 + i)])
+             for i in (3, 1, 2)]
+    store.save_links(batch)
+    assert store.links() == [batch[1][0], batch[2][0], batch[0][0], _full_link()]
+    assert [e.change.whmcs_id for e in store.history("u1@example.com")] == [1]
+    store.save_links([])  # nothing to do, and no transaction
+
+
+def test_a_batch_replaces_the_links_that_shared_its_ids_as_one_save_would(store: SqlStateStore) -> None:
+    store.save_link(Link(whmcs_id=1, wp_id=100))
+    store.save_link(Link(whmcs_id=2, wp_id=200))
+    store.save_links([(Link(whmcs_id=1, wp_id=200), ()), (Link(whmcs_id=3, wp_id=300), ())])
+    assert store.links() == [Link(whmcs_id=1, wp_id=200), Link(whmcs_id=3, wp_id=300)]
+
+
+def test_a_batch_that_fails_keeps_none_of_its_links(store: SqlStateStore) -> None:
+    store.save_link(Link(whmcs_id=1, wp_id=100))
+    # The last history row breaks a NOT NULL constraint: the batch's one transaction fails whole.
+    broken = replace(_linked(3, 300), key=None)  # type: ignore[arg-type]
+    with pytest.raises(StateError):
+        store.save_links([(Link(whmcs_id=2, wp_id=200), [_linked(2, 200)]), (Link(whmcs_id=3, wp_id=300), [broken])])
+    assert store.links() == [Link(whmcs_id=1, wp_id=100)]
