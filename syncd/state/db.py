@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,28 @@ def make_engine(
         ) from None
 
 
+def _wal(cursor: sqlite3.Cursor, busy_timeout: float) -> None:
+    """Put the database in WAL mode (it stays so: set once, by the first connection ever).
+
+    Changing the journal mode answers "database is locked" at once, without waiting for the busy
+    timeout, while another connection (a thread or process opening a new store at the same moment)
+    holds the file; so a database already in WAL mode is left alone, and the change is tried again
+    until the busy timeout has passed."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.01
+    while True:
+        if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 def _sqlite_engine(
     url: URL, path: Path | None, *, read_only: bool, busy_timeout: float, pragmas: Mapping[str, int | str]
 ) -> Engine:
@@ -152,7 +175,7 @@ def _sqlite_engine(
             if read_only:
                 cursor.execute("PRAGMA query_only = ON")
             elif path is not None:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _wal(cursor, busy_timeout)
                 # FULL: a committed action survives a power cut too, not only a crash.
                 cursor.execute("PRAGMA synchronous = FULL")
             for name, value in pragmas.items():

@@ -121,6 +121,28 @@ def test_threads_of_one_process_may_open_the_store_at_once(store_url: str) -> No
     assert results == [migrate.head()] * 3
 
 
+def test_threads_creating_a_new_sqlite_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """Putting a new file in WAL mode answers "database is locked" at once (no busy wait) while another
+    connection holds it; before the open retried it, a round of 6 threads failed about 1 time in 13. 50 rounds of 8."""
+    failures: list[BaseException] = []
+
+    def open_it(url: str) -> None:
+        try:
+            with SqlStateStore.open(url, busy_timeout=5) as store:
+                assert store.schema_revision() == migrate.head()
+        except BaseException as exc:  # collected for the assertion below
+            failures.append(exc)
+
+    for round_ in range(50):
+        url = f"sqlite:///{tmp_path / f'state{round_}.db'}"
+        threads = [threading.Thread(target=open_it, args=(url,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert failures == []
+
+
 def test_no_column_can_hold_a_password_or_secret(store_url: str) -> None:
     names = [f"{t.name}.{c.name}" for t in SQLModel.metadata.sorted_tables for c in t.columns]
     with SqlStateStore.open(store_url) as store, store.engine.connect() as conn:
