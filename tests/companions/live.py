@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.e2e.harness import Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.service.helpers import NotifyListener
 
@@ -50,6 +51,23 @@ def companion_site(factory: WordPressSiteFactory, port: int, secret: str,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return wp
+
+
+def daemon_config(sides: Sides, port: int, secret: str, *, carry: bool, direction: str = "both",
+                  whmcs: str = "") -> Path:
+    """The live tests' configuration: an hour between polls and no full pass (events do the work),
+    editors excluded, the intake on ``port``, ``[passwords] carry``, DEBUG logging; ``whmcs``: lines
+    added to the [whmcs] table (e.g. password_reset_on_wp_change)."""
+    config = sides.write_config(interval_seconds=3600, full_resync_cron="", exclude_wp_roles=["editor"],
+                                direction=direction)
+    text = config.read_text(encoding="utf-8")
+    if whmcs:
+        assert "retries = 1\n[wordpress]" in text  # the [whmcs] table ends there
+        text = text.replace("retries = 1\n[wordpress]", f"retries = 1\n{whmcs}\n[wordpress]", 1)
+    text += (f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{secret}"\n'
+             f'[passwords]\ncarry = {str(carry).lower()}\n[log]\nlevel = "DEBUG"\n')
+    config.write_text(text, encoding="utf-8")
+    return config
 
 
 @dataclass

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, Daemon, companion_site, daemon, free_port, wait_for
+from tests.companions.live import WAIT, Daemon, companion_site, daemon, daemon_config, free_port, wait_for
 from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
@@ -98,11 +98,7 @@ def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
 
 
 def _write(sides: Sides, port: int, *, carry: bool) -> Path:
-    config = sides.write_config(interval_seconds=3600, full_resync_cron="", exclude_wp_roles=["editor"])
-    with config.open("a", encoding="utf-8") as f:
-        f.write(f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n'
-                f'[passwords]\ncarry = {"true" if carry else "false"}\n[log]\nlevel = "DEBUG"\n')
-    return config
+    return daemon_config(sides, port, SECRET, carry=carry)
 
 
 def _fallback(site: WordPressSite, on: bool) -> None:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
+from tests.companions.live import WAIT, companion_site, daemon, daemon_config, free_port, wait_for
 from tests.companions.test_whmcs_hooks import (
     client_add,
     client_change_password,
@@ -74,11 +74,7 @@ def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
 
 
 def _write(sides: Sides, port: int, *, carry: bool) -> Path:
-    config = sides.write_config(interval_seconds=3600, full_resync_cron="", exclude_wp_roles=["editor"])
-    with config.open("a", encoding="utf-8") as f:
-        f.write(f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n'
-                f'[passwords]\ncarry = {"true" if carry else "false"}\n[log]\nlevel = "DEBUG"\n')
-    return config
+    return daemon_config(sides, port, SECRET, carry=carry)
 
 
 def test_a_whmcs_password_logs_in_to_wordpress_and_is_never_kept(sides: Sides, port: int, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from syncd.adapters.whmcs_wire import api_endpoint
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
+from tests.companions.live import WAIT, companion_site, daemon, daemon_config, free_port, wait_for
 from tests.companions.test_wordpress_events import FormFields
 from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
@@ -63,14 +63,8 @@ def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
 
 
 def _write(sides: Sides, port: int, *, carry: bool = True, direction: str = "both", reset: bool = False) -> Path:
-    config = sides.write_config(interval_seconds=3600, full_resync_cron="", exclude_wp_roles=["editor"],
-                                direction=direction)
-    text = config.read_text(encoding="utf-8").replace(
-        "retries = 1\n[wordpress]", f"retries = 1\npassword_reset_on_wp_change = {str(reset).lower()}\n[wordpress]", 1)
-    text += (f'[intake]\nlisten = "127.0.0.1:{port}"\nsecret = "{SECRET}"\n'
-             f'[passwords]\ncarry = {str(carry).lower()}\n[log]\nlevel = "DEBUG"\n')
-    config.write_text(text, encoding="utf-8")
-    return config
+    return daemon_config(sides, port, SECRET, carry=carry, direction=direction,
+                         whmcs=f"password_reset_on_wp_change = {str(reset).lower()}")
 
 
 def _create(site: WordPressSite, login: str, password: str, role: str = "subscriber") -> int:
