@@ -81,6 +81,15 @@ add_action('syncd_companion_fallback_password', function ($id) {
     $seen[] = ['id' => (int) $id, 'hash' => $user instanceof WP_User ? $user->user_pass : ''];
     update_option('syncd_test_fallback_seen', $seen, false);
 });
+// What the site serves for SYNCD_LOGIN_FALLBACK: a wp-config.php edit shows only once PHP's opcache
+// re-checks the file (every 2 s), so a test that edits it waits for this to answer the new value.
+if (isset($_GET['syncd_test_fallback'])) {
+    add_action('init', function () {
+        header('Content-Type: text/plain');
+        echo defined('SYNCD_LOGIN_FALLBACK') && SYNCD_LOGIN_FALLBACK === true ? 'on' : 'off';
+        exit;
+    });
+}
 """
 
 
@@ -108,6 +117,10 @@ def _fallback(site: WordPressSite, on: bool) -> None:
                        f"'SYNCD_LOGIN_FALLBACK', {'true' if on else 'false'})")
     assert new != text, "SYNCD_LOGIN_FALLBACK is not in wp-config.php as expected"
     config.write_text(new, encoding="utf-8")
+    want = "on" if on else "off"
+    with httpx.Client(timeout=30) as http:
+        wait_for(lambda: http.get(site.url + "/", params={"syncd_test_fallback": "1"}).text == want,
+                 f"the site to serve SYNCD_LOGIN_FALLBACK {want}")
 
 
 def _hashes(site: WordPressSite) -> dict[int, str]:
