@@ -26,7 +26,7 @@ from sqlalchemy.sql.expression import Insert
 from sqlmodel import Session, col, select
 
 from syncd.errors import ConfigError, StateError
-from syncd.model import Link, Side, normalise_email
+from syncd.model import Fields, Link, Side, normalise_email
 from syncd.ports import COMPLETED, Change, ChangeKind, HistoryEntry, LinkStats, RunOutcome, RunSummary, UserIssue
 from syncd.state import db, migrate
 from syncd.state import url as state_url
@@ -564,7 +564,8 @@ def _lean_link_values(link: Link, at: datetime) -> dict[str, Any]:
     gone, deactivated = link.gone, link.deactivated
     return {
         "whmcs_id": link.whmcs_id, "wp_id": link.wp_id, "owner_user_id": link.owner_user_id,
-        "base": _json_text(dict(link.base)), "digests": _json_text(dict(link.digests)),
+        "base": _json_text(link.base.as_dict() if type(link.base) is Fields else dict(link.base)),
+        "digests": _json_text(dict(link.digests)),
         "gone_whmcs": Side.WHMCS in gone, "gone_wordpress": Side.WORDPRESS in gone,
         "deactivated_whmcs": Side.WHMCS in deactivated, "deactivated_wordpress": Side.WORDPRESS in deactivated,
         "saved_roles": _json_text(list(link.saved_roles)), "dummy_fields": _json_text(sorted(link.dummy_fields)),

@@ -32,7 +32,7 @@ from syncd.errors import (
     SyncdError,
     Transient,
 )
-from syncd.model import Link, Record, Side, normalise_email
+from syncd.model import Fields, Link, Record, Side, normalise_email
 from syncd.ports import Change, RunOutcome, SideAdapter, StateStore
 from syncd.sync.actions import (
     Action,
@@ -671,8 +671,16 @@ class _Execution:
         if result is not None:
             seen[result.side] = result
         digests = dict(link.digests)
+        last: tuple[Mapping[str, str], str] | None = None
         for side, record in seen.items():
-            digests[side.value] = self.plan.digest(record.fields)
+            fields = record.fields
+            # Both sides' records nearly always hold the same values at first contact: the same
+            # values make the same digest, computed once.
+            if last is not None and type(fields) is Fields and fields.same(last[0]):
+                digests[side.value] = last[1]
+                continue
+            last = fields, self.plan.digest(fields)
+            digests[side.value] = last[1]
         return replace(link, digests=digests)
 
 
