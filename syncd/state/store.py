@@ -17,12 +17,9 @@ from typing import Any, Self
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, or_
-from sqlalchemy import column as sql_column
 from sqlalchemy import select as core_select
-from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.expression import Insert
 from sqlmodel import Session, col, select
 
 from syncd.errors import ConfigError, StateError
@@ -240,10 +237,10 @@ class SqlStateStore:
                 # once for the batch: SQLAlchemy's per-value processing of the typed columns cost
                 # about a third of a first run's CPU per link.
                 at = _bound_time(now, connection)
-                connection.execute(_LEAN_LINK_INSERT, [_lean_link_values(link, at) for link, _ in links])
+                _insert_rows(connection, _LINKS_TABLE, [_lean_link_values(link, at) for link, _ in links])
                 history = [_history_values(c, at) for _, changes in links for c in changes]
                 if history:
-                    connection.execute(_LEAN_HISTORY_INSERT, history)
+                    _insert_rows(connection, _HISTORY_TABLE, history)
                 return
             for link, changes in links:
                 _put_link(connection, link, changes, now)
@@ -541,12 +538,15 @@ _HISTORY_TABLE: Table = HistoryRow.__table__  # type: ignore[attr-defined]
 _HISTORY_INSERT = _HISTORY_TABLE.insert()
 
 # The same tables without column types: values go to the driver as given (``save_links``).
-def _untyped_insert(table: Table) -> Insert:
-    return sql_table(table.name, *[sql_column(c.name) for c in table.columns if c.name != "id"]).insert()
-
-
-_LEAN_LINK_INSERT = _untyped_insert(_LINKS_TABLE)
-_LEAN_HISTORY_INSERT = _untyped_insert(_HISTORY_TABLE)
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (values ready for the driver, every row the same columns in the same order)
+    into ``table`` in one ``executemany``, straight to the driver: no per-value processing. The
+    drivers syncd accepts (``url.py``) take positional markers: sqlite3 ``?``, psycopg ``%s``."""
+    names = list(rows[0])
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # names from our own table definitions
+                 f"VALUES ({', '.join([marker] * len(names))})")
+    connection.exec_driver_sql(statement, [tuple(row.values()) for row in rows])
 
 
 def _bound_time(now: datetime, connection: Connection) -> datetime:
