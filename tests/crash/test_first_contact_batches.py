@@ -85,5 +85,9 @@ def test_a_first_run_links_every_pair_in_a_few_transactions(tmp_path: Path) -> N
     assert len(said) == 2 * per_batch + math.ceil((PAIRS - 2 * LINK_BATCH) / LINKS_PER_LINE)
     text = "\n".join(said)
     assert all(text.count(f"user{i:05d}@example.com (client #") == 1 for i in range(PAIRS))
+    # Both records of a pair hold the same values: one digest, stored for both sides, one per person.
+    with SqlStateStore.open(world.state_url, create=False, read_only=True) as store:
+        digests = [(link.digests["whmcs"], link.digests["wordpress"]) for link in store.links()]
+    assert all(w == p and len(w) == 32 for w, p in digests) and len({w for w, _ in digests}) == PAIRS + 1
     quiet = world.run()
     assert quiet.code == 0 and not quiet.counts, quiet.text()
