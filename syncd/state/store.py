@@ -549,9 +549,13 @@ def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]
     connection.exec_driver_sql(statement, [tuple(row.values()) for row in rows])
 
 
-def _bound_time(now: datetime, connection: Connection) -> datetime:
-    """``now`` as ``UtcDateTime`` binds it: naive UTC for SQLite, aware elsewhere."""
-    return now.replace(tzinfo=None) if connection.dialect.name == "sqlite" else now
+def _bound_time(now: datetime, connection: Connection) -> datetime | str:
+    """``now`` (UTC) as the database gets it through ``UtcDateTime``: for SQLite the text
+    SQLAlchemy writes there (naive, microseconds always shown, so rows sort and compare as text
+    with the others), elsewhere the aware datetime."""
+    if connection.dialect.name == "sqlite":
+        return now.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return now
 
 
 def _json_text(value: Any) -> str:
@@ -559,7 +563,7 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
-def _lean_link_values(link: Link, at: datetime) -> dict[str, Any]:
+def _lean_link_values(link: Link, at: datetime | str) -> dict[str, Any]:
     """``link_values`` with the JSON columns as text and ``at`` (already bound) as both times."""
     gone, deactivated = link.gone, link.deactivated
     return {
@@ -573,7 +577,7 @@ def _lean_link_values(link: Link, at: datetime) -> dict[str, Any]:
     }
 
 
-def _history_values(change: Change, at: datetime) -> dict[str, Any]:
+def _history_values(change: Change, at: datetime | str) -> dict[str, Any]:
     return {
         "run_id": change.run_id, "at": at, "key": change.key, "whmcs_id": change.whmcs_id, "wp_id": change.wp_id,
         "side": change.side, "kind": change.kind.value, "field_name": change.field,
