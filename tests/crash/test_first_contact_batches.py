@@ -9,10 +9,11 @@ holds whole batches only, neither side was written, and the next run links the r
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from syncd.state.store import SqlStateStore
-from syncd.sync.engine import LINK_BATCH
+from syncd.sync.engine import LINK_BATCH, LINKS_PER_LINE
 from tests.crash.inject import CrashPoint
 from tests.faults.world import World
 
@@ -69,10 +70,24 @@ def test_a_first_run_links_every_pair_in_a_few_transactions(tmp_path: Path) -> N
         store.save_links = save_links  # type: ignore[method-assign]
         return store
 
+    closed = world.whmcs.add_client("closed@example.com", "Cleo", "Closed", status="Closed")
+    world.wp.add_users([{"login": "closed", "email": "closed@example.com", "first_name": "Cleo",
+                         "last_name": "Closed"}])
     done = world.run(store=counting)
-    assert done.code == 0 and done.counts == {"link": PAIRS}, done.text()
-    assert commits == [LINK_BATCH, LINK_BATCH, PAIRS - 2 * LINK_BATCH]
-    assert _links(world) == PAIRS
-    assert sum(1 for line in done.logs if line.startswith("INFO: run 1: link ")) == PAIRS  # each still said
+    assert done.code == 0 and done.counts == {"link": PAIRS + 1}, done.text()
+    assert commits == [LINK_BATCH, LINK_BATCH, PAIRS + 1 - 2 * LINK_BATCH]
+    assert _links(world) == PAIRS + 1
+    # The Closed client's link keeps its own line, with why nothing is copied.
+    assert sum(f"(#{closed})" in line and "nothing is copied" in line for line in done.logs) == 1, done.logs
+    # Said per batch, LINKS_PER_LINE pairs a line; each linked user is still findable by email.
+    said = [line for line in done.logs if line.startswith("INFO: run 1: linked ")]
+    per_batch = math.ceil(LINK_BATCH / LINKS_PER_LINE)
+    assert len(said) == 2 * per_batch + math.ceil((PAIRS - 2 * LINK_BATCH) / LINKS_PER_LINE)
+    text = "\n".join(said)
+    assert all(text.count(f"user{i:05d}@example.com (client #") == 1 for i in range(PAIRS))
+    # Both records of a pair hold the same values: one digest, stored for both sides, one per person.
+    with SqlStateStore.open(world.state_url, create=False, read_only=True) as store:
+        digests = [(link.digests["whmcs"], link.digests["wordpress"]) for link in store.links()]
+    assert all(w == p and len(w) == 32 for w, p in digests) and len({w for w, _ in digests}) == PAIRS + 1
     quiet = world.run()
     assert quiet.code == 0 and not quiet.counts, quiet.text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,18 @@ def test_many_links_are_read_back_in_order_across_batches(tmp_path: Path, monkey
     assert links[0].saved_roles == ("customer",) and links[1].saved_roles == ()
     assert links[-1].base["email"] == "u11@example.test"
     store.close()
+
+
+def test_a_batch_of_links_writes_the_same_text_as_one_save(tmp_path: Path) -> None:
+    # save_links hands its rows to the driver itself: its JSON and times must be the text that
+    # save_link's typed columns write, or rows would sort and compare differently as text.
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # no microseconds: sqlite3's own adapter drops them
+    path = tmp_path / "state.db"
+    with SqlStateStore.open(f"sqlite:///{path}", create=True, clock=lambda: at) as store:
+        base = {"email": "zoë@example.com", "first_name": "Zoë"}
+        store.save_link(Link(whmcs_id=1, wp_id=1, base=base, digests={"whmcs": "a" * 32}))
+        store.save_links([(Link(whmcs_id=2, wp_id=2, base=base, digests={"whmcs": "a" * 32}), ())])
+    with sqlite3.connect(path) as raw:
+        one, batch = raw.execute("SELECT base, digests, saved_roles, dummy_fields, created_at, updated_at "
+                                 "FROM links ORDER BY whmcs_id").fetchall()
+    assert one == batch and batch[4] == "2026-03-01 12:00:00.000000"

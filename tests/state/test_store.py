@@ -293,6 +293,17 @@ def test_a_batch_of_new_links_is_saved_with_its_history(store: SqlStateStore) ->
     store.save_links([])  # nothing to do, and no transaction
 
 
+def test_a_batch_keeps_every_column_as_one_save_would(store: SqlStateStore, clock: StepClock) -> None:
+    # save_links writes its JSON and times itself (not through the typed columns): a link with
+    # every column set, non-ASCII values included, must read back exactly as save_link keeps it.
+    full, when = _full_link(), clock.now
+    store.save_links([(full, [_linked(10, 20)]), (Link(whmcs_id=11, wp_id=21), ())])
+    assert store.links() == [full, Link(whmcs_id=11, wp_id=21)]
+    entry = store.history("u10@example.com")[0]
+    assert entry.at == when and entry.at.tzinfo is not None
+    assert store.link_stats().gone_whmcs == 1 and store.link_stats().deactivated_wordpress == 1
+
+
 def test_a_batch_replaces_the_links_that_shared_its_ids_as_one_save_would(store: SqlStateStore) -> None:
     store.save_link(Link(whmcs_id=1, wp_id=100))
     store.save_link(Link(whmcs_id=2, wp_id=200))

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from syncd import mapping
-from syncd.model import Link, Record, Side, normalise, normalise_email
+from syncd.model import Fields, Link, Record, Side, normalise, normalise_email
 from syncd.sync import merge
 from syncd.sync.actions import Conflict, Problem, Update
 from syncd.sync.merge import FieldOutcome
@@ -177,7 +177,8 @@ def first_contact(ctx: Context, index: Index, claims: Claims, key: str, whmcs: R
     policy = ctx.policy
     outcomes = []
     dummy_now: set[str] = set()
-    wf, pf = whmcs.fields, wp.fields
+    # Each record's values cut out of its Fields once, not once per name: every pair of a first run comes here.
+    wf, pf = _plain(whmcs.fields), _plain(wp.fields)
     dummy = ctx.dummy
     for name in ctx.fields:
         if ctx.optional(name):
@@ -204,6 +205,10 @@ def first_contact(ctx: Context, index: Index, claims: Claims, key: str, whmcs: R
         ))
     return settle(ctx, index, claims, key, whmcs, wp, outcomes, first_contact=True,
                   dummy_fields=frozenset(dummy_now) if dummy_now else _NONE)
+
+
+def _plain(fields: Mapping[str, str]) -> Mapping[str, str]:
+    return fields.as_dict() if type(fields) is Fields else fields
 
 
 def _transit_first_contact(ctx: Context, whmcs: str, wp: str) -> FieldOutcome:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from syncd import mapping
-from syncd.model import Link, Record, Side, Snapshot
+from syncd.model import Link, Record, Side, Snapshot, normalise_email
 from syncd.sync.actions import Duplicate, Problem, Skip
 from syncd.sync.policy import Policy
 from syncd.sync.stages.common import SIDES
@@ -97,7 +97,8 @@ def index(whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy) 
                                         "twice; the second entry is ignored"))
                 continue
             by_id[remote_id] = record
-            key = record.key
+            email = record.email  # read once: record.key would cut it out of the values again
+            key = normalise_email(email)
             if is_wp and record.roles and not excluded.isdisjoint(record.roles):
                 roles = ", ".join(sorted(excluded.intersection(record.roles)))
                 skips.append(Skip(key, f"{record.label()} has the excluded role {roles}; never synchronised"))
@@ -105,9 +106,9 @@ def index(whmcs: Snapshot, wp: Snapshot, links: Sequence[Link], policy: Policy) 
             elif key in protected:
                 skips.append(Skip(key, f"{side.account} #{remote_id}: {protected[key]}; never synchronised"))
                 blocked.add(remote_id)
-            elif not valid_email(record.email):
+            elif not valid_email(email):
                 problems.append(Problem(record.label(), side, "email",
-                                        f"{record.email.strip()!r} is not a valid email address; "
+                                        f"{email.strip()!r} is not a valid email address; "
                                         f"{side.account} #{remote_id} is not synchronised"))
                 blocked.add(remote_id)
             else:
