@@ -533,6 +533,9 @@ class _Execution:
             else:
                 plain.append(action)
             self._advance()
+        if len(plain) == 1:  # a single new pair (the usual case after the first run) reads as always
+            self._say("INFO", plain[0].describe(), plain[0])
+            return
         for start in range(0, len(plain), LINKS_PER_LINE):
             self._say_links(plain[start:start + LINKS_PER_LINE])
 
@@ -543,7 +546,7 @@ class _Execution:
                            for p in pairs])
         fields = {"run": str(self.run_id), "action": pairs[0].kind}
         _log_with(self.log, fields, "INFO",
-                  f"run {self.run_id}: linked {len(pairs)} WHMCS clients with the WordPress users of the "
+                  f"run {self.run_id}: linked {len(pairs)} WHMCS client(s) with the WordPress user(s) of the "
                   f"same email: {named}")
 
     # -- creates at once ------------------------------------------------------------------

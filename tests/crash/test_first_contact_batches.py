@@ -91,3 +91,14 @@ def test_a_first_run_links_every_pair_in_a_few_transactions(tmp_path: Path) -> N
     assert all(w == p and len(w) == 32 for w, p in digests) and len({w for w, _ in digests}) == PAIRS + 1
     quiet = world.run()
     assert quiet.code == 0 and not quiet.counts, quiet.text()
+
+
+def test_a_single_new_pair_is_said_as_any_other_action(tmp_path: Path) -> None:
+    """After the first run, first contacts come one at a time: their line reads like every other action's."""
+    world = World(tmp_path)
+    _pairs(world, 1)
+    done = world.run()
+    assert done.code == 0 and done.counts == {"link": 1}, done.text()
+    assert not [line for line in done.logs if "linked 1" in line], done.logs
+    assert sum(line.startswith("INFO: run 1: link ") and "user00000@example.com" in line for line in done.logs) == 1, \
+        done.logs
