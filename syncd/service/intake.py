@@ -40,6 +40,7 @@ from loguru import logger
 from syncd.config import IntakeSettings
 from syncd.model import Side
 from syncd.passwords import Password
+from syncd.service import strict_json
 from syncd.service.events import EventQueue
 from syncd.service.metrics import SyncMetrics, parse_listen
 from syncd.service.verify import VERIFY_PATH, BadVerify, Verifier, parse_verify
@@ -153,19 +154,6 @@ class ReplayCache:
             return len(self._seen)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError(f"the key {key!r} is given twice")
-        seen[key] = value
-    return seen
-
-
 def parse_event(body: bytes) -> Event:
     """The event in ``body`` (a password event's password wrapped); ``Refused(400)`` for anything
     not exactly in the protocol's shape. No message names a value the body carried."""
@@ -174,7 +162,7 @@ def parse_event(body: bytes) -> Event:
     except UnicodeDecodeError:
         raise Refused(400, "the body is not UTF-8 text") from None
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        data = strict_json.loads(text)
     except (ValueError, RecursionError):
         raise Refused(400, "the body is not a JSON object") from None
     if not isinstance(data, dict):

@@ -15,7 +15,6 @@ talks to no side. The password is forgotten before the answer leaves.
 
 from __future__ import annotations
 
-import json
 import threading
 import traceback
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from loguru import logger
 
 from syncd.config import Settings
 from syncd.passwords import Password
+from syncd.service import strict_json
 from syncd.service.login_limits import FAILURES, WINDOW_SECONDS, FailureLimiter
 
 VERIFY_PATH = "/v1/verify"
@@ -72,19 +72,6 @@ Locked = Callable[[Callable[[], object]], bool]
 LoginJob = Callable[[Settings, str, Password, Locked], Verdict]
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise ValueError("a key is given twice")
-        seen[key] = value
-    return seen
-
-
 def _printable(text: str) -> bool:
     return not any(ord(c) < 32 or ord(c) == 127 for c in text)
 
@@ -92,7 +79,7 @@ def _printable(text: str) -> bool:
 def parse_verify(body: bytes) -> VerifyRequest:
     """The request in ``body`` (its password wrapped); ``BadVerify`` for anything else."""
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        data = strict_json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadVerify("the body is not a JSON object") from None
     if not isinstance(data, dict):
