@@ -657,6 +657,8 @@ def _format_error(err: Mapping[str, Any]) -> str:
         section = ".".join(loc[:-1])
         return f"[{section}] {loc[-1]} is required" if section else f"[{loc[-1]}] section is required"
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] in ("bool_parsing", "bool_type"):
+        msg = "must be true or false (TOML's words, without quotes)"
     section = ".".join(loc[:-1])
     where = f"[{section}] {loc[-1]}" if section else loc[-1]
     # Never echo the input value: it may be a secret.

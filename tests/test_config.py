@@ -67,6 +67,17 @@ def test_every_problem_is_reported_together_and_unknown_keys_rejected() -> None:
     assert exc.value.exit_code == 2
 
 
+def test_a_switch_that_is_not_true_or_false_says_what_it_takes() -> None:
+    data = {**MINIMAL, "passwords": {"carry": "sometimes"},
+            "whmcs": {**MINIMAL["whmcs"], "password_reset_on_wp_change": [1]}}
+    with pytest.raises(ConfigError) as exc:
+        config.parse(data, env={})
+    text = str(exc.value)
+    assert "[passwords] carry: must be true or false" in text, text
+    assert "[whmcs] password_reset_on_wp_change: must be true or false" in text, text
+    assert "sometimes" not in text  # a value is never echoed
+
+
 def test_administrator_is_always_excluded_and_never_granted() -> None:
     data = {**MINIMAL, "sync": {"exclude_wp_roles": ["editor"]}}
     assert config.parse(data, env={}).sync.exclude_wp_roles == ("editor", "administrator")
