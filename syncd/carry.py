@@ -31,7 +31,7 @@ def _linked(settings: Settings, whmcs_id: int) -> Link | None:
     if not SqlStateStore.exists(url):
         return None
     with SqlStateStore.open(url, create=False, read_only=True) as store:
-        return next((link for link in store.links() if link.whmcs_id == whmcs_id), None)
+        return next(iter(store.links_of(whmcs_ids=(whmcs_id,))), None)
 
 
 def carry_password(settings: Settings, pending: Pending, *,

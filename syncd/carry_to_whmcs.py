@@ -56,7 +56,7 @@ def _linked(settings: Settings, wp_id: int) -> Link | None:
     if not SqlStateStore.exists(url):
         return None
     with SqlStateStore.open(url, create=False, read_only=True) as store:
-        return next((link for link in store.links() if link.wp_id == wp_id), None)
+        return next(iter(store.links_of(wp_id=wp_id)), None)
 
 
 def _ready(settings: Settings, pending: Pending, wordpress: WordPressFactory) -> str | None:

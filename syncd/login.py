@@ -37,8 +37,8 @@ def _link_of(settings: Settings, client_ids: set[int]) -> Link | None:
     if not client_ids or not SqlStateStore.exists(url):
         return None
     with SqlStateStore.open(url, create=False, read_only=True) as store:
-        for link in store.links():
-            if link.whmcs_id in client_ids and not link.gone and not link.deactivated:
+        for link in store.links_of(whmcs_ids=client_ids):
+            if not link.gone and not link.deactivated:
                 return link
     return None
 

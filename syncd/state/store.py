@@ -10,7 +10,7 @@ the database but never a password.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -209,6 +209,21 @@ class SqlStateStore:
         with self._session("reading the links", write=False) as s:
             result = s.connection().exec_driver_sql(_LINKS_QUERY)
             return [_link(*row) for batch in result.partitions(_LINKS_BATCH) for row in batch]
+
+    def links_of(self, *, whmcs_ids: Iterable[int] = (), wp_id: int | None = None) -> list[Link]:
+        """The links of the WHMCS clients ``whmcs_ids``, or of WordPress user ``wp_id``, by WHMCS client
+        id. Indexed lookups (both ids are unique), not a read of every link: the intake's password and
+        login paths ask this for one person at a time."""
+        ids = sorted({int(i) for i in whmcs_ids})
+        column, values = ("wp_id", [int(wp_id)]) if wp_id is not None else ("whmcs_id", ids)
+        if not values:
+            return []
+        with self._session("reading a link", write=False) as s:
+            connection = s.connection()
+            marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # as _insert_rows
+            where = f" WHERE {column} IN ({', '.join([marker] * len(values))}) ORDER BY"
+            rows = connection.exec_driver_sql(_LINKS_QUERY.replace(" ORDER BY", where, 1), tuple(values)).all()
+        return [_link(*row) for row in rows]
 
     def save_link(self, link: Link, *, history: Sequence[Change] = ()) -> None:
         """Insert or replace the link of ``link.whmcs_id`` / ``link.wp_id``.

@@ -318,3 +318,13 @@ def test_a_batch_that_fails_keeps_none_of_its_links(store: SqlStateStore) -> Non
     with pytest.raises(StateError):
         store.save_links([(Link(whmcs_id=2, wp_id=200), [_linked(2, 200)]), (Link(whmcs_id=3, wp_id=300), [broken])])
     assert store.links() == [Link(whmcs_id=1, wp_id=100)]
+
+
+def test_links_of_finds_one_persons_links_as_every_link_has_them(store: SqlStateStore) -> None:
+    full = _full_link()
+    store.save_links([(full, ()), (Link(whmcs_id=11, wp_id=21), ()), (Link(whmcs_id=12, wp_id=22), ())])
+    everyone = {link.whmcs_id: link for link in store.links()}
+    assert store.links_of(whmcs_ids={12, 11, 99}) == [everyone[11], everyone[12]]
+    assert store.links_of(whmcs_ids=[full.whmcs_id]) == [full]
+    assert store.links_of(wp_id=22) == [everyone[12]]
+    assert store.links_of(wp_id=999) == [] and store.links_of() == []
