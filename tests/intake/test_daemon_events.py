@@ -12,14 +12,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.companions.live import free_port
+from tests.companions.live import free_port, wait_for
 from tests.e2e.emulated import Emulated, emulated
 from tests.intake.harness import SECRET, body_of, headers
 from tests.service.helpers import NotifyListener
@@ -28,15 +28,6 @@ WHMCS_SECRET = "events-whmcs-secret-51c0"
 PASSWORD = "Correct-Horse-Battery-9"
 WAIT = 60.0
 
-
-
-def _wait(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -81,7 +72,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         try:
             listener.wait_line("READY=1", timeout=WAIT)
             # The first run (at start) links both clients to new WordPress users.
-            _wait(lambda: world.wp_emails() == ["admin@example.com", "ann@example.com", "bob@example.com"]
+            wait_for(lambda: world.wp_emails() == ["admin@example.com", "ann@example.com", "bob@example.com"]
                   and _first_run_done(r), "the first run to create both users and finish")
             yield r
         finally:
@@ -112,7 +103,7 @@ def test_an_event_reaches_the_other_side_within_seconds_and_sigterm_stops_cleanl
     world.wp.users[ann_wp].last_name = "Archer-Smith"  # an edit in WordPress; the next poll is an hour away
     r = running.post({"side": "wordpress", "event": "changed", "id": ann_wp, "email": "ann@example.com"})
     assert r.status_code == 202, r.text
-    _wait(lambda: _client(world, "ann@example.com").lastname == "Archer-Smith",  # type: ignore[attr-defined]
+    wait_for(lambda: _client(world, "ann@example.com").lastname == "Archer-Smith",  # type: ignore[attr-defined]
           "the event's one-user run to update WHMCS")
     assert _client(world, "bob@example.com").lastname == "Baker"  # type: ignore[attr-defined]
     # A WHMCS edit announced with a password event (from loopback): a "changed" hint; the password goes nowhere.
@@ -121,7 +112,7 @@ def test_an_event_reaches_the_other_side_within_seconds_and_sigterm_stops_cleanl
     r = running.post({"side": "whmcs", "event": "password", "id": bob_id, "email": "bob@example.com",
                       "password": PASSWORD})
     assert r.status_code == 202
-    _wait(lambda: world.wp.users[_wp_id(world, "bob@example.com")].first_name == "Robert", "bob's update")
+    wait_for(lambda: world.wp.users[_wp_id(world, "bob@example.com")].first_name == "Robert", "bob's update")
     # The password reached no file syncd writes: not the state store, not the intake's report.
     for path in world.tmp.iterdir():
         if path.is_file():
@@ -132,7 +123,7 @@ def test_an_event_reaches_the_other_side_within_seconds_and_sigterm_stops_cleanl
         assert isinstance(intake, dict)
         report = intake.get("report")
         return isinstance(report, dict) and report["event_runs"] >= 2
-    _wait(reported, "the intake's report for status")
+    wait_for(reported, "the intake's report for status")
     data = running.status()
     runs = data["runs"]
     assert isinstance(runs, list)
@@ -198,7 +189,7 @@ def test_hostile_requests_and_a_flood_write_nothing_and_the_daemon_keeps_syncing
     ann_wp = _wp_id(world, "ann@example.com")
     world.wp.users[ann_wp].first_name = "Annie"
     assert running.post({"side": "wordpress", "event": "changed", "id": ann_wp}).status_code == 202
-    _wait(lambda: _client(world, "ann@example.com").firstname == "Annie",  # type: ignore[attr-defined]
+    wait_for(lambda: _client(world, "ann@example.com").firstname == "Annie",  # type: ignore[attr-defined]
           "the daemon to keep syncing after the flood")
     assert _client(world, "bob@example.com").lastname == "Baker"  # type: ignore[attr-defined]
     assert running.proc.poll() is None
@@ -222,7 +213,7 @@ def test_a_lock_held_by_another_process_delays_the_event_run_without_losing_it(r
     with run_lock(state_url, wait_seconds=5):  # a manual run, or the other host, holds it
         world.wp.users[ann_wp].last_name = "Held-Then-Synced"
         assert running.post({"side": "wordpress", "event": "changed", "id": ann_wp}).status_code == 202
-        _wait(lambda: "could not be made now" in running.stderr(), "the event run to find the lock held")
+        wait_for(lambda: "could not be made now" in running.stderr(), "the event run to find the lock held")
         assert _client(world, "ann@example.com").lastname == "Archer"  # type: ignore[attr-defined]
-    _wait(lambda: _client(world, "ann@example.com").lastname == "Held-Then-Synced",  # type: ignore[attr-defined]
+    wait_for(lambda: _client(world, "ann@example.com").lastname == "Held-Then-Synced",  # type: ignore[attr-defined]
           "the event run once the lock is free")

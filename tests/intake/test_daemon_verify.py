@@ -12,15 +12,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.companions.live import free_port
+from tests.companions.live import free_port, wait_for
 from tests.e2e.emulated import Emulated, emulated
 from tests.intake.harness import SECRET, body_of, headers
 from tests.service.helpers import NotifyListener
@@ -31,15 +30,6 @@ NEW = "New-WHMCS-Pa55!"
 BOB = "Bob-WHMCS-Pa55?"
 WRONG = "Wrong-Pa55-guess"
 WAIT = 60.0
-
-
-def _wait(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -81,7 +71,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         r = Running(world, proc, f"http://127.0.0.1:{port}", stderr_path)
         try:
             listener.wait_line("READY=1", timeout=WAIT)
-            _wait(lambda: "bob@example.com" in world.wp_emails() and "last sync ok" in r.stderr(), "the first run")
+            wait_for(lambda: "bob@example.com" in world.wp_emails() and "last sync ok" in r.stderr(), "the first run")
             yield r
         finally:
             if proc.poll() is None:
@@ -120,14 +110,14 @@ def test_verify_answers_from_whmcs_creates_first_and_refuses_alike(running: Runn
     # WHMCS down: refused the same way, a WARNING, not counted; the daemon goes on.
     world.whmcs.stop()
     assert running.verify("ann@example.com", ANN, "192.0.2.50").json() == {"ok": False}
-    _wait(lambda: "WARNING" in running.stderr() and "refused 'ann@example.com'" in running.stderr(), "the warning")
+    wait_for(lambda: "WARNING" in running.stderr() and "refused 'ann@example.com'" in running.stderr(), "the warning")
     assert running.proc.poll() is None
 
     # A reload turning carry off: every check refused, said once.
     world.whmcs.start(port=int(world.whmcs_url.rsplit(":", 1)[1].strip("/")))
     _config(world, int(running.url.rsplit(":", 1)[1]), carry=False)
     running.proc.send_signal(signal.SIGHUP)
-    _wait(lambda: "configuration reloaded" in running.stderr(), "the reload")
+    wait_for(lambda: "configuration reloaded" in running.stderr(), "the reload")
     assert running.verify("ann@example.com", ANN, "192.0.2.60").json() == {"ok": False}
     assert running.verify("ann@example.com", ANN, "192.0.2.61").json() == {"ok": False}
     assert running.stderr().count("[passwords] carry is off, so it was refused") == 1
