@@ -14,15 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.companions.live import WAIT, companion_site, daemon, free_port, wait_for
+from tests.companions.live import WAIT, companion_site, daemon, wait_for
 from tests.companions.test_whmcs_hooks import client_edit, configured, quiet, run_hooks
-from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
+from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -30,19 +29,8 @@ SECRET = "live-intake-secret-4b8e1f0c92"
 
 
 @pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
     return companion_site(fresh_wordpress_site, port, SECRET)
-
-
-@pytest.fixture
-def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    with served_sides(site, tmp_path) as both:
-        yield both
 
 
 def test_edits_on_either_side_reach_the_other_through_the_companions(sides: Sides, port: int,

@@ -20,15 +20,14 @@ import html
 import json
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, Daemon, companion_site, daemon, daemon_config, free_port, wait_for
-from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
+from tests.companions.live import WAIT, Daemon, companion_site, daemon, daemon_config, wait_for
+from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -67,11 +66,6 @@ class Browser:
             return False, html.unescape(re.sub(r"\s+", " ", found.group(1))).strip() if found else answer.text[:200]
 
 
-@pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
 #: A mu-plugin of the test's own: what the password events' capture would see (the contract between the
 #: two companion classes) — the user, and its password hash at that moment (before it is set).
 RECORDER = """<?php
@@ -98,12 +92,6 @@ def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite
     wp = companion_site(fresh_wordpress_site, port, SECRET, SYNCD_LOGIN_FALLBACK=True)
     (wp.dir / "wp" / "wp-content" / "mu-plugins" / "zz-test-recorder.php").write_text(RECORDER, encoding="utf-8")
     return wp
-
-
-@pytest.fixture
-def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    with served_sides(site, tmp_path) as both:
-        yield both
 
 
 def _write(sides: Sides, port: int, *, carry: bool) -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, companion_site, daemon, daemon_config, free_port, wait_for
+from tests.companions.live import WAIT, companion_site, daemon, daemon_config, wait_for
 from tests.companions.test_whmcs_hooks import (
     client_add,
     client_change_password,
@@ -31,7 +30,7 @@ from tests.companions.test_whmcs_hooks import (
     quiet,
     run_hooks,
 )
-from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
+from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -58,19 +57,8 @@ def logs_in(site: WordPressSite, login: str, password: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
     return companion_site(fresh_wordpress_site, port, SECRET)
-
-
-@pytest.fixture
-def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    with served_sides(site, tmp_path) as both:
-        yield both
 
 
 def _write(sides: Sides, port: int, *, carry: bool) -> Path:

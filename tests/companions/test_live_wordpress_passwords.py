@@ -26,9 +26,9 @@ import pytest
 
 from syncd.adapters.whmcs_wire import api_endpoint
 from syncd.service import intake_stats
-from tests.companions.live import WAIT, companion_site, daemon, daemon_config, free_port, wait_for
+from tests.companions.live import WAIT, companion_site, daemon, daemon_config, wait_for
 from tests.companions.test_wordpress_events import FormFields
-from tests.e2e.harness import WHMCS_SECRET, Sides, served_sides
+from tests.e2e.harness import WHMCS_SECRET, Sides
 from tests.fixtures_wordpress import WordPressSite, WordPressSiteFactory
 from tests.wordpress.companion_site import fresh_wordpress_site  # noqa: F401 (a module-scoped factory, by name)
 
@@ -47,19 +47,8 @@ ALL_PASSWORDS = (ANN_PASSWORD, ANN_OWN, ANN_AGAIN, CAT_OLD, CAT_PASSWORD, DAN_OL
 
 
 @pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="module")
 def site(fresh_wordpress_site: WordPressSiteFactory, port: int) -> WordPressSite:  # noqa: F811
     return companion_site(fresh_wordpress_site, port, SECRET)
-
-
-@pytest.fixture
-def sides(site: WordPressSite, tmp_path: Path) -> Iterator[Sides]:
-    with served_sides(site, tmp_path) as both:
-        yield both
 
 
 def _write(sides: Sides, port: int, *, carry: bool = True, direction: str = "both", reset: bool = False) -> Path:
