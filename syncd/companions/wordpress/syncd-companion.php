@@ -286,6 +286,29 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             return rtrim(self::url(), '/') . '/v1/events';
         }
 
+        /**
+         * POST a JSON body to the intake's $path (/v1/events, /v1/verify), signed as DESIGN §10 has it:
+         * X-Syncd-Timestamp, and X-Syncd-Signature the hex HMAC-SHA256 of "TIMESTAMP.BODY" keyed with the
+         * secret. A redirect is not followed. What wp_remote_post() gives (a WP_Error when nothing answered).
+         *
+         * @return array<string, mixed>|WP_Error
+         */
+        public static function post_signed(string $path, string $body, int $timeout)
+        {
+            $timestamp = (string) time();
+            return wp_remote_post(rtrim(self::url(), '/') . $path, [
+                'timeout' => $timeout,
+                'redirection' => 0,
+                'user-agent' => 'syncd-companion/' . SYNCD_COMPANION_VERSION,
+                'headers' => [
+                    'Content-Type' => 'application/json',
+                    'X-Syncd-Timestamp' => $timestamp,
+                    'X-Syncd-Signature' => hash_hmac('sha256', $timestamp . '.' . $body, self::secret()),
+                ],
+                'body' => $body,
+            ]);
+        }
+
         /** Hooked to the user actions: only the user id (their first argument) matters. */
         public static function changed($user_id = 0): void
         {
@@ -503,18 +526,7 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
                     self::log('an event of user ' . (int) ($payload['id'] ?? 0) . ' cannot be written as JSON; dropped');
                     return self::REFUSED;
                 }
-                $timestamp = (string) time();
-                $reply = wp_remote_post(self::endpoint(), [
-                    'timeout' => self::TIMEOUT_SECONDS,
-                    'redirection' => 0,
-                    'user-agent' => 'syncd-companion/' . SYNCD_COMPANION_VERSION,
-                    'headers' => [
-                        'Content-Type' => 'application/json',
-                        'X-Syncd-Timestamp' => $timestamp,
-                        'X-Syncd-Signature' => hash_hmac('sha256', $timestamp . '.' . $body, self::secret()),
-                    ],
-                    'body' => $body,
-                ]);
+                $reply = self::post_signed('/v1/events', $body, self::TIMEOUT_SECONDS);
                 if (is_wp_error($reply)) {
                     self::log('syncd\'s intake at ' . self::endpoint() . ' did not answer (' . $reply->get_error_message()
                         . '); the event is kept and retried from WP-Cron. Check that syncd runs with [intake] on, '
@@ -1049,20 +1061,8 @@ if (!defined('SYNCD_COMPANION_VERSION')) {
             if (!is_string($body)) {
                 return 0;
             }
-            $timestamp = (string) time();
             $endpoint = rtrim(Syncd_Companion_Events::url(), '/') . '/v1/verify';
-            $secret = defined('SYNCD_INTAKE_SECRET') ? (string) constant('SYNCD_INTAKE_SECRET') : '';
-            $reply = wp_remote_post($endpoint, [
-                'timeout' => self::TIMEOUT_SECONDS,
-                'redirection' => 0,
-                'user-agent' => 'syncd-companion/' . SYNCD_COMPANION_VERSION,
-                'headers' => [
-                    'Content-Type' => 'application/json',
-                    'X-Syncd-Timestamp' => $timestamp,
-                    'X-Syncd-Signature' => hash_hmac('sha256', $timestamp . '.' . $body, $secret),
-                ],
-                'body' => $body,
-            ]);
+            $reply = Syncd_Companion_Events::post_signed('/v1/verify', $body, self::TIMEOUT_SECONDS);
             unset($body);
             if (is_wp_error($reply)) {
                 self::log("syncd's intake at $endpoint did not answer a login check (" . $reply->get_error_message()
